@@ -1,0 +1,7 @@
+"""``python -m modelps`` runs the command line."""
+
+import sys
+
+from modelps.cli import main
+
+sys.exit(main())

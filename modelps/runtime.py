@@ -1,0 +1,94 @@
+"""ONNX Runtime sessions and inputs for models held in memory."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx_ir as ir
+
+from modelps.errors import ComparisonError
+
+__all__ = ["MAX_INPUT_ELEMENTS", "input_specs", "make_inputs", "run", "session_for"]
+
+MAX_INPUT_ELEMENTS = 1 << 27
+_INLINE_BYTES = 1_800_000_000
+
+
+def session_for(model: ir.Model, *, threads: int | None = None, providers: list[str] | None = None) -> Any:
+    """Build an ONNX Runtime session (CPU by default) for an in-memory model of any size."""
+    import onnxruntime as ort
+
+    from modelps.io import model_bytes, save
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    if threads is not None:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    providers = providers or ["CPUExecutionProvider"]
+    weight_bytes = sum(v.const_value.nbytes for v in model.graph.initializers.values() if v.const_value is not None)
+    if weight_bytes < _INLINE_BYTES:
+        return ort.InferenceSession(model_bytes(model), options, providers=providers)
+    with tempfile.TemporaryDirectory(prefix="modelps-ort-") as folder:
+        path = Path(folder, "model.onnx")
+        save(model, path, external_data="model.onnx.data")
+        return ort.InferenceSession(str(path), options, providers=providers)
+
+
+def input_specs(model: ir.Model) -> list[tuple[str, np.dtype, tuple[int | str | None, ...]]]:
+    """Name, numpy dtype and shape (ints, symbolic names or None) of each non-initializer input."""
+    specs = []
+    for value in model.graph.inputs:
+        if value.is_initializer() or value.name is None:
+            continue
+        if value.dtype is None:
+            raise ComparisonError(f"input {value.name!r} has no declared element type")
+        dims: tuple[int | str | None, ...] = ()
+        if value.shape is not None:
+            dims = tuple(d if isinstance(d, int) else (d.value if isinstance(d, ir.SymbolicDim) else None) for d in value.shape)
+        specs.append((value.name, value.dtype.numpy(), dims))
+    return specs
+
+
+def make_inputs(
+    model: ir.Model, *, seed: int = 0, batch: int = 1, dims: Mapping[str, int] | None = None
+) -> dict[str, np.ndarray]:
+    """Seeded random inputs for every model input; symbolic dims take ``dims[name]`` or ``batch``.
+
+    Raises:
+        ComparisonError: An input is larger than ``MAX_INPUT_ELEMENTS`` (e.g. a huge declared dim).
+    """
+    rng = np.random.default_rng(seed)
+    dims = dict(dims or {})
+    feeds: dict[str, np.ndarray] = {}
+    for name, dtype, shape in input_specs(model):
+        concrete = tuple(d if isinstance(d, int) and d >= 0 else dims.get(str(d), batch) for d in shape)
+        count = int(np.prod(concrete, dtype=np.float64)) if concrete else 1
+        if count > MAX_INPUT_ELEMENTS:
+            raise ComparisonError(
+                f"input {name!r} with shape {list(concrete)} has {count} elements; give inputs explicitly"
+            )
+        feeds[name] = _random(rng, dtype, concrete)
+    return feeds
+
+
+def _random(rng: np.random.Generator, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+    if np.issubdtype(dtype, np.floating):
+        return rng.standard_normal(shape).astype(dtype)
+    if dtype == np.bool_:
+        return rng.integers(0, 2, shape).astype(np.bool_)
+    if np.issubdtype(dtype, np.integer):
+        return rng.integers(0, 8, shape).astype(dtype)
+    raise ComparisonError(f"cannot make random inputs of type {dtype}")
+
+
+def run(model: ir.Model, feeds: Mapping[str, np.ndarray], *, outputs: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Run the model once on ONNX Runtime CPU and return outputs by name."""
+    session = session_for(model)
+    names = outputs or [o.name for o in session.get_outputs()]
+    results = session.run(names, dict(feeds))
+    return dict(zip(names, results, strict=True))

@@ -1,0 +1,210 @@
+"""Validation of models: structure, ONNX checker, shape inference and ONNX Runtime.
+
+Levels, each including the ones before it:
+
+``structure``
+    nodes in topological order, no cycles, every input produced by something (no dangling
+    tensors), unique tensor names, every graph output produced. Linear in the graph size.
+``full``
+    ``onnx.checker`` and strict shape inference, run on a *weightless* copy of the model (large
+    weights are replaced by references to an empty stub file), so the cost does not grow with
+    the weights and models over 2 GB are checked the same way.
+``runtime``
+    ONNX Runtime builds an inference session from the model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+import networkx as nx
+import onnx
+import onnx_ir as ir
+
+from modelps.errors import ValidationError
+
+__all__ = [
+    "Level",
+    "check_full",
+    "check_runtime",
+    "check_structure",
+    "infer_value_types",
+    "validate",
+    "weightless_proto",
+]
+
+logger = logging.getLogger(__name__)
+
+Level = Literal["none", "structure", "full", "runtime"]
+LEVELS: tuple[Level, ...] = ("none", "structure", "full", "runtime")
+_STUB = "__modelps_weight_stub__"
+_INLINE_LIMIT = 1024
+
+
+def validate(model: ir.Model, level: Level = "full") -> None:
+    """Run the checks of ``level`` and those below it.
+
+    Raises:
+        ValidationError: The first failed check, naming the node or tensor at fault.
+    """
+    if level not in LEVELS:
+        raise ValueError(f"unknown validation level {level!r}; choose from {LEVELS}")
+    if level == "none":
+        return
+    check_structure(model)
+    if level in ("full", "runtime"):
+        check_full(model)
+    if level == "runtime":
+        check_runtime(model)
+
+
+def check_structure(model: ir.Model) -> None:
+    """Check order, cycles, dangling tensors, name clashes and outputs of the main graph."""
+    graph = model.graph
+    known: set[int] = {id(v) for v in graph.inputs} | {id(v) for v in graph.initializers.values()}
+    names: dict[str, ir.Value] = {}
+    for value in [*graph.inputs, *graph.initializers.values()]:
+        _claim_name(names, value)
+    for node in graph:
+        for value in node.inputs:
+            if value is not None and id(value) not in known:
+                _raise_missing(graph, node, value)
+        for value in node.outputs:
+            _claim_name(names, value)
+            known.add(id(value))
+    for value in graph.outputs:
+        if id(value) not in known:
+            raise ValidationError(f"graph output {value.name!r} is not produced by any node")
+
+
+def _claim_name(names: dict[str, ir.Value], value: ir.Value) -> None:
+    if value.name is None:
+        return
+    other = names.setdefault(value.name, value)
+    if other is not value:
+        raise ValidationError(f"two different tensors are named {value.name!r}")
+
+
+def _raise_missing(graph: ir.Graph, node: ir.Node, value: ir.Value) -> None:
+    producer = value.producer()
+    label = node.name or node.op_type
+    if producer is None or producer.graph is not graph:
+        if value.graph is not None and value.graph is not graph:
+            return  # an outer-scope value seen from a subgraph
+        raise ValidationError(f"node {label!r} reads tensor {value.name!r}, which nothing produces (dangling)")
+    cycle = _find_cycle(graph)
+    if cycle:
+        path = " -> ".join(cycle)
+        raise ValidationError(f"the graph has a cycle: {path}")
+    raise ValidationError(
+        f"node {label!r} reads tensor {value.name!r} before node {producer.name or producer.op_type!r} produces it "
+        "(not in topological order)"
+    )
+
+
+def _find_cycle(graph: ir.Graph) -> list[str]:
+    digraph = nx.DiGraph()
+    for node in graph:
+        for value in node.inputs:
+            producer = value.producer() if value is not None else None
+            if producer is not None and producer.graph is graph:
+                digraph.add_edge(id(producer), id(node))
+    labels = {id(n): n.name or n.op_type for n in graph}
+    try:
+        edges = nx.find_cycle(digraph)
+    except nx.NetworkXNoCycle:
+        return []
+    return [labels[a] for a, _ in edges] + [labels[edges[0][0]]]
+
+
+@contextlib.contextmanager
+def _stubbed_weights(model: ir.Model, stub_dir: str) -> Iterator[None]:
+    """Temporarily point large initializers of every graph at an empty stub file."""
+    swapped: list[tuple[ir.Value, ir.TensorProtocol]] = []
+    try:
+        for graph in model.graphs():
+            for value in graph.initializers.values():
+                tensor = value.const_value
+                if tensor is None or tensor.nbytes <= _INLINE_LIMIT:
+                    continue
+                stub = ir.ExternalTensor(
+                    _STUB, 0, tensor.nbytes, tensor.dtype, shape=tensor.shape, name=value.name or "", base_dir=stub_dir
+                )
+                swapped.append((value, tensor))
+                value.const_value = stub
+        yield
+    finally:
+        for value, tensor in swapped:
+            value.const_value = tensor
+
+
+def weightless_proto(model: ir.Model, stub_dir: str) -> onnx.ModelProto:
+    """Serialize ``model`` with initializers over 1 KiB replaced by references into ``stub_dir``."""
+    with _stubbed_weights(model, stub_dir):
+        return ir.to_proto(model)
+
+
+@contextlib.contextmanager
+def _stub_folder() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="modelps-validate-") as folder:
+        Path(folder, _STUB).touch()
+        yield folder
+
+
+def check_full(model: ir.Model) -> onnx.ModelProto:
+    """Run ``onnx.checker`` and strict shape inference; return the inferred (weightless) proto."""
+    with _stub_folder() as folder:
+        proto = weightless_proto(model, folder)
+        path = os.path.join(folder, "model.onnx")
+        onnx.save(proto, path)
+        try:
+            onnx.checker.check_model(path)
+        except onnx.checker.ValidationError as exc:
+            raise ValidationError(f"onnx checker: {_first_line(exc)}") from exc
+        try:
+            return onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True, data_prop=True)
+        except (onnx.shape_inference.InferenceError, RuntimeError) as exc:
+            raise ValidationError(f"shape inference: {_first_line(exc)}") from exc
+
+
+def infer_value_types(model: ir.Model) -> dict[str, tuple[ir.TypeProtocol, ir.Shape | None]]:
+    """Run shape inference (non-strict) and return each tensor's type and shape by name."""
+    with _stub_folder() as folder:
+        proto = weightless_proto(model, folder)
+    try:
+        inferred = onnx.shape_inference.infer_shapes(proto, data_prop=True)
+    except (onnx.shape_inference.InferenceError, RuntimeError) as exc:
+        logger.debug("shape inference failed: %s", exc)
+        return {}
+    result: dict[str, tuple[ir.TypeProtocol, ir.Shape | None]] = {}
+    for info in [*inferred.graph.value_info, *inferred.graph.output, *inferred.graph.input]:
+        if info.type.HasField("tensor_type") and info.type.tensor_type.elem_type:
+            type_ = ir.serde.deserialize_type_proto_for_type(info.type)
+            shape = ir.serde.deserialize_type_proto_for_shape(info.type)
+            if type_ is not None:
+                result[info.name] = (type_, shape)
+    return result
+
+
+def check_runtime(model: ir.Model) -> None:
+    """Build an ONNX Runtime CPU session from the model."""
+    from modelps.runtime import session_for
+
+    try:
+        session_for(model)
+    except ValidationError:
+        raise
+    except Exception as exc:  # ORT raises its own exception types
+        raise ValidationError(f"ONNX Runtime cannot load the model: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[0] if len(lines) == 1 else " ".join(line.strip() for line in lines[:3])
