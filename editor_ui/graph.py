@@ -8,12 +8,13 @@ shows the neighbourhood of one focus node instead of everything.
 Example::
 
     >>> import onnx_ir as ir
-    >>> m = ir.from_onnx_text('''
+    >>> from modelps.model import Model
+    >>> m = Model(ir.from_onnx_text('''
     ...     <ir_version: 8, opset_import: ["" : 17]>
-    ...     g (float[1,4] x) => (float[1,4] y) { t = Relu(x)  y = Sigmoid(t) }''')
+    ...     g (float[1,4] x) => (float[1,4] y) { t = Relu(x)  y = Sigmoid(t) }''')).ir
     >>> g = build_graph(m)
     >>> [n.label for n in g.nodes]
-    ['x', 'n0', 'n1', 'y']
+    ['x', 'n0', 'n1', 'y ']
     >>> layered_positions(g)[1]
     (0.0, 1.0)
 """
@@ -234,11 +235,16 @@ def layered_positions(graph: GraphData, members: Sequence[int] | None = None) ->
     for rank in sorted(by_layer):
         row = by_layer[rank]
         if rank > 0:
-            row.sort(key=lambda i: (sum(x[p] for p in preds[i]) / len(preds[i])) if preds[i] else float("inf"))
+            row.sort(key=lambda i: _barycentre(preds[i], x))
         offset = (len(row) - 1) / 2
         for slot, i in enumerate(row):
             x[i] = slot - offset
     return {members[i]: (x[i], float(layer[i])) for i in range(len(members))}
+
+
+def _barycentre(preds: list[int], x: dict[int, float]) -> float:
+    placed = [x[p] for p in preds if p in x]  # on a cycle, some predecessors are not placed yet
+    return sum(placed) / len(placed) if placed else float("inf")
 
 
 def neighbourhood(graph: GraphData, centre: int, limit: int = FOCUS_LIMIT) -> list[int]:

@@ -132,9 +132,9 @@ class LocalWorkspace(Workspace):
     """A workspace held in this process only: undo pops the last edit, redo pushes it back."""
 
     def __init__(self, path: str | os.PathLike[str], *, user: str, name: str | None = None) -> None:
-        stored = store_model_file(path)
-        self._model = Model.load(stored)
-        self._base = stored
+        self._model = Model.load(path)  # first: a bad file is refused before anything is stored
+        self._base = store_model_file(path)
+        self._model.path = self._base
         self.user = user
         self.name = name or Path(path).stem
         self._entries: list[HistoryEntry] = []
