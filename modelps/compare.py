@@ -105,10 +105,13 @@ def compare(
     Raises:
         ComparisonError: The models' inputs differ, or an input cannot be made.
     """
-    specs_a = {n: (d, s) for n, d, s in input_specs(a)}
-    specs_b = {n: (d, s) for n, d, s in input_specs(b)}
-    if {n: d for n, (d, _) in specs_a.items()} != {n: d for n, (d, _) in specs_b.items()}:
-        raise ComparisonError(f"the models take different inputs: {sorted(specs_a)} vs {sorted(specs_b)}")
+    specs_a = {n: (str(d), len(s)) for n, d, s in input_specs(a)}
+    specs_b = {n: (str(d), len(s)) for n, d, s in input_specs(b)}
+    if specs_a != specs_b:
+        def show(specs: dict[str, tuple[str, int]]) -> str:
+            return ", ".join(f"{n}: {d} rank {r}" for n, (d, r) in sorted(specs.items()))
+
+        raise ComparisonError(f"the models take different inputs: {show(specs_a)} vs {show(specs_b)}")
     feeds = dict(inputs) if inputs is not None else make_inputs(a, seed=seed)
     session_a, session_b = session_for(a), session_for(b)
     names_a = [o.name for o in session_a.get_outputs()]

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import onnx_ir as ir
 
+from modelps.names import node_key
+
 __all__ = ["ModelDiff", "diff"]
 
 
@@ -134,8 +136,8 @@ def diff(a: ir.Model, b: ir.Model) -> ModelDiff:
         outputs=_compare_maps(_signature(a.graph.outputs), _signature(b.graph.outputs)),
         opset=_compare_maps(dict(a.opset_imports), dict(b.opset_imports)),
     )
-    nodes_a = {node.name: node for node in a.graph}
-    nodes_b = {node.name: node for node in b.graph}
+    nodes_a = {node_key(node, i): node for i, node in enumerate(a.graph)}
+    nodes_b = {node_key(node, i): node for i, node in enumerate(b.graph)}
     for name, node in nodes_b.items():
         if name not in nodes_a:
             result.nodes_added.append({"name": name, **_node_view(node)})

@@ -16,6 +16,7 @@ from typing import Any
 import onnx
 import onnx_ir as ir
 
+from modelps.names import node_key
 from modelps.validate import weightless_proto
 
 __all__ = ["ModelSummary", "NodeCost", "node_costs", "shape_of", "summarize"]
@@ -131,7 +132,7 @@ def shape_of(model: ir.Model, *, dims: Mapping[str, int] | None = None) -> dict[
 def node_costs(model: ir.Model, *, dims: Mapping[str, int] | None = None) -> list[NodeCost]:
     """MACs and FLOPs of every node of the main graph (0 where shapes are unknown)."""
     shapes = shape_of(model, dims=dims)
-    return [_cost(node, shapes) for node in model.graph]
+    return [_cost(node_key(node, i), node, shapes) for i, node in enumerate(model.graph)]
 
 
 def _shape(value: ir.Value | None, shapes: Mapping[str, tuple[int, ...]]) -> tuple[int, ...] | None:
@@ -140,13 +141,13 @@ def _shape(value: ir.Value | None, shapes: Mapping[str, tuple[int, ...]]) -> tup
     return shapes.get(value.name)
 
 
-def _cost(node: ir.Node, shapes: Mapping[str, tuple[int, ...]]) -> NodeCost:
+def _cost(key: str, node: ir.Node, shapes: Mapping[str, tuple[int, ...]]) -> NodeCost:
     macs, flops = 0, 0
     out = _shape(node.outputs[0], shapes) if node.outputs else None
     inputs = [_shape(v, shapes) for v in node.inputs]
     if out is not None:
         macs, flops = _op_cost(node, out, inputs)
-    return NodeCost(node.name or node.op_type, node.op_type, macs, flops)
+    return NodeCost(key, node.op_type, macs, flops)
 
 
 def _op_cost(node: ir.Node, out: tuple[int, ...], inputs: list[tuple[int, ...] | None]) -> tuple[int, int]:

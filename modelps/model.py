@@ -14,6 +14,7 @@ import onnx_ir as ir
 from modelps import io
 from modelps.edits import Edit, edit_from_dict
 from modelps.errors import EditError, ModelPSError, RecipeError, ValidationError
+from modelps.names import node_key
 from modelps.recipe import Recipe
 from modelps.tape import ModelHolder, Tape
 from modelps.validate import Level, validate
@@ -194,7 +195,7 @@ def _name_unnamed_nodes(graph: ir.Graph) -> None:
     taken = {node.name for node in graph if node.name}
     for index, node in enumerate(graph):
         if not node.name:
-            name = f"n{index}"
+            name = node_key(node, index)
             while name in taken:
                 name = f"{name}_"
             node.name = name
