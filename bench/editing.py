@@ -171,7 +171,12 @@ def worker_onnx(path: Path, out: Path) -> dict[str, Any]:
                         field[i] = "renamed_tensor"
 
     def add_output() -> None:
-        inferred = onnx.shape_inference.infer_shapes(model)
+        if path.parent.name == "large":  # in-memory inference cannot serialize > 2 GB: use the path API
+            inferred_path = out.with_name("inferred.onnx")
+            onnx.shape_inference.infer_shapes_path(str(path), str(inferred_path))
+            inferred = onnx.load(str(inferred_path), load_external_data=False)
+        else:
+            inferred = onnx.shape_inference.infer_shapes(model)
         info = next(v for v in inferred.graph.value_info if v.name == t["output"])
         graph.output.append(info)
 
