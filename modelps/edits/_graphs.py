@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
+import onnx
 import onnx_ir as ir
 
 from modelps.tape import Tape
-from modelps.validate import infer_value_types
+from modelps.validate import _STUB as STUB_NAME
+from modelps.validate import _stub_folder as stub_folder
+from modelps.validate import infer_value_types, weightless_proto
 
 __all__ = [
     "downstream_values",
@@ -16,6 +19,7 @@ __all__ = [
     "name_unnamed_nodes",
     "refresh_types",
     "subgraph_owners",
+    "transform_weightless",
 ]
 
 
@@ -106,3 +110,26 @@ def name_unnamed_nodes(graph: ir.Graph, prefix: str = "n") -> None:
                 name = f"{name}_"
             node.name = name
             taken.add(name)
+
+
+def transform_weightless(model: ir.Model, transform: Callable[[onnx.ModelProto], onnx.ModelProto]) -> ir.Model:
+    """Run a proto-to-proto ``transform`` on a weightless copy of ``model`` and rebuild it.
+
+    Initializers over 1 KiB travel as references to an empty stub file, so the transform never
+    holds the weights (models over 2 GB work); afterwards every stub reference is pointed back at
+    the original tensor object (shared, not copied). The transform must not read weight data.
+    """
+    originals: dict[str, ir.TensorProtocol] = {}
+    for graph in model.graphs():
+        for name, value in graph.initializers.items():
+            if value.const_value is not None:
+                originals.setdefault(name, value.const_value)
+    with stub_folder() as folder:
+        proto = transform(weightless_proto(model, folder))
+        new = ir.serde.deserialize_model(proto)
+    for graph in new.graphs():
+        for name, value in graph.initializers.items():
+            tensor = value.const_value
+            if isinstance(tensor, ir.ExternalTensor) and tensor.location == STUB_NAME:
+                value.const_value = originals[name]
+    return new
