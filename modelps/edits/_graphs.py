@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Iterator
 
 import onnx
 import onnx_ir as ir
 
+from modelps.errors import EditError
 from modelps.tape import Tape
 from modelps.validate import _STUB as STUB_NAME
 from modelps.validate import _stub_folder as stub_folder
@@ -14,6 +16,7 @@ from modelps.validate import infer_value_types, weightless_proto
 
 __all__ = [
     "downstream_values",
+    "file_digest",
     "has_subgraphs",
     "inner_nodes",
     "name_unnamed_nodes",
@@ -133,3 +136,19 @@ def transform_weightless(model: ir.Model, transform: Callable[[onnx.ModelProto],
             if isinstance(tensor, ir.ExternalTensor) and tensor.location == STUB_NAME:
                 value.const_value = originals[name]
     return new
+
+
+def file_digest(path: str, op: str) -> str:
+    """The SHA-256 of the file at ``path`` (relative to the working directory).
+
+    Raises:
+        EditError: The file cannot be read.
+    """
+    try:
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        return digest.hexdigest()
+    except OSError as exc:
+        raise EditError(f"cannot read {path!r}: {exc.strerror}", op=op) from None

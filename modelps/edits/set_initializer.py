@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -11,30 +10,13 @@ import numpy as np
 import onnx_ir as ir
 
 from modelps.edits._base import Edit, register
-from modelps.edits._graphs import refresh_types
+from modelps.edits._graphs import file_digest, refresh_types
 from modelps.edits._lookup import iter_values
-from modelps.errors import EditError
 from modelps.tape import Tape
 
-__all__ = ["SetInitializer", "file_digest"]
+__all__ = ["SetInitializer"]
 
 _MAX_INLINE = 4096
-
-
-def file_digest(path: str, op: str) -> str:
-    """The SHA-256 of the file at ``path`` (relative to the working directory).
-
-    Raises:
-        EditError: The file cannot be read.
-    """
-    try:
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-        return digest.hexdigest()
-    except OSError as exc:
-        raise EditError(f"cannot read {path!r}: {exc.strerror}", op=op) from None
 
 
 @register
