@@ -139,7 +139,7 @@ def transform_weightless(model: ir.Model, transform: Callable[[onnx.ModelProto],
 
 
 def file_digest(path: str, op: str) -> str:
-    """The SHA-256 of the file at ``path`` (relative to the working directory).
+    """Return the SHA-256 of the file at ``path`` (relative to the working directory).
 
     Raises:
         EditError: The file cannot be read.

@@ -15,17 +15,39 @@ __all__ = ["ConvertOpset", "default_opset", "min_ir_version"]
 
 _MIN_OPSET = 7
 # The lowest IR version that may import each default-domain opset (from onnx's release table).
-_IR_FOR_OPSET = {7: 3, 8: 3, 9: 4, 10: 5, 11: 6, 12: 7, 13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9,
-                 21: 10, 22: 10, 23: 11, 24: 12, 25: 13, 26: 13, 27: 13, 28: 14}
+_IR_FOR_OPSET = {
+    7: 3,
+    8: 3,
+    9: 4,
+    10: 5,
+    11: 6,
+    12: 7,
+    13: 7,
+    14: 7,
+    15: 8,
+    16: 8,
+    17: 8,
+    18: 8,
+    19: 9,
+    20: 9,
+    21: 10,
+    22: 10,
+    23: 11,
+    24: 12,
+    25: 13,
+    26: 13,
+    27: 13,
+    28: 14,
+}
 
 
 def min_ir_version(opset: int) -> int:
-    """The lowest IR version a model importing default-domain ``opset`` may declare."""
+    """Return the lowest IR version a model importing default-domain ``opset`` may declare."""
     return _IR_FOR_OPSET.get(opset, max(_IR_FOR_OPSET.values()))
 
 
 def default_opset(model: ir.Model) -> int | None:
-    """The version of the default ONNX domain the model imports, if any."""
+    """Return the version of the default ONNX domain the model imports, if any."""
     imports = model.opset_imports
     return imports.get("", imports.get("ai.onnx"))
 
@@ -50,6 +72,7 @@ class ConvertOpset(Edit):
     target: int
 
     def apply(self, tape: Tape) -> None:
+        """Apply the edit through ``tape`` (see the class docstring)."""
         current = default_opset(tape.model)
         latest = onnx.defs.onnx_opset_version()
         if current is None:

@@ -16,7 +16,7 @@ __all__ = ["Extract"]
 
 
 def node_reads(node: ir.Node) -> list[ir.Value]:
-    """The tensors a node reads: its inputs and the outer-scope tensors its subgraphs use."""
+    """Return the tensors a node reads: its inputs and the outer-scope tensors its subgraphs use."""
     reads = [v for v in node.inputs if v is not None]
     inner = list(inner_nodes(node))
     local = {id(n.graph) for n in inner}
@@ -48,6 +48,7 @@ class Extract(Edit):
     outputs: tuple[str, ...]
 
     def apply(self, tape: Tape) -> None:
+        """Apply the edit through ``tape`` (see the class docstring)."""
         self._check_names(tape.graph)
         types = infer_value_types(tape.model)
         model = tape.model.clone()
@@ -87,7 +88,9 @@ class Extract(Edit):
             for name in names:
                 find_value(graph, name, self.op)
 
-    def _as_input(self, graph: ir.Graph, name: str, types: dict[str, tuple[ir.TypeProtocol, ir.Shape | None]]) -> ir.Value:
+    def _as_input(
+        self, graph: ir.Graph, name: str, types: dict[str, tuple[ir.TypeProtocol, ir.Shape | None]]
+    ) -> ir.Value:
         value = find_value(graph, name, self.op)
         if value.is_graph_input():
             return value

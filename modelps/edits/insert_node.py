@@ -12,6 +12,7 @@ from modelps.edits._attrs import make_attr
 from modelps.edits._base import Edit, register
 from modelps.edits._graphs import refresh_types
 from modelps.edits._lookup import find_value, unique_name
+from modelps.edits.replace_op import check_arity
 from modelps.tape import Tape
 from modelps.validate import infer_value_types
 
@@ -56,8 +57,9 @@ class InsertNode(Edit):
     ``<op_type>_<tensor>``; its output is ``<node>_out``; both are made unique deterministically.
 
     Refuses: an unknown tensor or extra input, a node name already in use, a tensor that is both a
-    graph input and a graph output, constants that are not rectangular numeric lists, and a new
-    output whose type shape inference cannot find (usually an unknown operator or wrong inputs).
+    graph input and a graph output, constants that are not rectangular numeric lists, an operator
+    the model's ONNX opset does not define or an input count it cannot take, and a new output
+    whose type shape inference cannot find (wrong input types or attributes).
     """
 
     op = "insert_node"
@@ -71,6 +73,7 @@ class InsertNode(Edit):
     domain: str = ""
 
     def apply(self, tape: Tape) -> None:
+        """Apply the edit through ``tape`` (see the class docstring)."""
         graph = tape.graph
         value = find_value(graph, self.tensor, self.op)
         if value.is_graph_input() and value.is_graph_output():
@@ -81,11 +84,11 @@ class InsertNode(Edit):
         extras = [None if not name else find_value(graph, name, self.op) for name in self.inputs_extra]
         consts = self._constants(tape, node_name, value)
         attrs = [make_attr(key, val, None, self.op) for key, val in sorted(self.attributes.items())]
+        n_inputs = 1 + len(extras) + len(self.constants)
+        check_arity(tape.model, self.op_type, self.domain, (n_inputs, 1), "the new node", self.op)
         users = list(value.uses())
         output = ir.Value(name=unique_name(graph, f"{node_name}_out"))
-        node = ir.Node(
-            self.domain, self.op_type, [value, *extras, *consts], attrs, outputs=[output], name=node_name
-        )
+        node = ir.Node(self.domain, self.op_type, [value, *extras, *consts], attrs, outputs=[output], name=node_name)
         for const in consts:
             tape.add_initializer(const)
         if self.domain and self.domain not in tape.model.opset_imports:
@@ -127,7 +130,9 @@ class InsertNode(Edit):
                 raise self.fail(f"constant #{index + 1} is not a numeric array of {dtype.name}: {exc}") from None
             name = unique_name(tape.graph, f"{node_name}_c{index}")
             tensor = ir.tensor(array, dtype=dtype, name=name)
-            values.append(ir.Value(name=name, type=ir.TensorType(dtype), shape=ir.Shape(array.shape), const_value=tensor))
+            values.append(
+                ir.Value(name=name, type=ir.TensorType(dtype), shape=ir.Shape(array.shape), const_value=tensor)
+            )
         return values
 
     def _take_output_name(self, tape: Tape, value: ir.Value, output: ir.Value) -> None:

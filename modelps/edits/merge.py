@@ -50,6 +50,7 @@ class Merge(Edit):
             object.__setattr__(self, "sha256", file_digest(self.model, self.op))
 
     def apply(self, tape: Tape) -> None:
+        """Apply the edit through ``tape`` (see the class docstring)."""
         if not self.connections:
             raise self.fail("connections is empty; map at least one output to an input of the other model")
         other = self._load()
@@ -65,7 +66,9 @@ class Merge(Edit):
     def _load(self) -> ir.Model:
         digest = file_digest(self.model, self.op)
         if digest != self.sha256:
-            raise self.fail(f"{self.model!r} has changed: its sha256 is {digest[:12]}…, the recipe expects {self.sha256}")
+            raise self.fail(
+                f"{self.model!r} has changed: its sha256 is {digest[:12]}…, the recipe expects {self.sha256}"
+            )
         return io.load(self.model)
 
     def _match_opsets(self, first: ir.Model, other: ir.Model) -> ir.Model:

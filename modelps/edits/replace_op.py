@@ -12,13 +12,14 @@ from modelps.edits._attrs import make_attr
 from modelps.edits._base import Edit, register
 from modelps.edits._graphs import has_subgraphs, refresh_types
 from modelps.edits._lookup import find_node
+from modelps.errors import EditError
 from modelps.tape import Tape
 
-__all__ = ["ReplaceOp", "op_schema"]
+__all__ = ["ReplaceOp", "check_arity", "op_schema"]
 
 
 def op_schema(op_type: str, domain: str, version: int) -> onnx.defs.OpSchema | None:
-    """The schema of ``domain::op_type`` at opset ``version``, or ``None`` if ONNX does not know it."""
+    """Return the schema of ``domain::op_type`` at opset ``version``, or ``None`` if ONNX does not know it."""
     try:
         return onnx.defs.get_schema(op_type, version, domain)
     except onnx.defs.SchemaError:
@@ -49,6 +50,7 @@ class ReplaceOp(Edit):
     attributes: dict[str, Any] | None = None
 
     def apply(self, tape: Tape) -> None:
+        """Apply the edit through ``tape`` (see the class docstring)."""
         node = find_node(tape.graph, self.node, self.op)
         domain = node.domain if self.domain is None else self.domain
         if not self.op_type:
@@ -57,7 +59,8 @@ class ReplaceOp(Edit):
             raise self.fail(f"node {self.node!r} ({node.op_type}) holds subgraphs and cannot change operator")
         if self.op_type == node.op_type and domain == node.domain and self.attributes is None:
             raise self.fail(f"node {self.node!r} is already {self.op_type}")
-        self._check_counts(tape.model, node, domain)
+        counts = (len(node.inputs), len(node.outputs))
+        check_arity(tape.model, self.op_type, domain, counts, f"node {self.node!r}", self.op)
         if domain and domain not in tape.model.opset_imports:
             tape.set_opset(domain, 1)
         tape.set_op(node, self.op_type, domain)
@@ -68,27 +71,30 @@ class ReplaceOp(Edit):
                 tape.set_attribute(node, name, make_attr(name, value, None, self.op))
         refresh_types(tape, node.outputs)
 
-    def _check_counts(self, model: ir.Model, node: ir.Node, domain: str) -> None:
-        if domain not in ("", "ai.onnx"):
-            return
-        version = model.opset_imports.get("", model.opset_imports.get("ai.onnx"))
-        if version is None:
-            return
-        schema = op_schema(self.op_type, "", version)
-        if schema is None:
-            raise self.fail(f"ONNX opset {version} has no operator {self.op_type!r}")
-        n_in = len(node.inputs)
-        n_out = len(node.outputs)
-        if not schema.min_input <= n_in <= schema.max_input:
-            raise self.fail(
-                f"{self.op_type} takes {_span(schema.min_input, schema.max_input)} input(s); "
-                f"node {self.node!r} has {n_in}"
-            )
-        if not schema.min_output <= n_out <= schema.max_output:
-            raise self.fail(
-                f"{self.op_type} gives {_span(schema.min_output, schema.max_output)} output(s); "
-                f"node {self.node!r} has {n_out}"
-            )
+
+def check_arity(model: ir.Model, op_type: str, domain: str, counts: tuple[int, int], where: str, op: str) -> None:
+    """Check that default-domain ``op_type`` exists in the model's opset and takes ``counts`` (inputs, outputs).
+
+    Raises:
+        EditError: The operator is unknown, or ``where`` has an input or output count it cannot take.
+    """
+    if domain not in ("", "ai.onnx"):
+        return
+    version = model.opset_imports.get("", model.opset_imports.get("ai.onnx"))
+    if version is None:
+        return
+    schema = op_schema(op_type, "", version)
+    if schema is None:
+        raise EditError(f"ONNX opset {version} has no operator {op_type!r}", op=op)
+    n_in, n_out = counts
+    if not schema.min_input <= n_in <= schema.max_input:
+        raise EditError(
+            f"{op_type} takes {_span(schema.min_input, schema.max_input)} input(s); {where} has {n_in}", op=op
+        )
+    if not schema.min_output <= n_out <= schema.max_output:
+        raise EditError(
+            f"{op_type} gives {_span(schema.min_output, schema.max_output)} output(s); {where} has {n_out}", op=op
+        )
 
 
 def _span(low: int, high: int) -> str:

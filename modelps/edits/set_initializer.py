@@ -50,6 +50,7 @@ class SetInitializer(Edit):
             object.__setattr__(self, "sha256", file_digest(self.path, self.op))
 
     def apply(self, tape: Tape) -> None:
+        """Apply the edit through ``tape`` (see the class docstring)."""
         value, constant = self._target(tape.graph)
         old = value.const_value if constant is None else constant.attributes["value"].as_tensor()
         assert old is not None
@@ -104,7 +105,9 @@ class SetInitializer(Edit):
         assert self.path is not None
         digest = file_digest(self.path, self.op)
         if digest != self.sha256:
-            raise self.fail(f"{self.path!r} has changed: its sha256 is {digest[:12]}…, the recipe expects {self.sha256}")
+            raise self.fail(
+                f"{self.path!r} has changed: its sha256 is {digest[:12]}…, the recipe expects {self.sha256}"
+            )
         try:
             array = np.load(Path(self.path), allow_pickle=False)
         except (ValueError, OSError) as exc:

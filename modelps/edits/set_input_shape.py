@@ -42,6 +42,7 @@ class SetInputShape(Edit):
     dim: int | str | None = None
 
     def apply(self, tape: Tape) -> None:
+        """Apply the edit through ``tape`` (see the class docstring)."""
         graph = tape.graph
         value = find_value(graph, self.input, self.op)
         if not value.is_graph_input():

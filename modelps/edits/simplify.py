@@ -53,6 +53,7 @@ class Simplify(Edit):
     method: Literal["onnxsim", "optimize"] = "onnxsim"
 
     def apply(self, tape: Tape) -> None:
+        """Apply the edit through ``tape`` (see the class docstring)."""
         new = self._onnxsim(tape.model) if self.method == "onnxsim" else self._optimize(tape.model)
         name_unnamed_nodes(new.graph)
         tape.replace_model(new)
@@ -77,7 +78,8 @@ class Simplify(Edit):
 
         copy = model.clone()
         _own_attribute_tensors(copy)
-        shared = [(v.const_value, v.const_value.name) for g in copy.graphs() for v in g.initializers.values() if v.const_value]
+        tensors = [v.const_value for g in copy.graphs() for v in g.initializers.values() if v.const_value is not None]
+        shared = [(tensor, tensor.name) for tensor in tensors]
         try:
             optimizer.optimize_ir(copy)
         except Exception as exc:  # the optimizer raises many types on unusual graphs
@@ -104,4 +106,4 @@ def _copy(tensor: ir.TensorProtocol) -> ir.TensorProtocol:
 
 def _reason(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
-    return (text[:300] or type(exc).__name__)
+    return text[:300] or type(exc).__name__

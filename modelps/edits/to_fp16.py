@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import onnx
@@ -74,6 +74,7 @@ class ToFp16(Edit):
     keep_io_types: bool = True
 
     def apply(self, tape: Tape) -> None:
+        """Apply the edit through ``tape`` (see the class docstring)."""
         opset = default_opset(tape.model)
         if opset is None:
             raise self.fail("the model does not import the default ONNX domain")
@@ -155,7 +156,7 @@ class _Converter:
                 self.half.add(id(value))
 
     def _needs(self, user: ir.Node, index: int) -> ir.DataType:
-        """The float type input ``index`` of ``user`` must have after the conversion."""
+        """Return the float type that input ``index`` of ``user`` must have after the conversion."""
         owner = user if user.graph is self.graph else self.owners.get(id(user))
         if owner is None or owner is not user or id(user) in self.blocked:
             return FLOAT
@@ -176,7 +177,9 @@ class _Converter:
         key = (id(value), to)
         if key not in self.casts:
             suffix = "fp16" if to == HALF else "fp32"
-            out = ir.Value(name=self.name(f"{value.name}_to_{suffix}"), type=ir.TensorType(to), shape=_copy_shape(value))
+            out = ir.Value(
+                name=self.name(f"{value.name}_to_{suffix}"), type=ir.TensorType(to), shape=_copy_shape(value)
+            )
             node = ir.Node(
                 "", "Cast", [value], [ir.AttrInt64("to", to.value)], outputs=[out], name=self.name(f"Cast_{out.name}")
             )
@@ -231,7 +234,7 @@ class _Converter:
             outputs[index] = out
 
 
-def _allows_half(schema: onnx.defs.OpSchema, params: list[onnx.defs.OpSchema.FormalParameter], index: int) -> bool:
+def _allows_half(schema: onnx.defs.OpSchema, params: Sequence[onnx.defs.OpSchema.FormalParameter], index: int) -> bool:
     if not params:
         return False
     param = params[min(index, len(params) - 1)]

@@ -79,7 +79,8 @@ g (float[N,4] x, bool c) => (float[N,4] y, float[N,4] z) <{tensor_text("float", 
   t = Mul(x, w)
   u = Add(t, k)
   r = Relu(u)
-  y = If(c) <then_branch = th () => (float[N,4] a) {{ a = Sigmoid(r) }}, else_branch = el () => (float[N,4] b) {{ b = Neg(r) }}>
+  y = If(c) <then_branch = th () => (float[N,4] a) {{ a = Sigmoid(r) }},
+             else_branch = el () => (float[N,4] b) {{ b = Neg(r) }}>
   z = Tanh(r)
 }}"""
 
@@ -95,10 +96,28 @@ g (float[B,4] x) => (float[B,4] y, float[B,4] s) {
   y = Sigmoid(h)
 }"""
 
+CONV_W = np.linspace(-1, 1, 54, dtype=np.float32).reshape(2, 3, 3, 3)
+CONV_B = np.array([0.1, -0.2], dtype=np.float32)
 OPSET11_MODEL = f"""<ir_version: 6, opset_import: ["" : 11]>
-g (float[batch,3,6,6] x) => (float[batch,2] y) <{tensor_text("float", "w", np.linspace(-1, 1, 54, dtype=np.float32).reshape(2, 3, 3, 3))}, {tensor_text("float", "b", np.array([0.1, -0.2], dtype=np.float32))}> {{
+g (float[batch,3,6,6] x) => (float[batch,2] y)
+  <{tensor_text("float", "w", CONV_W)}, {tensor_text("float", "b", CONV_B)}> {{
   c = Conv <pads = [1,1,1,1]> (x, w, b)
   r = Relu(c)
   p = GlobalAveragePool(r)
   y = Flatten <axis = 1> (p)
 }}"""
+
+# Every model in this list must survive each edit that does not target its subgraphs.
+SURVIVORS = {"if_opset17": IF_MODEL, "loop_opset21": LOOP_MODEL, "conv_opset11": OPSET11_MODEL}
+
+
+def run_both(text: str, m: Model, seed: int = 0, batch: int = 2) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Outputs of the original model (from ``text``) and of ``m`` on the same seeded inputs."""
+    original = model(text)
+    feeds = feeds_for(original, seed=seed, batch=batch)
+    return outputs(original, feeds), outputs(m, {k: v for k, v in feeds.items() if k in input_names(m)})
+
+
+def input_names(m: Model) -> set[str]:
+    """Names of a model's graph inputs."""
+    return {v.name for v in m.ir.graph.inputs if v.name}
