@@ -59,7 +59,7 @@ class BlobStore:
         return sha
 
     def get(self, sha256: str) -> bytes:
-        """The blob's bytes.
+        """Return the blob's bytes.
 
         Raises:
             StoreError: The blob is missing (the blob folder is not the one the database was used with?).
@@ -71,4 +71,3 @@ class BlobStore:
                 f"model blob {sha256[:12]}… is missing from {self.root} (is MODELPS_HOME the folder this store was "
                 "created with?)"
             ) from None
-

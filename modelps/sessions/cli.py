@@ -55,10 +55,14 @@ def register(subparsers: Any) -> None:
 
     p = add("apply", "apply one edit as a new revision", _apply)
     _session_writer(p)
-    p.add_argument("--expect-revision", type=int, required=True, metavar="R", help="the revision the edit was made against")
+    p.add_argument(
+        "--expect-revision", type=int, required=True, metavar="R", help="the revision the edit was made against"
+    )
     p.add_argument("--edit", required=True, metavar="JSON", help="the edit as recipe JSON, or @FILE")
     p.add_argument("--message", "-m", help="a note for the log")
-    p.add_argument("--rebase", action="store_true", help="if the head moved, replay the edit on it when it still applies")
+    p.add_argument(
+        "--rebase", action="store_true", help="if the head moved, replay the edit on it when it still applies"
+    )
 
     p = add("undo", "add a revision that reverts the latest change", _undo)
     _session_writer(p)
@@ -84,7 +88,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--revision", type=int, metavar="N", help="default: the head")
     p.add_argument("-o", "--output", type=Path, required=True, help="OUT.onnx or OUT.json")
 
-    p = add("bundle", "save the whole session (base model, history, comments) as one zip file", _bundle, json_flag=False)
+    p = add(
+        "bundle", "save the whole session (base model, history, comments) as one zip file", _bundle, json_flag=False
+    )
     _session_reader(p)
     p.add_argument("-o", "--output", type=Path, required=True, help="the bundle file to write")
 
@@ -140,7 +146,7 @@ def _list(args: argparse.Namespace) -> int:
     else:
         for s in found:
             role = f" ({s.role})" if s.role else ""
-            print(f"{s.id}  {s.name}  owner={s.owner}  head={s.head}{role}")
+            _out(f"{s.id}  {s.name}  owner={s.owner}  head={s.head}{role}")
     return 0
 
 
@@ -153,7 +159,7 @@ def _log(args: argparse.Namespace) -> int:
     for rev in history:
         what = json.dumps(rev.edit, sort_keys=True) if rev.edit else "(base model)"
         note = f"  # {rev.message}" if rev.message else ""
-        print(f"{rev.revision:>5}  {rev.to_dict()['time']}  {rev.author:<12} {rev.kind:<8} {what}{note}")
+        _out(f"{rev.revision:>5}  {rev.to_dict()['time']}  {rev.author:<12} {rev.kind:<8} {what}{note}")
     return 0
 
 
@@ -176,9 +182,13 @@ def _apply(args: argparse.Namespace) -> int:
     edit = parse_edit(text)
     with _store(args) as store:
         if args.rebase:
-            rev = store.rebase(args.session_id, args.user, edit, made_against=args.expect_revision, message=args.message)
+            rev = store.rebase(
+                args.session_id, args.user, edit, made_against=args.expect_revision, message=args.message
+            )
         else:
-            rev = store.apply(args.session_id, args.user, edit, expect_revision=args.expect_revision, message=args.message)
+            rev = store.apply(
+                args.session_id, args.user, edit, expect_revision=args.expect_revision, message=args.message
+            )
     _emit(args, rev.to_dict(), str(rev.revision))
     return 0
 
@@ -223,14 +233,14 @@ def _export(args: argparse.Namespace) -> int:
             store.export_recipe(args.session_id, args.output, args.revision, args.user)
         else:
             raise ModelPSError(f"{args.output}: choose a .onnx (model) or .json (recipe) output name")
-    print(args.output)
+    _out(args.output)
     return 0
 
 
 def _bundle(args: argparse.Namespace) -> int:
     with _store(args) as store:
         store.export_bundle(args.session_id, args.output, args.user)
-    print(args.output)
+    _out(args.output)
     return 0
 
 
@@ -256,7 +266,7 @@ def _comments(args: argparse.Namespace) -> int:
     else:
         for n in notes:
             about = f" [{n.node}]" if n.node else ""
-            print(f"#{n.id} {n.to_dict()['time']} {n.author}{about}: {n.text}")
+            _out(f"#{n.id} {n.to_dict()['time']} {n.author}{about}: {n.text}")
     return 0
 
 
@@ -266,16 +276,20 @@ def _diff(args: argparse.Namespace) -> int:
     if args.json:
         print_json(diff.to_dict())
     else:
-        print(f"revisions {diff.a} and {diff.b} share {diff.common} edit(s)")
+        _out(f"revisions {diff.a} and {diff.b} share {diff.common} edit(s)")
         for edit in reversed(diff.only_a):
-            print(f"- {json.dumps(edit, sort_keys=True)}")
+            _out(f"- {json.dumps(edit, sort_keys=True)}")
         for edit in diff.only_b:
-            print(f"+ {json.dumps(edit, sort_keys=True)}")
+            _out(f"+ {json.dumps(edit, sort_keys=True)}")
     return 0
+
+
+def _out(text: object) -> None:
+    sys.stdout.write(f"{text}\n")
 
 
 def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
     if getattr(args, "json", False):
         print_json(data)
     else:
-        sys.stdout.write(text + "\n")
+        _out(text)

@@ -42,12 +42,12 @@ _WRITE = "modelps_write"
 
 
 def default_home() -> Path:
-    """The ModelPS home folder: ``$MODELPS_HOME`` or ``~/.modelps``."""
+    """Return the ModelPS home folder: ``$MODELPS_HOME`` or ``~/.modelps``."""
     return Path(os.environ.get("MODELPS_HOME") or Path.home() / ".modelps")
 
 
 def resolve_url(url: str | os.PathLike[str] | None = None) -> str:
-    """The database URL to use: ``url``, else ``$MODELPS_DB``, else the SQLite file in the home folder.
+    """Return the database URL to use: ``url``, else ``$MODELPS_DB``, else the SQLite file in the home folder.
 
     Example::
 
@@ -118,7 +118,7 @@ def _configure_sqlite(engine: sa.Engine) -> None:
 
 @contextlib.contextmanager
 def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """A transaction that intends to write: on SQLite it takes the write lock at once.
+    """Open a transaction that intends to write: on SQLite it takes the write lock at once.
 
     Taking the lock up front (``BEGIN IMMEDIATE``) lets SQLite's busy timeout queue writers instead
     of failing one of them when two transactions that have both read try to write.
@@ -130,7 +130,7 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
 
 
 def schema_version(conn: sa.Connection) -> str | None:
-    """The Alembic revision the database is at, or ``None`` for an empty database."""
+    """Return the Alembic revision the database is at, or ``None`` for an empty database."""
     if not sa.inspect(conn).has_table("alembic_version"):
         return None
     return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
@@ -167,5 +167,6 @@ def upgrade(engine: sa.Engine) -> None:
 def _refuse_newer(version: str | None) -> None:
     if version is not None and version > SCHEMA_HEAD:
         raise StoreError(
-            f"the session store is at schema {version}, newer than this ModelPS understands ({SCHEMA_HEAD}); upgrade ModelPS"
+            f"the session store is at schema {version}, newer than this ModelPS understands ({SCHEMA_HEAD}); "
+            "upgrade ModelPS"
         )

@@ -87,7 +87,7 @@ def edit_chain(
 
 
 def undo_target(rows: Mapping[int, RevisionRow], head: int) -> int:
-    """The revision whose model ``undo`` returns to: the state before the latest change still in effect.
+    """Return the revision whose model ``undo`` goes back to: the state before the latest change still in effect.
 
     Undoing an edit or a checkout returns to the revision before it; undoing again after an undo
     goes further back (an undo stack walked through history), so repeated undos peel off edits.
@@ -129,5 +129,5 @@ def replay(start: Model, edits: Sequence[RevisionRow]) -> tuple[Model, float]:
 
 
 def _rewrap(old: Model, new_ir: ir.Model) -> Model:
-    """A model object around ``new_ir`` (an edit replaced the whole model)."""
+    """Wrap ``new_ir`` in a model object (an edit replaced the whole model)."""
     return Model(new_ir, base_sha256=old.base_sha256, validation=old.validation)

@@ -9,7 +9,8 @@ Example::
     >>> _ = ir.save(model, str(tmp / "m.onnx"))
     >>> store = SessionStore(tmp / "s.db", blob_dir=tmp / "blobs")
     >>> s = store.create_session(tmp / "m.onnx", name="demo", user="ann")
-    >>> store.apply(s.id, "ann", {"op": "rename", "kind": "node", "old": "n0", "new": "copy"}, expect_revision=0).revision
+    >>> edit = {"op": "rename", "kind": "node", "old": "n0", "new": "copy"}
+    >>> store.apply(s.id, "ann", edit, expect_revision=0).revision
     1
     >>> store.materialize(s.id).nodes_named()
     ['copy', 'n1']
@@ -66,7 +67,7 @@ _RETRYABLE_SQLSTATES = ("40001", "40P01")  # PostgreSQL serialization failure, d
 
 
 def parse_edit(edit: Edit | Mapping[str, Any] | str) -> Edit:
-    """An edit from an :class:`~modelps.edits.Edit`, a recipe-JSON dict, or JSON text.
+    """Build an edit from an :class:`~modelps.edits.Edit`, a recipe-JSON dict, or JSON text.
 
     Raises:
         EditError: The JSON is malformed, names no known edit, or has bad parameters.
@@ -207,15 +208,17 @@ class SessionStore:
         """
         with self._read() as conn:
             role = self._require(conn, session_id, user, "viewer")
-            row = conn.execute(
-                sa.select(sessions, users.c.name.label("owner_name"))
-                .join(users, users.c.id == sessions.c.owner_id)
-                .where(sessions.c.id == session_id)
-            ).mappings().one()
+            row = (
+                conn.execute(
+                    sa.select(sessions, users.c.name.label("owner_name"))
+                    .join(users, users.c.id == sessions.c.owner_id)
+                    .where(sessions.c.id == session_id)
+                )
+                .mappings()
+                .one()
+            )
             head = self._head(conn, session_id)
-        return SessionInfo(
-            row["id"], row["name"], row["base_sha256"], row["owner_name"], row["created_at"], head, role
-        )
+        return SessionInfo(row["id"], row["name"], row["base_sha256"], row["owner_name"], row["created_at"], head, role)
 
     def members(self, session_id: str, user: str | None = None) -> dict[str, str]:
         """Members of a session and their roles, ``{name: role}``."""
@@ -269,7 +272,7 @@ class SessionStore:
     # -- history ---------------------------------------------------------------------------------
 
     def head(self, session_id: str, user: str | None = None) -> int:
-        """The session's current revision number (one indexed query: cheap enough to poll).
+        """Return the session's current revision number (one indexed query: cheap enough to poll).
 
         Raises:
             SessionNotFound: No such session.
@@ -308,7 +311,7 @@ class SessionStore:
         return found[0]
 
     def recipe(self, session_id: str, revision: int | None = None, user: str | None = None) -> Recipe:
-        """The recipe that rebuilds ``revision`` (default: head) from the base model, undos resolved."""
+        """Return the recipe that rebuilds ``revision`` (default: head) from the base model, undos resolved."""
         with self._read() as conn:
             self._require(conn, session_id, user, "viewer")
             base_sha = conn.execute(sa.select(sessions.c.base_sha256).where(sessions.c.id == session_id)).scalar_one()
@@ -365,9 +368,7 @@ class SessionStore:
                 self._cache_put(session_id, head, model)
                 raise
             try:
-                info = self._commit(
-                    session_id, user, head, kind="edit", edit=parsed.to_dict(), message=message
-                )
+                info = self._commit(session_id, user, head, kind="edit", edit=parsed.to_dict(), message=message)
             except BaseException:
                 model.undo()
                 self._cache_put(session_id, head, model)
@@ -504,7 +505,7 @@ class SessionStore:
     # -- models ----------------------------------------------------------------------------------
 
     def materialize(self, session_id: str, revision: int | None = None, user: str | None = None) -> Model:
-        """The model of ``revision`` (default: head) as a new :class:`~modelps.Model` the caller owns.
+        """Rebuild the model of ``revision`` (default: head) as a new :class:`~modelps.Model` the caller owns.
 
         Replays the stored edits from the nearest snapshot (or the base); a replay slower than
         ``snapshot_after_s`` leaves a snapshot so the next open is fast. The returned model's own
@@ -535,14 +536,14 @@ class SessionStore:
         return target
 
     def base_bytes(self, session_id: str, user: str | None = None) -> bytes:
-        """The base model's file content."""
+        """Return the base model's file content."""
         with self._read() as conn:
             self._require(conn, session_id, user, "viewer")
             blob = conn.execute(sa.select(sessions.c.base_blob).where(sessions.c.id == session_id)).scalar_one()
         return self.blobs.get(blob)
 
     def _working_model(self, session_id: str, head: int) -> Model:
-        """The head model for validating a write: this process's cached copy, else a rebuild."""
+        """Return the head model for validating a write: this process's cached copy, else a rebuild."""
         cached = self._cache.pop(session_id, None)
         if cached is not None and cached[0] == head:
             return cached[1]
@@ -624,7 +625,9 @@ class SessionStore:
                     session_id=session_id, author_id=author_id, created_at=now, revision=revision, node=node, text=text
                 )
             )
-            comment_id = result.inserted_primary_key[0]
+            key = result.inserted_primary_key
+            assert key is not None
+            comment_id = key[0]
         return CommentInfo(int(comment_id), user, now, text, node, revision)
 
     def comments(self, session_id: str, user: str | None = None, *, node: str | None = None) -> list[CommentInfo]:
@@ -786,12 +789,16 @@ class SessionStore:
         if _RANK[role] < _RANK[need]:
             action = "edit it" if need == "editor" else "share it or change its members"
             hint = "ask its owner for the editor role" if need == "editor" else "only its owner can"
-            raise PermissionDenied(f"user {user!r} is {_article(role)} of session {session_id} and cannot {action}; {hint}")
+            raise PermissionDenied(
+                f"user {user!r} is {_article(role)} of session {session_id} and cannot {action}; {hint}"
+            )
         return role
 
     @staticmethod
     def _head(conn: sa.Connection, session_id: str) -> int:
-        head = conn.execute(sa.select(sa.func.max(revisions.c.number)).where(revisions.c.session_id == session_id)).scalar()
+        head = conn.execute(
+            sa.select(sa.func.max(revisions.c.number)).where(revisions.c.session_id == session_id)
+        ).scalar()
         if head is None:
             raise SessionNotFound(f"no session with id {session_id!r} (see `modelps session list`)")
         return int(head)
@@ -831,13 +838,15 @@ class _Retryable(Exception):
 
 def _insert_ignore(conn: sa.Connection, table: sa.Table) -> Any:
     if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)
 
 
-def _revision_info(row: Mapping[str, Any]) -> RevisionInfo:
+def _revision_info(row: Any) -> RevisionInfo:
     return RevisionInfo(
         revision=row["number"],
         parent=row["parent"],
@@ -871,7 +880,7 @@ def _check_name(value: str, what: str) -> None:
 
 
 def _self_contained_bytes(path: Path, model: ir.Model) -> bytes:
-    """The file's bytes, or for a model with external data the whole model serialized in one piece."""
+    """Return the file's bytes, or for a model with external data the whole model serialized in one piece."""
     proto = io.load_proto(path)
     if not any(t.data_location == onnx.TensorProto.EXTERNAL for t, _ in io.iter_tensors(proto)):
         return path.read_bytes()
