@@ -398,7 +398,7 @@ class SessionStore:
         last: ConflictError | None = None
         for _ in range(attempts):
             head = self.head(session_id, user)
-            self._check_expected(session_id, made_against, max(head, made_against))
+            self._check_revision(session_id, made_against, head)
             try:
                 return self.apply(session_id, user, parsed, expect_revision=head, message=message)
             except ConflictError as exc:
