@@ -49,7 +49,12 @@ def test_undo_and_checkout_add_revisions_and_keep_history(store: SessionStore, m
     store.apply(sid, "ann", rename("n0", "a"), expect_revision=0)
     store.apply(sid, "ann", rename("n1", "b"), expect_revision=1)
     undo1 = store.undo(sid, "ann")
-    assert (undo1.revision, undo1.kind, undo1.target, undo1.edit) == (3, "undo", 1, {"op": "undo", "reverts": 2, "to": 1})
+    assert (undo1.revision, undo1.kind, undo1.target, undo1.edit) == (
+        3,
+        "undo",
+        1,
+        {"op": "undo", "reverts": 2, "to": 1},
+    )
     assert store.materialize(sid).nodes_named()[:2] == ["a", "n1"]
     undo2 = store.undo(sid, "ann")  # a second undo peels off the edit before
     assert undo2.target == 0
@@ -103,7 +108,9 @@ def test_snapshots_are_written_for_slow_replays_and_used(db_url: str, model_path
             store.apply(sid, "ann", rename(f"n{n}", f"m{n}"), expect_revision=n)
         reference = store.materialize(sid, 2).to_bytes()  # replays 2 edits: a snapshot of revision 2 is stored
         with store.engine.connect() as conn:
-            rows = conn.execute(sa.select(snapshots.c.revision, snapshots.c.sha256).where(snapshots.c.session_id == sid))
+            rows = conn.execute(
+                sa.select(snapshots.c.revision, snapshots.c.sha256).where(snapshots.c.session_id == sid)
+            )
             snaps = dict(rows.all())
         assert 2 in snaps
         assert store.blobs.get(snaps[2]) == reference
