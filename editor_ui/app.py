@@ -480,7 +480,7 @@ def share_ui(ws: Workspace) -> None:
     st.dataframe(panels.member_rows(ws), hide_index=True, key="members")
     c1, c2, c3 = st.columns([2, 1, 1])
     who = c1.text_input("User", key="grant_user")
-    role = c2.selectbox("Role", ["editor", "viewer", "owner"], key="grant_role")
+    role = c2.selectbox("Role", ["editor", "viewer"], key="grant_role")
     if c3.button("Grant", key="grant") and who.strip():
         flash(panels.grant(ws, who.strip(), role))
         st.rerun()
