@@ -2,10 +2,11 @@
 
 Example::
 
-    >>> import onnx_ir as ir, numpy as np
-    >>> m = ir.from_onnx_text('''
+    >>> import onnx_ir as ir
+    >>> from modelps.model import Model
+    >>> m = Model(ir.from_onnx_text('''
     ...     <ir_version: 8, opset_import: ["" : 17]>
-    ...     g (float[1,2] x) => (float[1,2] y) <float[2] b = {1.0, 3.0}> { y = Add(x, b) }''')
+    ...     g (float[1,2] x) => (float[1,2] y) <float[2] b = {1.0, 3.0}> { y = Add(x, b) }''')).ir
     >>> info = node_info(m, "n0")
     >>> info.op, [t.name for t in info.inputs], info.inputs[1].stats.mean
     ('Add', ['x', 'b'], 2.0)

@@ -44,6 +44,7 @@ __all__ = [
     "repository",
     "run_genie",
     "safe_name",
+    "stage_fraction",
     "served_models",
     "server_state",
     "serving_available",
@@ -100,25 +101,36 @@ def pareto_flags(points: list[tuple[float, float]]) -> list[bool]:
     return flags
 
 
+def _fidelity(value: Any) -> float:
+    if isinstance(value, dict):
+        value = value.get("centered_cosine", float("nan"))
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
 def candidate_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     """Table rows for a genie result (its JSON form): one per candidate, with Pareto flags.
 
-    Missing ``pareto`` flags are computed here from latency and fidelity.
+    Fidelity is the centered cosine against the original; missing ``pareto`` flags are computed here.
     """
     candidates = list(result.get("candidates") or [])
     recommended = result.get("recommended")
+    recommended_name = recommended.get("name") if isinstance(recommended, dict) else None
     rows = []
     for index, cand in enumerate(candidates):
-        edits = (cand.get("recipe") or {}).get("edits", []) if isinstance(cand.get("recipe"), dict) else \
-            list(cand.get("recipe") or [])
+        recipe = cand.get("recipe") or {}
+        edits = recipe.get("edits", []) if isinstance(recipe, dict) else list(recipe)
         rows.append({
             "candidate": index,
+            "name": str(cand.get("name", f"#{index}")),
             "latency_ms": float(cand.get("latency_ms", float("nan"))),
             "speedup": float(cand.get("speedup", float("nan"))),
-            "fidelity": float(cand.get("fidelity", float("nan"))),
+            "fidelity": _fidelity(cand.get("fidelity")),
             "size_mb": float(cand.get("size_bytes", 0)) / 1e6,
             "pareto": cand.get("pareto"),
-            "recommended": recommended == index or (isinstance(recommended, dict) and recommended == cand),
+            "recommended": recommended_name is not None and cand.get("name") == recommended_name,
             "edits": "; ".join(describe_edit(e) for e in edits) or "(none)",
             "explanation": str(cand.get("explanation", "")),
         })
@@ -148,29 +160,45 @@ def pareto_spec(rows: list[dict[str, Any]], baseline_ms: float | None = None) ->
     }
 
 
+GENIE_STAGES = ("calibrate", "quantize", "profile", "sensitivity", "trajectory", "build", "measure")
+
+
+def stage_fraction(stage: str, done: int, total: int) -> float:
+    """Overall progress in [0, 1] from the genie's ``(stage, done, total)`` reports.
+
+    >>> stage_fraction("calibrate", 0, 1), stage_fraction("measure", 1, 1)
+    (0.0, 1.0)
+    """
+    index = GENIE_STAGES.index(stage) if stage in GENIE_STAGES else len(GENIE_STAGES) - 1
+    part = done / total if total else 1.0
+    return min(1.0, (index + min(max(part, 0.0), 1.0)) / len(GENIE_STAGES))
+
+
 def run_genie(ws: Workspace, request: GenieRequest,
               progress: Callable[[float, str], None]) -> tuple[Outcome, dict[str, Any] | None]:
-    """Run the genie's search on the current model; returns the result as its JSON dict."""
+    """Run the genie's search on the current model; returns the result as its JSON dict.
+
+    Candidates' recipes start from the current revision. ``progress(fraction, text)`` is called as
+    the search goes.
+    """
     try:
-        import genie
+        from genie import Goal, search
     except ImportError:
         return Outcome(False, "The genie is not installed."), None
+
+    def report(stage: str, done: int, total: int) -> None:
+        progress(stage_fraction(stage, done, total), f"{stage}: {done}/{total}")
+
     with tempfile.TemporaryDirectory(prefix="modelps-genie-") as tmp:
         path = ws.model.save(Path(tmp, "model.onnx"))
         try:
-            result = genie.search(
-                path,
-                backend=request.backend,
-                target_speedup=request.target_speedup,
-                target_latency_ms=request.target_latency_ms,
-                min_fidelity=request.min_fidelity,
-                budget_s=request.budget_s,
-                methods=list(request.methods),
-                progress=progress,
-            )
+            goal = Goal(backend=request.backend, target_speedup=request.target_speedup,
+                        target_latency_ms=request.target_latency_ms, min_fidelity=request.min_fidelity,
+                        budget_s=request.budget_s, methods=request.methods)
+            result = search(path, goal, progress=report)
         except ModelPSError as exc:
             return Outcome(False, f"The search failed: {exc}"), None
-    data = result.to_dict() if hasattr(result, "to_dict") else dict(result)
+    data = result.to_dict()
     count = len(data.get("candidates") or [])
     note = str(data.get("message") or "")
     return Outcome(True, f"Found {count} candidate{'s' if count != 1 else ''}. {note}".strip()), data
@@ -227,13 +255,31 @@ def _child_env() -> dict[str, str]:
 
 
 def publish(ws: Workspace, name: str, backend: str) -> Outcome:
-    """Build the current model for ``backend`` and publish it to the local repository."""
+    """Build the current model for ``backend``, publish it to the local repository, and load it if the
+    local server is running.
+    """
     with tempfile.TemporaryDirectory(prefix="modelps-publish-") as tmp:
         path = ws.model.save(Path(tmp, "model.onnx"))
-        done = _modelps("publish", str(path), "--repo", str(repository()), "--name", name, "--backend", backend)
+        built = Path(tmp, "model.plan" if backend == "tensorrt" else "built.onnx")
+        done = _modelps("build", str(path), "--backend", backend, "-o", str(built))
+        if done.returncode != 0:
+            return Outcome(False, f"Build failed: {_last_line(done.stderr)}")
+        done = _modelps("publish", str(built), "--repo", str(repository()), "--name", name, "--backend", backend)
     if done.returncode != 0:
         return Outcome(False, f"Publish failed: {_last_line(done.stderr)}")
-    return Outcome(True, f"Published {name} to {repository()}. {_last_line(done.stdout)}".strip())
+    message = f"Published {name} to {repository()}."
+    state = server_state()
+    if state.running:
+        import httpx
+
+        try:
+            answer = httpx.post(f"{state.url}/v2/repository/models/{name}/load", json={}, timeout=120)
+        except httpx.HTTPError as exc:
+            return Outcome(False, f"{message} Loading it on the server failed: {exc}")
+        if answer.status_code != 200:
+            return Outcome(False, f"{message} The server refused to load it ({answer.status_code}): {answer.text[:200]}")
+        message += " The server loaded it."
+    return Outcome(True, message)
 
 
 def _last_line(text: str) -> str:
@@ -309,7 +355,7 @@ def start_server(port: int | None = None, *, wait_s: float = 60.0) -> Outcome:
     log = open(home() / "ui-server.log", "ab")  # noqa: SIM115  (the child keeps it)
     proc = subprocess.Popen(
         [sys.executable, "-m", "modelps", "serve", "--repo", str(repository()), "--host", "127.0.0.1",
-         "--port", str(port)],
+         "--port", str(port), "--spin", "off", "--log-format", "text"],
         stdout=log, stderr=log, env=_child_env(), start_new_session=True)
     log.close()
     tmp = _state_file().with_suffix(f".{os.getpid()}.tmp")
