@@ -268,7 +268,12 @@ def edit_form_ui(ws: Workspace, where: str) -> None:
     names = forms.edit_names()
     default = names.index("remove_node") if "remove_node" in names else 0
     op = st.selectbox("Edit", names, index=default, key=f"edit_op_{where}")
-    st.caption(forms.edit_doc(op))
+    doc = forms.edit_doc(op)
+    first, _, rest = doc.partition(". ")
+    st.caption(first + ("." if rest else ""))
+    if rest:
+        with st.popover("What it handles and refuses"):
+            st.write(rest)
     selected = st.session_state.selected
     prefill = forms.prefill(op, selected, None)
     values: dict[str, Any] = {}
@@ -325,10 +330,11 @@ def edit_page_ui(ws: Workspace) -> None:
                 flash(actions.apply_recipe_text(ws, text))
                 st.rerun()
     with right:
-        inspector_ui(ws)
         history_ui(ws)
         diff_ui(ws)
         downloads_ui(ws)
+        with st.expander("Inspector", expanded=bool(st.session_state.selected)):
+            inspector_ui(ws)
 
 
 def history_ui(ws: Workspace) -> None:

@@ -28,6 +28,7 @@ SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 def shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_timeout(700)  # let canvases (graph, tables) paint
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
 
 
