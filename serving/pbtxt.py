@@ -36,7 +36,7 @@ __all__ = ["dumps", "loads"]
 REPEATED = frozenset(
     {
         "input", "output", "dims", "instance_group", "versions", "gpus", "preferred_batch_size",
-        "gpu_execution_accelerator", "cpu_execution_accelerator", "reshape", "label_filename",
+        "gpu_execution_accelerator", "cpu_execution_accelerator",
     }
 )  # fmt: skip
 ENUMS = frozenset({"data_type", "kind", "format", "priority"})
