@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
-from _serving_models import convnet, mlp
+from tests.serving._serving_models import convnet, mlp
 
 import serving
 from serving.build import ShapeProfile, make_profile, parse_shapes, plan_build

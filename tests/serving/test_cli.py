@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _serving_models import convnet, mlp
+from tests.serving._serving_models import convnet, mlp
 
 import serving
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _serving_models import convnet, fixed, mlp
+from tests.serving._serving_models import convnet, fixed, mlp
 
 import serving
 import serving.pbtxt

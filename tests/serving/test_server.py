@@ -19,7 +19,7 @@ import serving
 from serving.errors import ServingError
 from serving.settings import ServerSettings
 
-from _serving_models import convnet, fixed, mlp, slow
+from tests.serving._serving_models import convnet, fixed, mlp, slow
 
 TOL = 1e-5
 
