@@ -461,7 +461,8 @@ def serve_ui(ws: Workspace) -> None:
         outcome, result = panels.try_model(target, image.getvalue() if image is not None else None)
         (st.success if outcome.ok else st.error)(outcome.message)
         if result:
-            st.json(result, expanded=False)
+            st.metric("Latency (ms, one request over HTTP)", f"{result['latency_ms']:.1f}")
+            st.dataframe(result["outputs"], hide_index=True)
 
 
 def share_ui(ws: Workspace) -> None:
