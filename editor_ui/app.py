@@ -208,7 +208,7 @@ def graph_ui(ws: Workspace) -> None:
         st.session_state.show_all = st.toggle(f"Show all {len(data.nodes)} nodes (slow)", key="show_all_toggle")
     view = graph.make_view(data, focus, show_all=st.session_state.show_all)
     if not view.complete:
-        centre = data.nodes[view.focus].label if view.focus is not None else ""
+        centre = data.nodes[view.focus if view.focus is not None else 0].label
         st.caption(f"{len(data.nodes)} nodes: showing {len(view.members)} around {centre!r}. "
                    "Search or select a node and press 'Focus here' to move.")
     spec = graph.echarts_spec(data, view)

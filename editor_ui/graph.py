@@ -317,12 +317,12 @@ def make_view(graph: GraphData, focus: int | None = None, *, show_all: bool = Fa
     as wide as the widest layer (at least four node widths).
     """
     complete = show_all or len(graph.nodes) <= FULL_VIEW_LIMIT
-    valid = focus is not None and 0 <= focus < len(graph.nodes)
+    if focus is not None and not 0 <= focus < len(graph.nodes):
+        focus = None
     if complete:
         members: list[int] = list(range(len(graph.nodes)))
     else:
-        focus = focus if valid else 0
-        members = neighbourhood(graph, focus)
+        members = neighbourhood(graph, 0 if focus is None else focus)
     raw = layered_positions(graph, members)
     min_x = min((p[0] for p in raw.values()), default=0.0)
     min_y = min((p[1] for p in raw.values()), default=0.0)
