@@ -125,7 +125,7 @@ def upload_model(page: Any, path: str | os.PathLike[str]) -> None:
 
 
 def graph_canvas(page: Any, timeout_ms: float = 60_000) -> Any:
-    """The graph chart's canvas, once drawn."""
+    """Return the graph chart's canvas, once drawn."""
     canvas = page.locator(".stECharts canvas, [data-testid='stEChartsChart'] canvas").first
     if canvas.count() == 0:
         canvas = page.locator("canvas").first
@@ -134,7 +134,7 @@ def graph_canvas(page: Any, timeout_ms: float = 60_000) -> Any:
 
 
 def node_view(model: Model, focus: str | None = None) -> tuple[graph.GraphData, graph.GraphView]:
-    """The graph data and the view the app draws for ``model`` (centred on ``focus``)."""
+    """Return the graph data and the view the app draws for ``model`` (centred on ``focus``)."""
     data = graph.build_graph(model.ir)
     index = data.index(focus) if focus else None
     return data, graph.make_view(data, index)
