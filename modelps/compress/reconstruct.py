@@ -63,7 +63,8 @@ def reconstruct(
     feeds: Sequence[Mapping[str, np.ndarray]],
     *,
     passes: int = 1,
-    max_rows: int = 8192,
+    max_rows: int = 4096,
+    chunk_size: int = 8,
     ridge: float = 1e-2,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
@@ -82,7 +83,7 @@ def reconstruct(
     if not uses:
         return []
     sequential = passes <= 0 or passes >= len(uses)
-    chunks = [[u] for u in uses] if sequential else [uses]
+    chunks = [[u] for u in uses] if sequential else [uses[i : i + chunk_size] for i in range(0, len(uses), chunk_size)]
     rng = np.random.default_rng(seed)
     done: list[str] = []
     for step, chunk in enumerate(chunks):
@@ -192,7 +193,7 @@ def _conv_rows(
     xp = np.pad(x, ((0, 0), (0, 0), (pads[0], pads[2]), (pads[1], pads[3])))
     n, _, oh, ow = y.shape
     total = n * oh * ow
-    count = min(total, max(max_rows, 2 * wshape[1] * kh * kw))
+    count = min(total, max(max_rows, int(1.5 * wshape[1] * kh * kw)))
     pick = np.sort(rng.choice(total, size=count, replace=False)) if count < total else np.arange(total)
     bn, rem = np.divmod(pick, oh * ow)
     r, c = np.divmod(rem, ow)
