@@ -26,7 +26,7 @@ import onnx_ir as ir
 
 from modelps.compress.channels import Analysis, layout_indices
 
-__all__ = ["LayerTable", "fractions_for", "profile_table"]
+__all__ = ["FractionModel", "LayerTable", "fractions_for", "profile_table"]
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +169,46 @@ def fractions_for(model: ir.Model, analysis: Analysis, keep: Mapping[int, np.nda
         else:
             fractions[node.name or ""] = out_frac
     return fractions
+
+
+class FractionModel:
+    """Fast remaining-work fractions for plans given as a kept fraction per group (for the search).
+
+    Each node's work is ``in_fraction * out_fraction`` (mixing layers) or ``out_fraction``, where
+    a layout's fraction is the size-weighted mean of its groups' kept fractions.
+    """
+
+    def __init__(self, model: ir.Model, analysis: Analysis) -> None:
+        self.terms: dict[str, list[list[tuple[int, float]]]] = {}
+        for node in model.graph:
+            out = analysis.layouts.get(node.outputs[0].name or "") if node.outputs else None
+            factors = [self._weights(out, analysis)]
+            if node.op_type in _MIXING and node.inputs and node.inputs[0] is not None:
+                group = node.attributes.get("group")
+                if not (group is not None and group.as_int() > 1):
+                    factors.append(self._weights(analysis.layouts.get(node.inputs[0].name or ""), analysis))
+            self.terms[node.name or ""] = [f for f in factors if f]
+
+    @staticmethod
+    def _weights(layout: object, analysis: Analysis) -> list[tuple[int, float]]:
+        if not layout:
+            return []
+        sizes: dict[int, float] = {}
+        for sid, rep in layout:  # type: ignore[attr-defined]
+            gid = analysis.space_group[sid]
+            sizes[gid] = sizes.get(gid, 0.0) + analysis.space_size[sid] * rep
+        total = sum(sizes.values())
+        return [(gid, size / total) for gid, size in sizes.items()]
+
+    def fractions(self, kept: Mapping[int, float]) -> dict[str, float]:
+        """Remaining work per node when group ``g`` keeps ``kept[g]`` of its channels (default 1)."""
+        result = {}
+        for node, factors in self.terms.items():
+            value = 1.0
+            for weights in factors:
+                value *= sum(w * kept.get(gid, 1.0) for gid, w in weights)
+            result[node] = value
+        return result
 
 
 def _kept_fraction(layout: object, analysis: Analysis, keep: Mapping[int, np.ndarray]) -> float:

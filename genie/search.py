@@ -34,7 +34,7 @@ import onnx_ir as ir
 
 from genie.measure import Timing, default_threads, measure
 from genie.metrics import fidelity
-from genie.predictor import LayerTable, fractions_for, profile_table
+from genie.predictor import FractionModel, LayerTable, fractions_for, profile_table
 from modelps.compress.calib import load_calibration, source_sha256
 from modelps.compress.channels import Analysis, analyze
 from modelps.compress.prune import keep_count, prune, select_channels
@@ -336,7 +336,7 @@ def _sensitivity(
             if clock.elapsed() > deadline and level != 0.5:
                 done += 1
                 continue
-            pruned = prune(base, _keep_for(analysis, scores, {group.name: level}), analysis)
+            pruned = prune(base, _keep_for(analysis, scores, {group.name: level}), analysis, refresh=False)
             loss = max(0.0, 1.0 - centered_cosine(reference, _outputs(pruned, feeds)))
             table.setdefault(group.name, {})[str(level)] = loss
             done += 1
@@ -385,10 +385,12 @@ def _trajectory(
     names = [g.name for g in groups if g.name in sensitivity]
     ratios = {name: 0.0 for name in names}
     ids = {name: analysis.group(name).id for name in names}
+    sizes = {name: analysis.group(name).size for name in names}
+    model = FractionModel(base, analysis)
 
     def predicted(r: Mapping[str, float]) -> float:
-        keep = {ids[n]: np.arange(keep_count(analysis.group(n).size, v, 8)) for n, v in r.items() if v > 0}
-        return table.predict(fractions_for(base, analysis, keep))
+        kept = {ids[n]: keep_count(sizes[n], v, 8) / sizes[n] for n, v in r.items() if v > 0}
+        return table.predict(model.fractions(kept))
 
     current = predicted(ratios)
     plans: list[tuple[float, dict[str, float]]] = []

@@ -77,6 +77,20 @@ def load_calibration(
                 f"(sha256 {actual[:12]}… != {expected_sha256[:12]}…)"
             )
     specs = input_specs(model)
+    key = (repr(specs), source, count, seed, normalize, source_sha256(source) if source not in ("samples", "random") else None)
+    cached = _CACHE.get(key)
+    if cached is not None:
+        return [dict(feed) for feed in cached]
+    feeds = _load(model, specs, source, count, seed, normalize)
+    _CACHE.clear() if len(_CACHE) > 8 else None
+    _CACHE[key] = feeds
+    return [dict(feed) for feed in feeds]
+
+
+_CACHE: dict[tuple, list[dict[str, np.ndarray]]] = {}
+
+
+def _load(model: ir.Model, specs: list, source: str, count: int, seed: int, normalize: Normalize) -> list[dict[str, np.ndarray]]:
     if count < 1:
         raise EditError(f"calibration needs at least 1 sample, got {count}")
     if source == "random":

@@ -132,8 +132,13 @@ def prune(
     model: ir.Model,
     keep: Mapping[str, np.ndarray],
     analysis: Analysis | None = None,
+    *,
+    refresh: bool = True,
 ) -> ir.Model:
     """Return a copy of ``model`` keeping only channels ``keep[group_name]`` of each named group.
+
+    With ``refresh=False`` the intermediate tensors' shapes are dropped instead of re-inferred
+    (faster; for models that are only run, not saved).
 
     Raises:
         PruneError: A group is unknown or fixed, or a keep set is empty, unsorted or out of range.
@@ -177,7 +182,13 @@ def prune(
     for attr in analysis.attr_updates:
         indices, _ = layout_indices(attr.layout, analysis, by_id)
         nodes[attr.node].attributes[attr.name] = ir.AttrInt64(attr.name, len(indices))
-    refresh_shapes(clone)
+    if refresh:
+        refresh_shapes(clone)
+    else:
+        for node in graph:
+            for value in node.outputs:
+                if not value.is_graph_output():
+                    value.shape = None
     return clone
 
 

@@ -151,14 +151,16 @@ def _refit(
         targets = targets[:, out_idx]
     with_bias = node.op_type != "MatMul"
     b0 = np.zeros(w0.shape[1]) if bias is None else np.broadcast_to(bias.reshape(-1), (w0.shape[1],))
-    design = rows.astype(np.float64)
+    design = rows.astype(np.float32)
     beta0 = w0.astype(np.float64)
     if with_bias:
-        design = np.concatenate([design, np.ones((len(design), 1))], axis=1)
+        design = np.concatenate([design, np.ones((len(design), 1), np.float32)], axis=1)
         beta0 = np.concatenate([beta0, b0[None, :].astype(np.float64)], axis=0)
-    gram = design.T @ design
+    gram = (design.T @ design).astype(np.float64)  # float32 products, float64 solve
+    cross = (design.T @ targets.astype(np.float32)).astype(np.float64)
     lam = ridge * float(np.trace(gram)) / gram.shape[0] + 1e-12
-    solution = np.linalg.solve(gram + lam * np.eye(gram.shape[0]), design.T @ targets.astype(np.float64) + lam * beta0)
+    gram[np.diag_indices_from(gram)] += lam
+    solution = _solve_spd(gram, cross + lam * beta0)
     new_w = solution[:-1] if with_bias else solution
     if node.op_type == "Conv":
         set_const_input(graph, node, 1, new_w.T.reshape(weight.shape).astype(weight.dtype))
@@ -172,6 +174,11 @@ def _refit(
             set_const_input(graph, node, 2, new_b.reshape(bias.shape) if bias is not None and bias.size == new_b.size else new_b)
         else:
             _add_bias(graph, node, new_b)
+
+
+def _solve_spd(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Solve the (symmetric positive definite) normal equations."""
+    return np.linalg.solve(gram, rhs)
 
 
 def _add_bias(graph: ir.Graph, node: ir.Node, bias: np.ndarray) -> None:
