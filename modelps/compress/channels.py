@@ -17,20 +17,16 @@ they are reported with the reason and never pruned.
 Example::
 
     >>> import onnx_ir as ir
-    >>> import numpy as np
-    >>> model = ir.from_onnx_text('''
+    >>> from modelps.model import Model
+    >>> model = Model(ir.from_onnx_text('''
     ...     <ir_version: 8, opset_import: ["" : 17]>
-    ...     g (float[1,3,8,8] x) => (float[1,4,8,8] y)
-    ...     <float[8,3,3,3] w1, float[4,8,1,1] w2> {
-    ...       a = Conv <pads=[1,1,1,1]> (x, w1)
+    ...     g (float[1,1,2,2] x) => (float[1,2,2,2] y)
+    ...     <float[4,1,1,1] w1 = {1, 2, 3, 4}, float[2,4,1,1] w2 = {1, 1, 1, 1, 1, 1, 1, 1}> {
+    ...       a = Conv(x, w1)
     ...       b = Relu(a)
-    ...       y = Conv(b, w2) }''')
-    >>> for name in ("w1", "w2"):
-    ...     v = model.graph.initializers[name]
-    ...     v.const_value = ir.tensor(np.ones(v.shape.numpy(), np.float32), name=name)
-    >>> analysis = analyze(model)
-    >>> [(g.name, g.size, g.prunable) for g in analysis.groups]
-    [('n0', 8, True), ('x', 3, False), ('n1', 4, False)]
+    ...       y = Conv(b, w2) }''')).ir
+    >>> [(g.name, g.size, g.prunable, g.reason) for g in analyze(model).groups]
+    [('x', 1, False, "it is the model input 'x'"), ('n0', 4, True, None), ('n2', 2, False, "it is the model output 'y'")]
 """
 
 from __future__ import annotations

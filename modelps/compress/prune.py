@@ -6,18 +6,16 @@ tensor of the group (see :mod:`modelps.compress.channels`); the input model is n
 Example::
 
     >>> import numpy as np, onnx_ir as ir
-    >>> from modelps.compress.channels import analyze
-    >>> model = ir.from_onnx_text('''
+    >>> from modelps.model import Model
+    >>> model = Model(ir.from_onnx_text('''
     ...     <ir_version: 8, opset_import: ["" : 17]>
-    ...     g (float[1,3,4,4] x) => (float[1,2,4,4] y) <float[4,3,1,1] w1, float[2,4,1,1] w2> {
+    ...     g (float[1,1,2,2] x) => (float[1,2,2,2] y)
+    ...     <float[4,1,1,1] w1 = {1, 2, 3, 4}, float[2,4,1,1] w2 = {1, 2, 3, 4, 5, 6, 7, 8}> {
     ...       a = Conv(x, w1)
-    ...       y = Conv(a, w2) }''')
-    >>> for name in ("w1", "w2"):
-    ...     v = model.graph.initializers[name]
-    ...     v.const_value = ir.tensor(np.ones(v.shape.numpy(), np.float32), name=name)
+    ...       y = Conv(a, w2) }''')).ir
     >>> pruned = prune(model, {"n0": np.array([0, 2])})
-    >>> pruned.graph.initializers["w1"].const_value.shape, pruned.graph.initializers["w2"].const_value.shape
-    (Shape([2, 3, 1, 1]), Shape([2, 2, 1, 1]))
+    >>> [pruned.graph.initializers[n].const_value.numpy().ravel().tolist() for n in ("w1", "w2")]
+    [[1.0, 3.0], [1.0, 3.0, 5.0, 7.0]]
 """
 
 from __future__ import annotations
