@@ -50,9 +50,7 @@ def measure_model(page: Any, path: Path) -> dict[str, float]:
     side = page.locator('[data-testid="stSidebar"]')
     base = _timed(lambda: side.get_by_text("Share", exact=True).click(),
                   lambda: (testing.wait_text(page, "Share"), testing.wait_idle(page)))
-    testing.go_to(page, "Open")
-    page.locator('input[type="file"]').first.set_input_files(str(path))
-    page.get_by_role("button", name="Open uploaded model").wait_for()
+    testing.choose_file(page, path)
     t_open = _timed(lambda: page.get_by_role("button", name="Open uploaded model").click(),
                     lambda: (testing.wait_text(page, f"Opened {path.name}"), testing.wait_idle(page)))
     t_graph = _timed(lambda: side.get_by_text("Graph", exact=True).click(),
@@ -107,7 +105,11 @@ def main() -> None:
                 page.set_default_timeout(120_000)
                 testing.login(page, url, f"bench{rep}")
                 for size in SIZES if rep % 2 == 0 else SIZES[::-1]:
-                    timings = measure_model(page, paths[size])
+                    try:
+                        timings = measure_model(page, paths[size])
+                    except Exception:
+                        page.screenshot(path="artifacts/bench-failure.png")
+                        raise
                     if rep:
                         samples[size].append(timings)
                 context.close()

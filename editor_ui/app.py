@@ -407,10 +407,13 @@ def genie_ui(ws: Workspace) -> None:
 def genie_results_ui(ws: Workspace, result: dict[str, Any]) -> None:
     """Show the scatter, the table and the apply buttons for a genie result."""
     rows = panels.candidate_rows(result)
+    if result.get("message"):
+        st.info(f"Genie: {result['message']}")
     if not rows:
         st.warning("The search found no candidate.")
         return
-    st.echarts_chart(panels.pareto_spec(rows), key="genie_scatter", height=360)
+    baseline = (result.get("baseline") or {}).get("latency_ms")
+    st.echarts_chart(panels.pareto_spec(rows, baseline_ms=baseline), key="genie_scatter", height=360)
     st.dataframe(rows, hide_index=True, key="genie_table")
     labels = [f"#{r['candidate']}: {r['speedup']:.2f}x, fidelity {r['fidelity']:.4f}" for r in rows]
     pick = st.selectbox("Candidate", range(len(rows)), format_func=lambda k: labels[k], key="genie_pick")

@@ -85,28 +85,32 @@ def _strip_path(message: str, path: Path) -> str:
 def zoo_available() -> bool:
     """Whether the zoo package (and torch) can be imported."""
     try:
-        import zoo  # noqa: F401
+        from zoo.api import export  # noqa: F401
     except ImportError:
         return False
-    return hasattr(zoo, "export")
+    return True
 
 
 def zoo_models() -> list[dict[str, Any]]:
-    """Return the zoo's models as dicts (``name`` plus whatever the zoo reports), or ``[]`` without the zoo."""
+    """Return the zoo's models as table rows (name, family, input, output, parameters, description).
+
+    Smallest first; ``[]`` without the zoo.
+    """
     if not zoo_available():
         return []
     import zoo
 
     rows = []
-    for item in zoo.list_models():
-        if isinstance(item, str):
-            rows.append({"name": item})
-        elif isinstance(item, dict):
-            rows.append(dict(item))
-        else:
-            rows.append({k: v for k, v in vars(item).items() if not k.startswith("_")} if hasattr(item, "__dict__")
-                        else {"name": str(item)})
-    return rows
+    for spec in zoo.list_models():
+        rows.append({
+            "name": str(spec.name),
+            "family": str(getattr(spec, "family", "")),
+            "input": "×".join(str(d) for d in getattr(spec, "input_shape", ())),
+            "output": int(getattr(spec, "output_dim", 0) or 0),
+            "parameters": int(getattr(spec, "params", 0) or 0),
+            "description": str(getattr(spec, "description", "")),
+        })
+    return sorted(rows, key=lambda row: row["parameters"])
 
 
 def open_zoo(name: str, *, user: str, weights: str = "seeded", checkpoint: bytes | None = None,
@@ -119,7 +123,7 @@ def open_zoo(name: str, *, user: str, weights: str = "seeded", checkpoint: bytes
     """
     if not zoo_available():
         raise ModelPSError("the model zoo is not installed (pip install 'modelps[zoo]')")
-    import zoo
+    from zoo.api import export  # not ``zoo.export``: importing the submodule zoo/export.py shadows it
 
     folder = home() / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
@@ -130,5 +134,5 @@ def open_zoo(name: str, *, user: str, weights: str = "seeded", checkpoint: bytes
             ckpt = Path(tmp, Path(checkpoint_name).name or "checkpoint.pth")
             ckpt.write_bytes(checkpoint)
             kwargs = {"checkpoint": ckpt}
-        zoo.export(name, out, **kwargs)
+        export(name, out, **kwargs)
         return LocalWorkspace(out, user=user, name=name)

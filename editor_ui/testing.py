@@ -23,6 +23,7 @@ __all__ = [
     "CHROMIUM",
     "CHROMIUM_ARGS",
     "app_server",
+    "choose_file",
     "click_node",
     "go_to",
     "graph_canvas",
@@ -85,14 +86,16 @@ def launch_browser(playwright: Any) -> Any:
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-_IDLE_JS = "() => !document.querySelector('[data-testid=\"stStatusWidget\"] *')"
+_IDLE_JS = ("() => document.querySelector('[data-test-script-state]')?.getAttribute('data-test-script-state')"
+            " === 'notRunning'")
 _TEXT_JS = "(text) => document.body.innerText.includes(text)"
 
 
 def wait_idle(page: Any, timeout_ms: float = 60_000) -> None:
     """Wait until Streamlit has finished the current run (its status widget is gone)."""
-    page.wait_for_timeout(60)
-    page.wait_for_function(_IDLE_JS, polling=25, timeout=timeout_ms)
+    for _ in range(2):  # twice: a click's rerun may not have started at the first look
+        page.wait_for_timeout(60)
+        page.wait_for_function(_IDLE_JS, polling=25, timeout=timeout_ms)
 
 
 def wait_text(page: Any, text: str, timeout_ms: float = 60_000) -> None:
@@ -115,10 +118,26 @@ def go_to(page: Any, name: str) -> None:
     wait_idle(page)
 
 
+def choose_file(page: Any, path: str | os.PathLike[str], attempts: int = 3) -> None:
+    """Put ``path`` into the Open page's uploader (retrying if the page was still re-rendering)."""
+    go_to(page, "Open")
+    page.get_by_role("heading", name="Open a model").wait_for()
+    wait_idle(page)
+    button = page.get_by_role("button", name="Open uploaded model")
+    for attempt in range(attempts):
+        page.locator('input[type="file"]').first.set_input_files(str(path))
+        try:
+            button.wait_for(timeout=15_000)
+            wait_idle(page)
+            return
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+
+
 def upload_model(page: Any, path: str | os.PathLike[str]) -> None:
     """Upload an ONNX file on the Open page and open it."""
-    go_to(page, "Open")
-    page.locator('input[type="file"]').first.set_input_files(str(path))
+    choose_file(page, path)
     page.get_by_role("button", name="Open uploaded model").click()
     page.get_by_text(f"Opened {Path(path).name}").wait_for()
     wait_idle(page)

@@ -30,3 +30,21 @@ def test_truncated_model_is_refused(small_model_path) -> None:
     data = small_model_path.read_bytes()
     with pytest.raises(ModelLoadError, match=r"^cut\.onnx: "):
         opening.open_upload("cut.onnx", data[: len(data) // 2], user="u")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not opening.zoo_available(), reason="the zoo (torch) is not installed")
+def test_zoo_export_opens_and_bad_checkpoint_is_explained() -> None:
+    from modelps.errors import ModelPSError
+
+    rows = opening.zoo_models()
+    assert rows[0]["name"] == "face-mobilefacenet"  # smallest first
+    assert rows == sorted(rows, key=lambda r: r["parameters"])
+    ws = opening.open_zoo("face-mobilefacenet", user="zed")
+    assert ws.name == "face-mobilefacenet" and ws.user == "zed"
+    assert [v.name for v in ws.model.ir.graph.inputs][:1] and len(ws.model.ir.graph) > 50
+    with pytest.raises(ModelPSError) as info:
+        opening.open_zoo("face-mobilefacenet", user="zed", checkpoint=b"not a checkpoint", checkpoint_name="c.pth")
+    assert "c.pth" in str(info.value) or "checkpoint" in str(info.value).lower()
+    with pytest.raises(ModelPSError, match="no-such-model"):
+        opening.open_zoo("no-such-model", user="zed")

@@ -115,3 +115,29 @@ def test_stop_without_server_is_harmless(tmp_path, monkeypatch: pytest.MonkeyPat
 
 def test_safe_name() -> None:
     assert panels.safe_name("../evil name") == "_evil_name"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not panels.genie_available(), reason="the genie is not installed")
+def test_genie_search_reports_progress_and_candidates_apply(tmp_path) -> None:
+    from editor_ui.samples import residual_cnn
+    from modelps import io
+
+    path = tmp_path / "tiny.onnx"
+    io.save(residual_cnn(20, channels=3, size=16), path)
+    ws = LocalWorkspace(path, user="gina")
+    seen: list[float] = []
+    request = panels.GenieRequest("ort-cpu", 1.5, None, 0.9, 15.0, ("quantize", "prune"))
+    outcome, result = panels.run_genie(ws, request, lambda fraction, text: seen.append(fraction))
+    assert outcome.ok, outcome.message
+    assert seen == sorted(seen) and seen[0] == 0.0 and seen[-1] == 1.0
+    rows = panels.candidate_rows(result)
+    assert rows and all(r["latency_ms"] > 0 and 0 < r["fidelity"] <= 1.0 + 1e-9 for r in rows)
+    assert any(r["pareto"] for r in rows)
+    before = ws.model.to_bytes()
+    applied = panels.apply_candidate(ws, result, 0)
+    assert applied.ok and ws.revision == len(result["candidates"][0]["recipe"]["edits"])
+    assert ws.model.to_bytes() != before
+    bad = panels.GenieRequest("ort-cpu", 1.5, None, 0.9, 5.0, ("teleport",))
+    outcome, result = panels.run_genie(ws, bad, lambda f, t: None)
+    assert not outcome.ok and "unknown method" in outcome.message and result is None
