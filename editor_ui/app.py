@@ -43,9 +43,13 @@ def flash_ui() -> None:
 
 
 def user_ui() -> str:
-    """Ask for the user's name once; returns it ('' until given)."""
+    """Ask for the user's name once (or take it from a trusted proxy header); returns it ('' until given)."""
     if st.session_state.user:
         return str(st.session_state.user)
+    proxied = opening.user_from_headers(dict(st.context.headers or {}))
+    if proxied:
+        st.session_state.user = proxied
+        return proxied
     st.title("ModelPS")
     st.write("Open, edit, compress and serve ONNX models, alone or as a team.")
     with st.form("who"):

@@ -353,10 +353,13 @@ def echarts_spec(graph: GraphData, view: GraphView) -> dict:
     for i in view.members:
         node = graph.nodes[i]
         x, y = view.positions[i]
+        style: dict = {"color": op_colour(node.op)}
+        if i == view.focus:  # the node the view was centred on (search, "Focus here", the last edit)
+            style.update(borderColor="#ffb300", borderWidth=4, borderType="dashed")
         data.append({
             "name": node.label,
             "value": [x, y],
-            "itemStyle": {"color": op_colour(node.op)},
+            "itemStyle": style,
             "label": {"formatter": f"{node.op}\n{_short(node.label.strip())}"},
         })
     index_of = {node: k for k, node in enumerate(view.members)}

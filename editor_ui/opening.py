@@ -26,6 +26,7 @@ __all__ = [
     "max_upload_mb",
     "open_upload",
     "open_zoo",
+    "user_from_headers",
     "zoo_available",
     "zoo_models",
 ]
@@ -41,6 +42,27 @@ def max_upload_mb() -> int:
         return max(1, int(os.environ.get("MODELPS_UI_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB)))
     except ValueError:
         return DEFAULT_MAX_UPLOAD_MB
+
+
+def user_from_headers(headers: dict[str, str], header: str | None = None) -> str:
+    """Return the user name a trusted reverse proxy put in ``header`` (``MODELPS_UI_USER_HEADER``), or ''.
+
+    Only set ``MODELPS_UI_USER_HEADER`` when every request reaches the app through a proxy that
+    authenticates users and overwrites that header; otherwise anyone could claim any name.
+
+    >>> user_from_headers({"X-Forwarded-User": " ann "}, "x-forwarded-user")
+    'ann'
+    >>> user_from_headers({"X-Forwarded-User": "ann"}, None)
+    ''
+    """
+    header = header if header is not None else os.environ.get("MODELPS_UI_USER_HEADER")
+    if not header:
+        return ""
+    wanted = header.lower()
+    for key, value in headers.items():
+        if key.lower() == wanted:
+            return value.strip()[:200]
+    return ""
 
 
 def check_upload_size(size: int, *, limit_mb: int | None = None) -> None:

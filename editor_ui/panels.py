@@ -271,15 +271,12 @@ def publish(ws: Workspace, name: str, backend: str) -> Outcome:
     message = f"Published {name} to {repository()}."
     state = server_state()
     if state.running:
-        import httpx
-
         try:
-            answer = httpx.post(f"{state.url}/v2/repository/models/{name}/load", json={}, timeout=120)
-        except httpx.HTTPError as exc:
+            status, answer = _http(f"{state.url}/v2/repository/models/{name}/load", {}, timeout=120)
+        except OSError as exc:
             return Outcome(False, f"{message} Loading it on the server failed: {exc}")
-        if answer.status_code != 200:
-            refusal = f"The server refused to load it ({answer.status_code}): {answer.text[:200]}"
-            return Outcome(False, f"{message} {refusal}")
+        if status != 200:
+            return Outcome(False, f"{message} The server refused to load it ({status}): {str(answer)[:200]}")
         message += " The server loaded it."
     return Outcome(True, message)
 
@@ -326,12 +323,33 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def _live(port: int) -> bool:
-    import httpx
+def _http(url: str, body: Any = None, timeout: float = 10.0) -> tuple[int, Any]:
+    """GET (or POST ``body`` as JSON) and return the status and the decoded JSON (or text) answer.
 
+    Raises:
+        OSError: The server cannot be reached.
+    """
+    import urllib.error
+    import urllib.request
+
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method="GET" if data is None else "POST",
+                                     headers={"Content-Type": "application/json"} if data else {})
     try:
-        return httpx.get(f"http://127.0.0.1:{port}/v2/health/live", timeout=1.0).status_code == 200
-    except httpx.HTTPError:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback URLs
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    try:
+        return status, json.loads(raw) if raw else None
+    except ValueError:
+        return status, raw.decode(errors="replace")
+
+
+def _live(port: int) -> bool:
+    try:
+        return _http(f"http://127.0.0.1:{port}/v2/health/live", timeout=1.0)[0] == 200
+    except OSError:
         return False
 
 
@@ -391,15 +409,15 @@ def stop_server() -> Outcome:
 
 
 def served_models() -> list[str]:
-    """Names of the models the running server reports as ready."""
-    import httpx
-
+    """Return the names of the models the running server reports as ready."""
     state = server_state()
     if not state.running:
         return []
     try:
-        index = httpx.post(f"{state.url}/v2/repository/index", json={}, timeout=5).json()
-    except (httpx.HTTPError, ValueError):
+        status, index = _http(f"{state.url}/v2/repository/index", {}, timeout=5)
+    except OSError:
+        return []
+    if status != 200 or not isinstance(index, list):
         return []
     return sorted(m["name"] for m in index if str(m.get("state", "READY")).upper() == "READY")
 
@@ -416,44 +434,42 @@ def _image_input(data: bytes, shape: list[int]) -> np.ndarray:
 
 
 def try_model(name: str, image: bytes | None = None, *, seed: int = 0) -> tuple[Outcome, dict[str, Any] | None]:
-    """Send one request (an image, or seeded random input) to the served model; returns outputs and latency."""
-    import httpx
+    """Send one request (an image, or seeded random input) to the served model; summarise the answer.
+
+    Uses the Open Inference Protocol with binary tensors; returns the outputs' shapes, first values and
+    norms, and the request latency.
+    """
+    from serving import client
+    from serving.datatypes import to_numpy
+    from serving.errors import ServingError
 
     state = server_state()
     if not state.running:
         return Outcome(False, "The server is not running."), None
     try:
-        answer = httpx.get(f"{state.url}/v2/models/{name}", timeout=10)
-        if answer.status_code != 200:
-            return Outcome(False, f"The server answered {answer.status_code} for model {name!r}: "
-                                  f"{answer.text[:300]}"), None
-        meta = answer.json()
-        inputs = []
+        meta = client.metadata(state.url, name, timeout=10)
+        feeds: dict[str, np.ndarray] = {}
         rng = np.random.default_rng(seed)
         for spec in meta["inputs"]:
             shape = [d if d > 0 else 1 for d in spec["shape"]]
-            if image is not None and len(shape) == 4 and shape[1] == 3 and spec["datatype"] == "FP32":
-                array = _image_input(image, shape)
+            dtype = to_numpy(spec["datatype"])
+            if image is not None and len(shape) == 4 and shape[1] == 3 and dtype == np.float32:
+                feeds[spec["name"]] = _image_input(image, shape)
+            elif np.issubdtype(dtype, np.floating):
+                feeds[spec["name"]] = rng.standard_normal(shape).astype(dtype)
             else:
-                array = rng.standard_normal(shape).astype(np.float32)
-                if spec["datatype"] != "FP32":
-                    array = rng.integers(0, 8, shape).astype(np.int64 if spec["datatype"] == "INT64" else np.int32)
-            inputs.append({"name": spec["name"], "shape": list(array.shape), "datatype": spec["datatype"],
-                           "data": array.reshape(-1).tolist()})
+                feeds[spec["name"]] = rng.integers(0, 8, shape).astype(dtype)
         start = time.perf_counter()
-        response = httpx.post(f"{state.url}/v2/models/{name}/infer", json={"inputs": inputs}, timeout=60)
+        outputs = client.infer(state.url, name, feeds, timeout=60)
         latency_ms = (time.perf_counter() - start) * 1000
-    except (httpx.HTTPError, ValueError, KeyError) as exc:
+    except ServingError as exc:
         return Outcome(False, f"The request failed: {exc}"), None
     except Exception as exc:  # e.g. an undecodable image
         return Outcome(False, f"Cannot use that input: {exc}"), None
-    if response.status_code != 200:
-        return Outcome(False, f"The server answered {response.status_code}: {response.text[:300]}"), None
-    outputs = response.json().get("outputs", [])
     summary = []
-    for out in outputs:
-        values = np.asarray(out.get("data", []), dtype=np.float64)
-        summary.append({"name": out["name"], "shape": out["shape"], "datatype": out["datatype"],
+    for out_name, array in outputs.items():
+        values = np.asarray(array, dtype=np.float64).reshape(-1)
+        summary.append({"name": out_name, "shape": list(array.shape), "datatype": str(array.dtype),
                         "first values": [round(float(v), 5) for v in values[:8]],
                         "norm": float(np.linalg.norm(values)) if values.size else 0.0})
     return Outcome(True, f"{name} answered in {latency_ms:.1f} ms"), {"latency_ms": latency_ms, "outputs": summary}

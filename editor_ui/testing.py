@@ -16,7 +16,7 @@ from typing import Any
 
 from editor_ui import graph
 from editor_ui.cli import streamlit_command
-from editor_ui.panels import free_port
+from editor_ui.panels import _http, free_port
 from modelps.model import Model
 
 __all__ = [
@@ -45,8 +45,6 @@ CHROMIUM_ARGS = [
 @contextlib.contextmanager
 def app_server(env: dict[str, str] | None = None, *, timeout_s: float = 60.0) -> Iterator[str]:
     """Run the editor with ``streamlit run`` on a free loopback port; yields its URL."""
-    import httpx
-
     port = free_port()
     child_env = dict(os.environ)
     child_env.update(env or {})
@@ -64,9 +62,9 @@ def app_server(env: dict[str, str] | None = None, *, timeout_s: float = 60.0) ->
             if proc.poll() is not None:
                 raise RuntimeError(f"streamlit exited ({proc.returncode}): {log_path.read_text()[-2000:]}")
             try:
-                if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
+                if _http(f"{url}/_stcore/health", timeout=1)[0] == 200:
                     break
-            except httpx.HTTPError:
+            except OSError:
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError(f"streamlit did not start within {timeout_s} s")
@@ -106,6 +104,7 @@ def wait_text(page: Any, text: str, timeout_ms: float = 60_000) -> None:
 def login(page: Any, url: str, user: str) -> None:
     """Open the app (``url`` may carry ``?session=``) and give the user name."""
     page.goto(url)
+    page.modelps_login = (url, user)  # for choose_file's reload fallback
     page.get_by_label("Your name (shown in the edit history)").fill(user)
     page.get_by_role("button", name="Continue").click()
     page.locator('[data-testid="stSidebar"]').get_by_text("Page", exact=True).wait_for()
@@ -119,20 +118,25 @@ def go_to(page: Any, name: str) -> None:
 
 
 def choose_file(page: Any, path: str | os.PathLike[str], attempts: int = 3) -> None:
-    """Put ``path`` into the Open page's uploader (retrying if the page was still re-rendering)."""
-    go_to(page, "Open")
-    page.get_by_role("heading", name="Open a model").wait_for()
-    wait_idle(page)
+    """Put ``path`` into the Open page's uploader.
+
+    Now and then (about one upload in 50 here) chromium's file input does not reach Streamlit's
+    uploader; then the tab is reloaded, the user logs in again and the upload is retried.
+    """
     button = page.get_by_role("button", name="Open uploaded model")
     for attempt in range(attempts):
+        go_to(page, "Open")
+        page.get_by_role("heading", name="Open a model").wait_for()
+        wait_idle(page)
         page.locator('input[type="file"]').first.set_input_files(str(path))
         try:
-            button.wait_for(timeout=15_000)
+            button.wait_for(timeout=10_000)
             wait_idle(page)
             return
         except Exception:
-            if attempt == attempts - 1:
+            if attempt == attempts - 1 or not hasattr(page, "modelps_login"):
                 raise
+            login(page, *page.modelps_login)
 
 
 def upload_model(page: Any, path: str | os.PathLike[str]) -> None:

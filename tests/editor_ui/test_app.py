@@ -81,11 +81,11 @@ def test_edit_undo_redo_from_the_graph_page(ws: LocalWorkspace) -> None:
 
 def test_refused_edit_shows_the_reason(ws: LocalWorkspace) -> None:
     at = _app(ws=ws, page="Graph")
-    at.session_state.selected = "/block1/Add_10"
+    at.session_state.selected = "/block2/Add_10"
     at.run()
     at.button(key="apply_graph").click().run()
     errors = [e.value for e in at.error]
-    assert len(errors) == 1 and errors[0].startswith("Refused: remove_node:")
+    assert len(errors) == 1 and errors[0].startswith("Refused: remove_node: node '/block2/Add_10' has 2 non-constant")
     assert ws.revision == 0
 
 
@@ -141,3 +141,41 @@ def test_unknown_session_link_is_reported(private_db: None) -> None:
     at.run()
     assert at.session_state.ws is None
     assert any(e.value.startswith("Cannot open session 0123456789ab") for e in at.error)
+
+
+@pytest.mark.slow
+def test_genie_page_searches_and_applies(tmp_path) -> None:
+    from editor_ui import panels
+    from editor_ui.samples import residual_cnn
+    from modelps import io
+
+    if not panels.genie_available():
+        pytest.skip("the genie is not installed")
+    path = tmp_path / "tiny.onnx"
+    io.save(residual_cnn(20, channels=3, size=16), path)
+    ws = LocalWorkspace(path, user="alice")
+    at = _app(ws=ws, page="Genie")
+    at.number_input(key="g_budget").set_value(10)
+    at.number_input(key="g_floor").set_value(0.9)
+    at.button[0].click().run(timeout=300)
+    assert not at.exception, at.exception
+    assert any(s.value.startswith("Found ") for s in at.success)
+    assert len(at.get("echarts_chart")) == 1  # the latency/fidelity scatter
+    table = at.dataframe[0].value
+    assert {"latency_ms", "fidelity", "pareto", "explanation"} <= set(table.columns)
+    at.button(key="genie_apply").click().run(timeout=120)
+    assert ws.revision >= 1
+    assert any(s.value.startswith("Applied ") for s in at.success)
+
+
+def test_serve_page_without_a_server(ws: LocalWorkspace, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from editor_ui import panels
+
+    if not panels.serving_available():
+        pytest.skip("serving is not installed")
+    monkeypatch.setenv("MODELPS_HOME", str(tmp_path))
+    at = _app(ws=ws, page="Serve")
+    assert at.text_input(key="serve_name").value == "small"
+    texts = _texts(at)
+    assert "Not running." in texts and f"Repository: {tmp_path / 'repository'}" in texts
+    assert "Publish a model and start the server to try it." in texts

@@ -109,3 +109,13 @@ def test_cycle_does_not_hang_the_layout() -> None:
     )
     pos = graph.layered_positions(data)
     assert pos[0][1] == 0.0 and pos[1][1] >= 1 and pos[2][1] >= 1
+
+
+def test_focus_node_is_outlined() -> None:
+    data = graph.build_graph(residual_cnn(20))
+    target = data.index("/block2/Add_10")
+    series = graph.echarts_spec(data, graph.make_view(data, target))["series"][0]
+    outlined = [d["name"] for d in series["data"] if "borderColor" in d["itemStyle"]]
+    assert outlined == ["/block2/Add_10"]
+    plain = graph.echarts_spec(data, graph.make_view(data))["series"][0]
+    assert not [d for d in plain["data"] if "borderColor" in d["itemStyle"]]
