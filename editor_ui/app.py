@@ -105,17 +105,24 @@ def open_ui() -> None:
     with upload_tab:
         st.caption(f"Up to {opening.max_upload_mb()} MB. External-data models: open them with the CLI.")
         file = st.file_uploader("ONNX model", type=["onnx"], key="upload")
-        if file is not None and st.button("Open uploaded model", key="open_upload"):
-            try:
-                set_workspace(opening.open_upload(file.name, file.getvalue(), user=st.session_state.user))
-                flash(actions.Outcome(True, f"Opened {file.name}"))
-            except ModelPSError as exc:
-                flash(actions.Outcome(False, f"Cannot open: {exc}"))
-            st.rerun()
+        if file is not None:
+            st.button("Open uploaded model", key="open_upload", on_click=open_upload_cb)
     with zoo_tab:
         zoo_open_ui()
     with session_tab:
         share_open_ui()
+
+
+def open_upload_cb() -> None:
+    """Open the uploaded file (a button callback, so the page draws once with the result)."""
+    file = st.session_state.get("upload")
+    if file is None:
+        return
+    try:
+        set_workspace(opening.open_upload(file.name, file.getvalue(), user=st.session_state.user))
+        flash(actions.Outcome(True, f"Opened {file.name}"))
+    except ModelPSError as exc:
+        flash(actions.Outcome(False, f"Cannot open: {exc}"))
 
 
 def zoo_open_ui() -> None:
@@ -210,12 +217,17 @@ def graph_ui(ws: Workspace) -> None:
     big = len(data.nodes) > graph.FULL_VIEW_LIMIT
     if big:
         st.session_state.show_all = st.toggle(f"Show all {len(data.nodes)} nodes (slow)", key="show_all_toggle")
-    view = graph.make_view(data, focus, show_all=st.session_state.show_all)
+    view_key = (data.token, focus, st.session_state.show_all)
+    cached = st.session_state.get("view_cache")
+    if cached is None or cached[0] != view_key:
+        view = graph.make_view(data, focus, show_all=st.session_state.show_all)
+        cached = (view_key, view, graph.echarts_spec(data, view))
+        st.session_state.view_cache = cached
+    view, spec = cached[1], cached[2]
     if not view.complete:
         centre = data.nodes[view.focus if view.focus is not None else 0].label
         st.caption(f"{len(data.nodes)} nodes: showing {len(view.members)} around {centre!r}. "
                    "Search or select a node and press 'Focus here' to move.")
-    spec = graph.echarts_spec(data, view)
     key = f"graph-{data.token}-{view.focus}-{len(view.members)}"
     event = st.echarts_chart(spec, key=key, on_select="rerun", height=graph.CHART_HEIGHT)
     indices = [i for group in event.selection.selected if group.get("data_type") in ("node", "main")
@@ -224,9 +236,7 @@ def graph_ui(ws: Workspace) -> None:
     last = st.session_state.get("last_pick")
     if picked is not None and (key, picked) != last:
         st.session_state.last_pick = (key, picked)
-        if data.nodes[picked].label != st.session_state.selected:
-            st.session_state.selected = data.nodes[picked].label
-            st.rerun()
+        st.session_state.selected = data.nodes[picked].label  # the inspector and forms are drawn after this
 
 
 def inspector_ui(ws: Workspace) -> None:
@@ -235,10 +245,11 @@ def inspector_ui(ws: Workspace) -> None:
     if not name:
         st.info("Click a node in the graph (or search) to inspect it.")
         summary = inspector.model_summary(ws.model.ir)
-        st.metric("Nodes", summary["nodes"])
-        st.metric("Parameters", f"{summary['parameters']:,}")
-        st.write("Inputs", summary["inputs"])
-        st.write("Outputs", summary["outputs"])
+        ops = ", ".join(f"{op} {n}" for op, n in list(summary["op_counts"].items())[:8])
+        ins = ", ".join(f"`{k}` {v}" for k, v in summary["inputs"].items())
+        outs = ", ".join(f"`{k}` {v}" for k, v in summary["outputs"].items())
+        st.markdown(f"**{summary['nodes']:,} nodes**, {summary['parameters']:,} parameters, "
+                    f"opset {summary['opset']}  \nInputs: {ins}  \nOutputs: {outs}  \nOps: {ops}")
         return
     try:
         info = inspector.node_info(ws.model.ir, name)
@@ -251,12 +262,10 @@ def inspector_ui(ws: Workspace) -> None:
         st.session_state.focus = name
         st.rerun()
     if info.attributes:
-        st.json(info.attributes, expanded=True)
+        st.markdown(inspector.attributes_markdown(info))
     for title, tensors in (("Inputs", info.inputs), ("Outputs", info.outputs)):
         if tensors:
-            st.markdown(f"**{title}**")
-            st.dataframe([{"tensor": t.name, "type": t.dtype, "shape": t.shape,
-                           "weight": "yes" if t.stats else ""} for t in tensors], hide_index=True)
+            st.markdown(f"**{title}**\n\n" + inspector.tensors_markdown(tensors))
     for tensor in info.inputs:
         if tensor.stats is not None:
             s = tensor.stats
@@ -280,34 +289,35 @@ def edit_form_ui(ws: Workspace, where: str) -> None:
             st.write(rest)
     selected = st.session_state.selected
     prefill = forms.prefill(op, selected, None)
-    values: dict[str, Any] = {}
+    keys: dict[str, str] = {}
     for field in forms.form_fields(op):
-        key = f"f-{where}-{op}-{field.name}-{selected}"
+        key = keys[field.name] = f"f-{where}-{op}-{field.name}-{selected}"
         label = field.name + ("" if field.required else " (optional)")
         if field.kind == "bool":
-            values[field.name] = st.checkbox(label, value=bool(field.default), key=key)
+            st.checkbox(label, value=bool(field.default), key=key)
         elif field.kind == "choice":
             choices = list(field.choices)
             index = choices.index(field.default) if field.default in choices else 0
-            values[field.name] = st.selectbox(label, choices, index=index, key=key)
+            st.selectbox(label, choices, index=index, key=key)
         else:
-            values[field.name] = st.text_input(label, value=str(prefill.get(field.name) or ""), key=key,
-                                               help=field.help or None)
-    if st.button("Apply edit", key=f"apply_{where}", type="primary"):
-        keep_place(current_graph(ws))
-        flash(actions.apply_form(ws, op, values))
-        st.rerun()
+            st.text_input(label, value=str(prefill.get(field.name) or ""), key=key, help=field.help or None)
+    st.button("Apply edit", key=f"apply_{where}", type="primary", on_click=apply_cb, args=(ws, op, keys))
+
+
+def apply_cb(ws: Workspace, op: str, keys: dict[str, str]) -> None:
+    """Apply the edit form's values (a button callback: the page then draws once, with the result)."""
+    values = {name: st.session_state.get(key) for name, key in keys.items()}
+    keep_place(current_graph(ws))
+    flash(actions.apply_form(ws, op, values))
 
 
 def undo_redo_ui(ws: Workspace, where: str) -> None:
     """Undo and redo buttons."""
     left, right = st.columns(2)
-    if left.button("Undo", key=f"undo_{where}", disabled=ws.revision == 0, use_container_width=True):
-        flash(actions.undo(ws))
-        st.rerun()
-    if right.button("Redo", key=f"redo_{where}", disabled=not ws.can_redo(), use_container_width=True):
-        flash(actions.redo(ws))
-        st.rerun()
+    left.button("Undo", key=f"undo_{where}", disabled=ws.revision == 0, use_container_width=True,
+                on_click=lambda: flash(actions.undo(ws)))
+    right.button("Redo", key=f"redo_{where}", disabled=not ws.can_redo(), use_container_width=True,
+                 on_click=lambda: flash(actions.redo(ws)))
 
 
 def graph_page_ui(ws: Workspace) -> None:

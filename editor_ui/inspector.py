@@ -22,7 +22,16 @@ import onnx_ir as ir
 
 from editor_ui.graph import shape_text
 
-__all__ = ["NodeInfo", "TensorInfo", "TensorStats", "model_summary", "node_info", "tensor_stats"]
+__all__ = [
+    "NodeInfo",
+    "TensorInfo",
+    "TensorStats",
+    "attributes_markdown",
+    "model_summary",
+    "node_info",
+    "tensor_stats",
+    "tensors_markdown",
+]
 
 _MAX_SAMPLE = 1_000_000
 
@@ -161,3 +170,25 @@ def model_summary(model: ir.Model) -> dict[str, Any]:
         "outputs": {v.name: shape_text(v) for v in model.graph.outputs},
         "opset": model.opset_imports.get("", None),
     }
+
+
+def _cell(value: Any) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def attributes_markdown(info: NodeInfo) -> str:
+    """Return the node's attributes as a Markdown table.
+
+    >>> print(attributes_markdown(NodeInfo("n", "Conv", "", {"pads": [1, 1]}, (), ())))
+    | attribute | value |
+    |---|---|
+    | pads | [1, 1] |
+    """
+    rows = [f"| {_cell(k)} | {_cell(v)} |" for k, v in info.attributes.items()]
+    return "\n".join(["| attribute | value |", "|---|---|", *rows])
+
+
+def tensors_markdown(tensors: tuple[TensorInfo, ...]) -> str:
+    """Return tensors as a Markdown table: name, element type, shape, and whether it is a weight."""
+    rows = [f"| `{_cell(t.name)}` | {t.dtype} | {t.shape} | {'weight' if t.stats else ''} |" for t in tensors]
+    return "\n".join(["| tensor | type | shape | |", "|---|---|---|---|", *rows])

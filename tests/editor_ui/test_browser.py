@@ -151,16 +151,25 @@ def test_open_zoo_model(page, server: str) -> None:
     page.get_by_role("tab", name="Model zoo").click()
     page.get_by_role("button", name="Export and open").wait_for()
     page.get_by_role("button", name="Export and open").click()
-    page.get_by_text(re.compile(r"Opened zoo model ")).wait_for(timeout=300_000)
+    page.get_by_text("Opened zoo model face-mobilefacenet").wait_for(timeout=300_000)
     testing.go_to(page, "Graph")
     testing.graph_canvas(page)
+    page.get_by_label("Search node, tensor or op type").fill("Conv")
+    page.get_by_label("Search node, tensor or op type").press("Enter")
+    testing.wait_idle(page)
+    page.get_by_role("button", name="Go to match").click()
+    testing.wait_idle(page)
+    page.get_by_role("heading", name=re.compile(r"^Conv · ")).wait_for()
+    page.get_by_text(re.compile(r"^Initializer ")).first.click()
+    testing.wait_idle(page)
+    page.get_by_text("Initializer", exact=False).first.scroll_into_view_if_needed()
     shot(page, "zoo")
 
 
 @pytest.mark.skipif(not panels.genie_available(), reason="the genie is not installed")
 def test_genie_on_a_small_model(page, server: str, tmp_path: Path) -> None:
     small = tmp_path / "tiny.onnx"
-    io.save(residual_cnn(20, channels=8, size=16), small)
+    io.save(residual_cnn(20, channels=3, size=16), small)
     testing.login(page, server, "alice")
     testing.upload_model(page, small)
     testing.go_to(page, "Genie")
