@@ -36,6 +36,7 @@ __all__ = [
     "GraphNode",
     "GraphView",
     "build_graph",
+    "inferred_shapes",
     "echarts_spec",
     "layered_positions",
     "make_view",
@@ -134,6 +135,26 @@ class GraphData:
         return adj
 
 
+def _dims_text(shape: ir.Shape | None) -> str:
+    if shape is None:
+        return "?"
+    dims = [str(d) if isinstance(d, int) else (str(d.value) if d.value is not None else "?") for d in shape]
+    return "×".join(dims) if dims else "scalar"
+
+
+def inferred_shapes(model: ir.Model) -> dict[str, str]:
+    """Return shape texts from ONNX shape inference for tensors whose shape the model does not declare."""
+    if all(v.shape is not None for node in model.graph for v in node.outputs):
+        return {}
+    from modelps.validate import infer_value_types
+
+    try:
+        types = infer_value_types(model)
+    except Exception:  # inference is best effort: unknown shapes stay "?"
+        return {}
+    return {name: _dims_text(shape) for name, (_, shape) in types.items() if shape is not None}
+
+
 def shape_text(value: ir.Value | None) -> str:
     """Return a tensor's shape as text, e.g. ``1×64×56×56`` (``?`` when unknown).
 
@@ -141,15 +162,18 @@ def shape_text(value: ir.Value | None) -> str:
     >>> shape_text(v)
     '1×batch×3'
     """
-    if value is None or value.shape is None:
+    if value is None:
         return "?"
-    dims = [str(d) if isinstance(d, int) else (str(d.value) if d.value is not None else "?") for d in value.shape]
-    return "×".join(dims) if dims else "scalar"
+    return _dims_text(value.shape)
 
 
 def build_graph(model: ir.Model) -> GraphData:
-    """Collect the main graph's nodes (graph inputs and outputs included) and tensor edges."""
+    """Collect the main graph's nodes (graph inputs and outputs included) and tensor edges.
+
+    Shapes the model does not declare come from ONNX shape inference.
+    """
     graph = model.graph
+    inferred = inferred_shapes(model)
     nodes: list[GraphNode] = []
     producer: dict[str, int] = {}
     values: dict[str, ir.Value] = {}
@@ -172,7 +196,8 @@ def build_graph(model: ir.Model) -> GraphData:
         for name in gnode.inputs:
             src = producer.get(name)
             if src is not None:
-                edges.append((src, dst, name, shape_text(values.get(name))))
+                text = shape_text(values.get(name))
+                edges.append((src, dst, name, inferred.get(name, text) if text == "?" else text))
     for value in graph.outputs:
         if value.name is None:
             continue
@@ -226,8 +251,13 @@ def layered_positions(graph: GraphData, members: Sequence[int] | None = None) ->
     sub_edges = [(local[s], local[d]) for s, d, _, _ in graph.edges if s in local and d in local]
     layer = _layers(len(members), sub_edges)
     preds: list[list[int]] = [[] for _ in members]
+    succs: list[list[int]] = [[] for _ in members]
     for s, d in sub_edges:
         preds[d].append(s)
+        succs[s].append(d)
+    for i, member in enumerate(members):  # constants and weight casts: just above their first consumer
+        if not preds[i] and succs[i] and graph.nodes[member].op != INPUT_OP:
+            layer[i] = max(0, min(layer[j] for j in succs[i]) - 1)
     by_layer: dict[int, list[int]] = {}
     for i, rank in enumerate(layer):
         by_layer.setdefault(rank, []).append(i)

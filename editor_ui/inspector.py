@@ -15,12 +15,13 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import numpy as np
 import onnx_ir as ir
 
-from editor_ui.graph import shape_text
+from editor_ui.graph import inferred_shapes, shape_text
 
 __all__ = [
     "NodeInfo",
@@ -127,6 +128,12 @@ def _attribute_value(attr: ir.Attr) -> Any:
     return value
 
 
+def _fill_shape(info: TensorInfo, inferred: dict[str, str]) -> TensorInfo:
+    if info.shape != "?" or info.name not in inferred:
+        return info
+    return dataclasses.replace(info, shape=inferred[info.name])
+
+
 def node_info(model: ir.Model, name: str) -> NodeInfo:
     """Inspector data for the node called ``name`` or a graph input/output of that name.
 
@@ -135,14 +142,16 @@ def node_info(model: ir.Model, name: str) -> NodeInfo:
     """
     for node in model.graph:
         if node.name == name:
+            missing = any(v.shape is None for v in (*node.inputs, *node.outputs) if v is not None)
+            fill = functools.partial(_fill_shape, inferred=inferred_shapes(model) if missing else {})
             attrs = {key: _attribute_value(attr) for key, attr in node.attributes.items()}
             return NodeInfo(
                 name=name,
                 op=node.op_type,
                 domain=node.domain or "ai.onnx",
                 attributes=attrs,
-                inputs=tuple(_tensor_info(v) for v in node.inputs),
-                outputs=tuple(_tensor_info(v) for v in node.outputs),
+                inputs=tuple(fill(_tensor_info(v)) for v in node.inputs),
+                outputs=tuple(fill(_tensor_info(v)) for v in node.outputs),
             )
     for value in model.graph.inputs:
         if value.name == name:
