@@ -239,16 +239,37 @@ def graph_ui(ws: Workspace) -> None:
         st.session_state.selected = data.nodes[picked].label  # the inspector and forms are drawn after this
 
 
+def model_cost(ws: Workspace) -> str:
+    """Return ", N GFLOPs" for the current revision (``modelps.inspect``, cached per revision), or ''."""
+    data = current_graph(ws)
+    if len(data.nodes) > 1000:  # summarize() runs shape inference: about 1 s per 4,000 nodes here
+        return ""
+    key = data.token
+    cached = st.session_state.get("cost_cache")
+    if cached is None or cached[0] != key:
+        try:
+            from modelps.inspect import summarize
+
+            flops = summarize(ws.model.ir).flops
+            text = f", {flops / 1e9:.3g} GFLOPs" if flops else ""
+        except Exception:  # cost estimation is best effort
+            text = ""
+        cached = (key, text)
+        st.session_state.cost_cache = cached
+    return cached[1]
+
+
 def inspector_ui(ws: Workspace) -> None:
     """Attributes, tensors and initializer statistics of the selected node."""
     name = st.session_state.selected
     if not name:
         st.info("Click a node in the graph (or search) to inspect it.")
         summary = inspector.model_summary(ws.model.ir)
+        cost = model_cost(ws)
         ops = ", ".join(f"{op} {n}" for op, n in list(summary["op_counts"].items())[:8])
         ins = ", ".join(f"`{k}` {v}" for k, v in summary["inputs"].items())
         outs = ", ".join(f"`{k}` {v}" for k, v in summary["outputs"].items())
-        st.markdown(f"**{summary['nodes']:,} nodes**, {summary['parameters']:,} parameters, "
+        st.markdown(f"**{summary['nodes']:,} nodes**, {summary['parameters']:,} parameters{cost}, "
                     f"opset {summary['opset']}  \nInputs: {ins}  \nOutputs: {outs}  \nOps: {ops}")
         return
     try:
@@ -371,7 +392,9 @@ def diff_ui(ws: Workspace) -> None:
             st.error(str(exc))
             return
         st.markdown(f"**{a} → {b}:** {result['summary']}")
-        st.json({k: v for k, v in result.items() if k != "summary" and v}, expanded=True)
+        from modelps.diff import diff as model_diff
+
+        st.code(model_diff(ws.materialize(a), ws.materialize(b)).to_text(), language=None)
 
 
 def downloads_ui(ws: Workspace) -> None:

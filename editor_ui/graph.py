@@ -52,7 +52,7 @@ FULL_VIEW_LIMIT = 400
 FOCUS_LIMIT = 120
 """The most nodes a neighbourhood view shows."""
 CHART_HEIGHT = 640
-X_SPACING = 170.0
+X_SPACING = 190.0
 Y_SPACING = 90.0
 PADDING = 40
 
@@ -415,7 +415,7 @@ def echarts_spec(graph: GraphData, view: GraphView) -> dict:
             "type": "graph",
             "coordinateSystem": "cartesian2d",
             "symbol": "roundRect",
-            "symbolSize": [140, 44],
+            "symbolSize": [124, 42],
             "selectedMode": "single",
             "select": {"itemStyle": {"borderColor": "#ffb300", "borderWidth": 5}},
             "label": {"show": True, "color": "#fff", "fontSize": 11, "lineHeight": 15},
@@ -437,5 +437,5 @@ def selected_node(view: GraphView, indices: Sequence[int]) -> int | None:
     return None
 
 
-def _short(label: str, limit: int = 22) -> str:
+def _short(label: str, limit: int = 20) -> str:
     return label if len(label) <= limit else "…" + label[-(limit - 1):]

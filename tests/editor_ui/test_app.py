@@ -179,3 +179,19 @@ def test_serve_page_without_a_server(ws: LocalWorkspace, tmp_path, monkeypatch: 
     texts = _texts(at)
     assert "Not running." in texts and f"Repository: {tmp_path / 'repository'}" in texts
     assert "Publish a model and start the server to try it." in texts
+
+
+def test_open_page_lists_zoo_models_and_session_tab() -> None:
+    from editor_ui import opening
+
+    at = _app(page="Open")
+    assert [t.label for t in at.tabs] == ["Upload ONNX", "Model zoo", "Shared session"]
+    if opening.zoo_available():
+        assert at.selectbox(key="zoo_name").value == "face-mobilefacenet"
+        assert list(at.dataframe[0].value["name"])[:1] == ["face-mobilefacenet"]
+    assert at.text_input(key="open_session_id") is not None
+
+
+def test_graph_header_shows_flops_for_small_models(ws: LocalWorkspace) -> None:
+    at = _app(ws=ws, page="Graph")
+    assert "**30 nodes**" in _texts(at) and "GFLOPs" in _texts(at)
