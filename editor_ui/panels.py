@@ -200,8 +200,7 @@ def run_genie(ws: Workspace, request: GenieRequest,
             return Outcome(False, f"The search failed: {exc}"), None
     data = result.to_dict()
     count = len(data.get("candidates") or [])
-    note = str(data.get("message") or "")
-    return Outcome(True, f"Found {count} candidate{'s' if count != 1 else ''}. {note}".strip()), data
+    return Outcome(True, f"Found {count} candidate{'s' if count != 1 else ''}."), data
 
 
 def apply_candidate(ws: Workspace, result: dict[str, Any], index: int) -> Outcome:
