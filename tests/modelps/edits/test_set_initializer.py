@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from edit_helpers import (
+from tests.modelps.edits.edit_helpers import (
     CONV_W,
     IF_MODEL,
     LOOP_MODEL,

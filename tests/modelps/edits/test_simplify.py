@@ -7,7 +7,15 @@ from pathlib import Path
 import numpy as np
 import onnx_ir as ir
 import pytest
-from edit_helpers import SURVIVORS, apply_and_check_undo, assert_refused, model, replay, run_both, tensor_text
+from tests.modelps.edits.edit_helpers import (
+    SURVIVORS,
+    apply_and_check_undo,
+    assert_refused,
+    model,
+    replay,
+    run_both,
+    tensor_text,
+)
 
 from modelps import Model, save
 from modelps.edits import simplify as simplify_module
@@ -81,8 +89,10 @@ def test_unknown_method_is_refused_before_applying() -> None:
     assert_refused(m, {"op": "simplify", "method": "magic"}, "parameter 'method' must be one of 'onnxsim', 'optimize'")
 
 
-def test_custom_operator_is_refused_by_onnxsim_with_its_reason() -> None:
+@pytest.mark.parametrize("method", ["onnxsim", "optimize"])
+def test_custom_operator_is_kept(method: str) -> None:
     text = """<ir_version: 8, opset_import: ["" : 17, "custom.x" : 1]>
-    g (float[N,4] x) => (float[N,4] y) { t = custom.x.Foo(x)  y = Relu(t) }"""
+    g (float[N,4] x) => (float[N,4] y) { i = Identity(x)  t = custom.x.Foo(i)  y = Relu(t) }"""
     m = model(text, validation="structure")
-    assert_refused(m, {"op": "simplify"}, "onnxsim cannot simplify the model: ")
+    m.apply({"op": "simplify", "method": method})
+    assert [n.op_type for n in m.ir.graph] == ["Foo", "Relu"]
