@@ -60,8 +60,9 @@ class ToFp16(Edit):
     must stay float32; ``Cast`` nodes (``<tensor>_to_fp16`` / ``<tensor>_to_fp32``) are added where
     the two meet. A node stays float32 when its type is in ``block_ops`` or :data:`ALWAYS_FP32`, it
     belongs to a custom domain, it holds subgraphs (``If``/``Loop`` bodies and the outer tensors they
-    read stay float32), or its ONNX schema does not allow float16 for a float output. An input the
-    schema types as float32 only (``Resize`` scales, ...) keeps float32. With ``keep_io_types``
+    read stay float32), it reads a tensor whose type shape inference cannot tell, or its ONNX
+    schema does not allow float16 for a float output. An input the schema types as float32 only
+    (``Resize`` scales, ...) keeps float32. With ``keep_io_types``
     (the default) float32 graph inputs and outputs stay float32, with Casts at the boundary, and
     output names do not change. Outputs are close to the original, not equal (float16 rounding).
     The model is rebuilt as a whole (undo swaps the old one back).
@@ -129,6 +130,8 @@ class _Converter:
     def _must_stay_fp32(self, node: ir.Node) -> bool:
         if node.op_type in self.block or node.domain not in ("", "ai.onnx") or has_subgraphs(node):
             return True
+        if any(v is not None and v.dtype is None for v in node.inputs):
+            return True  # an input of unknown type (e.g. from a custom operator) may be float32
         schema = self._schema(node)
         if schema is None:
             return True

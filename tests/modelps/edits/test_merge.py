@@ -1,0 +1,135 @@
+"""merge: feed this model's outputs into another model's inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx_ir as ir
+import pytest
+
+from modelps import EditError, Recipe, file_sha256, save
+from tests.modelps.edits.edit_helpers import (
+    IF_MODEL,
+    LOOP_MODEL,
+    OPSET11_MODEL,
+    apply_and_check_undo,
+    assert_refused,
+    feeds_for,
+    model,
+    outputs,
+    replay,
+    tensor_text,
+)
+
+HEAD_W = np.arange(8, dtype=np.float32).reshape(4, 2) / 8
+HEAD = f"""<ir_version: 7, opset_import: ["" : 13]>
+head (float[M,4] e, float[M,2] bias) => (float[M,2] p) <{tensor_text("float", "w", HEAD_W)}> {{
+  mm = MatMul(e, w)
+  t = Add(mm, bias)
+  p = Softmax <axis = -1> (t)
+}}"""
+
+SCALE = """<ir_version: 10, opset_import: ["" : 21]>
+scale (float[B,4] v) => (float[B,4] out) {
+  two = Constant <value = float {2.0}> ()
+  out = Mul(v, two)
+}"""
+
+
+def _softmax(t: np.ndarray) -> np.ndarray:
+    e = np.exp(t - t.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    save(ir.from_onnx_text(HEAD), tmp_path / "head.onnx")
+    save(ir.from_onnx_text(SCALE), tmp_path / "scale.onnx")
+    return tmp_path
+
+
+def test_head_after_if_model_with_opset_upgrade(in_tmp: Path) -> None:
+    m = model(IF_MODEL)
+    edit = {"op": "merge", "model": "head.onnx", "connections": {"z": "e"}, "prefix": "head/"}
+    apply_and_check_undo(m, edit)
+    assert m.recipe.to_dict()["edits"][0]["sha256"] == file_sha256("head.onnx")
+    assert m.ir.opset_imports[""] == 17
+    assert [v.name for v in m.ir.graph.inputs] == ["x", "c", "head/bias"]
+    assert [v.name for v in m.ir.graph.outputs] == ["y", "head/p"]
+    feeds = feeds_for(model(IF_MODEL), seed=1, batch=3)
+    z = outputs(model(IF_MODEL), feeds)["z"]
+    feeds["head/bias"] = np.ones((3, 2), np.float32)
+    got = outputs(m, feeds)
+    np.testing.assert_allclose(got["head/p"], _softmax(z @ HEAD_W + 1), rtol=1e-5, atol=1e-6)
+    replay(IF_MODEL, [e.to_dict() for e in m.history], m.to_bytes())
+
+
+def test_keep_outputs_and_loop_model_opset21(in_tmp: Path) -> None:
+    m = model(LOOP_MODEL)
+    edit = {"op": "merge", "model": "scale.onnx", "connections": {"s": "v"}, "prefix": "s2/", "keep_outputs": True}
+    apply_and_check_undo(m, edit)
+    assert [v.name for v in m.ir.graph.outputs] == ["y", "s", "s2/out"]
+    feeds = feeds_for(m, seed=0, batch=2)
+    got = outputs(m, feeds)
+    np.testing.assert_allclose(got["s2/out"], 2 * got["s"], rtol=1e-6)
+    np.testing.assert_allclose(got["s"], np.maximum(feeds["x"], 0) + 3 * feeds["x"], rtol=1e-5, atol=1e-6)
+
+
+def test_merging_a_model_with_itself_needs_a_prefix_opset11(in_tmp: Path) -> None:
+    text = """<ir_version: 6, opset_import: ["" : 11]>
+    g (float[N,4] a) => (float[N,4] b) { b = Sigmoid(a) }"""
+    save(ir.from_onnx_text(text), in_tmp / "same.onnx")
+    m = model(text)
+    assert_refused(m, {"op": "merge", "model": "same.onnx", "connections": {"b": "a"}}, "names 'a', 'b'.* set a prefix")
+    apply_and_check_undo(m, {"op": "merge", "model": "same.onnx", "connections": {"b": "a"}, "prefix": "2/"})
+    feeds = feeds_for(m, seed=0)
+    sig = 1 / (1 + np.exp(-feeds["a"]))
+    np.testing.assert_allclose(outputs(m, feeds)["2/b"], 1 / (1 + np.exp(-sig)), rtol=1e-6)
+
+
+def test_replay_refuses_a_changed_file(in_tmp: Path) -> None:
+    m = model(IF_MODEL)
+    m.apply({"op": "merge", "model": "head.onnx", "connections": {"z": "e"}, "prefix": "h/"})
+    recipe = Recipe.from_json(m.recipe.to_json())
+    save(ir.from_onnx_text(HEAD.replace("Softmax", "LogSoftmax")), in_tmp / "head.onnx")
+    fresh = model(IF_MODEL)
+    before = fresh.to_bytes()
+    with pytest.raises(EditError, match="'head.onnx' has changed"):
+        fresh.apply_recipe(recipe)
+    assert fresh.to_bytes() == before
+
+
+def test_missing_file_is_refused(in_tmp: Path) -> None:
+    with pytest.raises(EditError, match="cannot read 'absent.onnx'"):
+        model(IF_MODEL).apply({"op": "merge", "model": "absent.onnx", "connections": {"z": "e"}})
+
+
+@pytest.mark.parametrize(
+    ("text", "edit", "message"),
+    [
+        (IF_MODEL, {"connections": {}}, "connections is empty"),
+        (IF_MODEL, {"connections": {"zz": "e"}}, r"this model has no output 'zz'; outputs are \['y', 'z'\]"),
+        (IF_MODEL, {"connections": {"z": "q"}}, r"the other model has no input 'q'; inputs are \['e', 'bias'\]"),
+        (IF_MODEL, {"connections": {"z": "w"}}, "the other model has no input 'w'"),
+        (IF_MODEL, {"connections": {"z": "bias"}}, r"output 'z' has shape \['N', 4\] but input 'bias' .* \['M', 2\]"),
+        (OPSET11_MODEL, {"connections": {"y": "e"}}, "the other model uses opset 13, this one 11; convert this model"),
+        (
+            IF_MODEL.replace("float[N,4] z", "double[N,4] z").replace("z = Tanh(r)", "z = Cast <to = 11> (r)"),
+            {"connections": {"z": "e"}},
+            "output 'z' is DOUBLE but input 'e' of the other model is FLOAT",
+        ),
+    ],
+)
+def test_refusals_leave_the_model_unchanged(in_tmp: Path, text: str, edit: dict[str, object], message: str) -> None:
+    assert_refused(model(text), {"op": "merge", "model": "head.onnx", "prefix": "h/", **edit}, message)
+
+
+def test_downgrading_the_other_model_is_refused(in_tmp: Path) -> None:
+    m = model(IF_MODEL)  # opset 17; scale.onnx is opset 21
+    assert_refused(
+        m,
+        {"op": "merge", "model": "scale.onnx", "connections": {"z": "v"}, "prefix": "s/"},
+        "the other model uses opset 21, this one 17; convert this model first \\(convert_opset with target 21\\)",
+    )
