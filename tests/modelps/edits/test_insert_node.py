@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from tests.modelps.edits.edit_helpers import (
     IF_MODEL,
     LOOP_MODEL,

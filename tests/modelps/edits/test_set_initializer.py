@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from modelps import EditError, Recipe, file_sha256
 from tests.modelps.edits.edit_helpers import (
     CONV_W,
     IF_MODEL,
@@ -18,8 +20,6 @@ from tests.modelps.edits.edit_helpers import (
     outputs,
     replay,
 )
-
-from modelps import EditError, Recipe, file_sha256
 
 
 @pytest.fixture

@@ -7,6 +7,9 @@ from pathlib import Path
 import numpy as np
 import onnx_ir as ir
 import pytest
+
+from modelps import Model, save
+from modelps.edits import simplify as simplify_module
 from tests.modelps.edits.edit_helpers import (
     SURVIVORS,
     apply_and_check_undo,
@@ -16,9 +19,6 @@ from tests.modelps.edits.edit_helpers import (
     run_both,
     tensor_text,
 )
-
-from modelps import Model, save
-from modelps.edits import simplify as simplify_module
 
 FOLDABLE = """<ir_version: 8, opset_import: ["" : 17]>
 g (float[N,4] x) => (float[N,4] y) <float[4] w = {1, 2, 3, 4}> {
