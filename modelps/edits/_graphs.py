@@ -15,6 +15,7 @@ from modelps.validate import _stub_folder as stub_folder
 from modelps.validate import infer_value_types, weightless_proto
 
 __all__ = [
+    "current_types",
     "downstream_values",
     "file_digest",
     "has_subgraphs",
@@ -78,6 +79,16 @@ def downstream_values(graph: ir.Graph, starts: Iterable[ir.Value]) -> list[ir.Va
                     stack.append(out)
     ordered = [v for node in graph for v in node.outputs if id(v) in result_ids]
     return ordered
+
+
+def current_types(tape: Tape) -> dict[str, tuple[ir.TypeProtocol, ir.Shape | None]]:
+    """Tensor types of the model *before* this edit changes it (cached on the model holder).
+
+    Call it only before the first change made through ``tape``.
+    """
+    if tape.holder.types is None:
+        tape.holder.types = infer_value_types(tape.model)
+    return tape.holder.types
 
 
 def refresh_types(tape: Tape, starts: Iterable[ir.Value]) -> dict[str, tuple[ir.TypeProtocol, ir.Shape | None]]:

@@ -7,10 +7,9 @@ import dataclasses
 import onnx_ir as ir
 
 from modelps.edits._base import Edit, register
-from modelps.edits._graphs import inner_nodes
+from modelps.edits._graphs import current_types, inner_nodes
 from modelps.edits._lookup import find_value
 from modelps.tape import Tape
-from modelps.validate import infer_value_types
 
 __all__ = ["Extract"]
 
@@ -50,7 +49,7 @@ class Extract(Edit):
     def apply(self, tape: Tape) -> None:
         """Apply the edit through ``tape`` (see the class docstring)."""
         self._check_names(tape.graph)
-        types = infer_value_types(tape.model)
+        types = current_types(tape)
         model = tape.model.clone()
         graph = model.graph
         new_inputs = [self._as_input(graph, name, types) for name in self.inputs]

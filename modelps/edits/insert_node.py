@@ -10,11 +10,10 @@ import onnx_ir as ir
 
 from modelps.edits._attrs import make_attr
 from modelps.edits._base import Edit, register
-from modelps.edits._graphs import refresh_types
+from modelps.edits._graphs import current_types, refresh_types
 from modelps.edits._lookup import find_value, unique_name
 from modelps.edits.replace_op import check_arity
 from modelps.tape import Tape
-from modelps.validate import infer_value_types
 
 __all__ = ["InsertNode", "dtype_from_name"]
 
@@ -118,7 +117,7 @@ class InsertNode(Edit):
         elif value.dtype is not None:
             dtype = value.dtype
         else:
-            found = infer_value_types(tape.model).get(self.tensor)
+            found = current_types(tape).get(self.tensor)
             if found is None or found[0].dtype is None:
                 raise self.fail(f"the element type of {self.tensor!r} is unknown; give constants_dtype")
             dtype = found[0].dtype

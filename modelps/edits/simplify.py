@@ -68,7 +68,10 @@ class Simplify(Edit):
         import onnxsim
 
         try:
-            simplified, _ = onnxsim.simplify(ir.to_proto(model), check_n=0)
+            # onnxsim must see the weights inline: external references would be read relative to
+            # the working directory. Loading them into a copy leaves the model itself untouched.
+            inline = ir.external_data.load_to_model(model.clone())
+            simplified, _ = onnxsim.simplify(ir.to_proto(inline), check_n=0)
         except Exception as exc:  # onnxsim raises plain RuntimeError/ValueError/AssertionError
             raise self.fail(f"onnxsim cannot simplify the model: {_reason(exc)}") from None
         return ir.serde.deserialize_model(simplified)

@@ -10,11 +10,10 @@ import onnx
 import onnx_ir as ir
 
 from modelps.edits._base import Edit, register
-from modelps.edits._graphs import has_subgraphs, name_unnamed_nodes, subgraph_owners
+from modelps.edits._graphs import current_types, has_subgraphs, name_unnamed_nodes, subgraph_owners
 from modelps.edits.convert_opset import default_opset
 from modelps.edits.replace_op import op_schema
 from modelps.tape import Tape
-from modelps.validate import infer_value_types
 
 __all__ = ["ALWAYS_FP32", "ToFp16"]
 
@@ -79,7 +78,7 @@ class ToFp16(Edit):
         opset = default_opset(tape.model)
         if opset is None:
             raise self.fail("the model does not import the default ONNX domain")
-        types = infer_value_types(tape.model)
+        types = current_types(tape)
         model = tape.model.clone()
         graph = model.graph
         for node in graph:
@@ -153,6 +152,8 @@ class _Converter:
                 if not self.keep_io_types:
                     self.half.add(id(value))
             elif value.is_initializer():
+                if value.is_graph_output():
+                    continue  # a weight exposed as an output keeps its type and name
                 if any(self._needs(node, index) == HALF for node, index in value.uses()):
                     self.half.add(id(value))
             elif producer is not None and id(producer) not in self.blocked:

@@ -112,3 +112,15 @@ def test_custom_domain_nodes_stay_float32() -> None:
     assert foo.inputs[0].dtype == ir.DataType.FLOAT
     assert _node(m, "Sigmoid").outputs[0].dtype == ir.DataType.FLOAT  # reads Foo's output, of unknown type
     assert _node(m, "Relu").outputs[0].dtype == ir.DataType.FLOAT16
+
+
+def test_weight_exposed_as_an_output_keeps_its_type() -> None:
+    text = """<ir_version: 8, opset_import: ["" : 17]>
+    g (float[N,2] x) => (float[N,2] y, float[2] w) <float[2] w = {1.5, -2.0}> { y = Mul(x, w) }"""
+    m = model(text)
+    apply_and_check_undo(m, {"op": "to_fp16"})
+    assert m.ir.graph.initializers["w"].const_value.dtype == ir.DataType.FLOAT
+    assert [v.name for v in m.ir.graph.outputs] == ["y", "w"]
+    before, after = run_both(text, m)
+    np.testing.assert_array_equal(before["w"], after["w"])
+    np.testing.assert_allclose(after["y"], before["y"], rtol=1e-3)
