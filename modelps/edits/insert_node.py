@@ -8,11 +8,10 @@ from typing import Any
 import numpy as np
 import onnx_ir as ir
 
-from modelps.edits._attrs import make_attr
 from modelps.edits._base import Edit, register
 from modelps.edits._graphs import current_types, refresh_types
 from modelps.edits._lookup import find_value, unique_name
-from modelps.edits.replace_op import check_arity
+from modelps.edits.replace_op import check_arity, make_node_attrs
 from modelps.tape import Tape
 
 __all__ = ["InsertNode", "dtype_from_name"]
@@ -52,7 +51,8 @@ class InsertNode(Edit):
     re-inferred (an inserted ``Transpose`` changes the shapes after it).
 
     Handles node outputs, graph inputs and initializers as ``tensor``; custom domains (the domain
-    is imported at version 1 if the model does not import it). The node gets ``name`` or
+    is imported at version 1 if the model does not import it). Attribute types come from the
+    operator's ONNX schema where there is one (``{"alpha": 1}`` is a float for ``LeakyRelu``). The node gets ``name`` or
     ``<op_type>_<tensor>``; its output is ``<node>_out``; both are made unique deterministically.
 
     Refuses: an unknown tensor or extra input, a node name already in use, a tensor that is both a
@@ -82,7 +82,7 @@ class InsertNode(Edit):
         node_name = self._node_name(graph)
         extras = [None if not name else find_value(graph, name, self.op) for name in self.inputs_extra]
         consts = self._constants(tape, node_name, value)
-        attrs = [make_attr(key, val, None, self.op) for key, val in sorted(self.attributes.items())]
+        attrs = make_node_attrs(tape.model, self.op_type, self.domain, self.attributes, self.op)
         n_inputs = 1 + len(extras) + len(self.constants)
         check_arity(tape.model, self.op_type, self.domain, (n_inputs, 1), "the new node", self.op)
         users = list(value.uses())

@@ -127,3 +127,13 @@ def test_refuses_tensor_that_is_both_input_and_output() -> None:
     assert_refused(
         model(text), {"op": "insert_node", "tensor": "x", "op_type": "Neg"}, "both a graph input and a graph output"
     )
+
+
+def test_attribute_types_follow_the_schema() -> None:
+    m = model(IF_MODEL)
+    apply_and_check_undo(m, {"op": "insert_node", "tensor": "u", "op_type": "LeakyRelu", "attributes": {"alpha": 1}})
+    node = next(n for n in m.ir.graph if n.op_type == "LeakyRelu")
+    assert node.attributes["alpha"].type.name == "FLOAT"
+    feeds = feeds_for(m, seed=0)
+    u = feeds["x"] * W4 + 0.5
+    np.testing.assert_allclose(outputs(m, feeds)["z"], np.tanh(np.maximum(u, 0)), rtol=1e-6)

@@ -93,3 +93,11 @@ def test_output_type_change_is_reinferred_or_refused_by_validation() -> None:
 )
 def test_refusals_leave_the_model_unchanged(edit: dict[str, object], message: str) -> None:
     assert_refused(model(IF_MODEL), {"op": "replace_op", **edit}, message)
+
+
+def test_attribute_types_follow_the_new_schema() -> None:
+    m = model(IF_MODEL)
+    apply_and_check_undo(m, {"op": "replace_op", "node": "n3", "op_type": "LeakyRelu", "attributes": {"alpha": 0}})
+    assert next(n for n in m.ir.graph if n.name == "n3").attributes["alpha"].type.name == "FLOAT"
+    feeds = feeds_for(m, seed=0)
+    np.testing.assert_allclose(outputs(m, feeds)["z"], np.tanh(np.maximum(feeds["x"] * W4 + 0.5, 0)), rtol=1e-6)
