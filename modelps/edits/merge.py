@@ -11,6 +11,7 @@ from modelps import io
 from modelps.edits._base import Edit, register
 from modelps.edits._graphs import file_digest, name_unnamed_nodes, transform_weightless
 from modelps.edits.convert_opset import default_opset, min_ir_version
+from modelps.errors import ModelPSError
 from modelps.tape import Tape
 
 __all__ = ["Merge"]
@@ -69,7 +70,10 @@ class Merge(Edit):
             raise self.fail(
                 f"{self.model!r} has changed: its sha256 is {digest[:12]}…, the recipe expects {self.sha256}"
             )
-        return io.load(self.model)
+        try:
+            return io.load(self.model)
+        except ModelPSError as exc:  # not ONNX, truncated, or unsafe external data
+            raise self.fail(f"cannot use the other model: {exc}") from None
 
     def _match_opsets(self, first: ir.Model, other: ir.Model) -> ir.Model:
         mine, theirs = default_opset(first), default_opset(other)

@@ -133,3 +133,21 @@ def test_downgrading_the_other_model_is_refused(in_tmp: Path) -> None:
         {"op": "merge", "model": "scale.onnx", "connections": {"z": "v"}, "prefix": "s/"},
         "the other model uses opset 21, this one 17; convert this model first \\(convert_opset with target 21\\)",
     )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"not a model at all", "not a valid ONNX model"), (b"", "the file is empty")],
+    ids=["garbage", "empty"],
+)
+def test_unreadable_other_model_is_refused(in_tmp: Path, content: bytes, message: str) -> None:
+    (in_tmp / "bad.onnx").write_bytes(content)
+    edit = {"op": "merge", "model": "bad.onnx", "connections": {"z": "e"}, "prefix": "h/"}
+    assert_refused(model(IF_MODEL), edit, f"cannot use the other model: .*{message}")
+
+
+def test_truncated_other_model_is_refused(in_tmp: Path) -> None:
+    data = (in_tmp / "head.onnx").read_bytes()
+    (in_tmp / "cut.onnx").write_bytes(data[: len(data) // 2])
+    edit = {"op": "merge", "model": "cut.onnx", "connections": {"z": "e"}, "prefix": "h/"}
+    assert_refused(model(IF_MODEL), edit, "cannot use the other model: ")

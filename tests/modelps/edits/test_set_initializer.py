@@ -107,3 +107,12 @@ def test_refusals_leave_the_model_unchanged(in_tmp: Path, edit: dict[str, object
 def test_missing_file_is_refused_when_the_edit_is_made(in_tmp: Path) -> None:
     with pytest.raises(EditError, match="cannot read 'absent.npy'"):
         model(IF_MODEL).apply({"op": "set_initializer", "name": "w", "path": "absent.npy"})
+
+
+def test_npy_declaring_more_data_than_it_holds_is_refused(in_tmp: Path) -> None:
+    with open("huge.npy", "wb") as f:
+        header = {"descr": "<f4", "fortran_order": False, "shape": (10**12,)}
+        np.lib.format.write_array_header_1_0(f, header)
+        f.write(np.full(4, 2.0, np.float32).tobytes())
+    edit = {"op": "set_initializer", "name": "w", "path": "huge.npy"}
+    assert_refused(model(IF_MODEL), edit, "'huge.npy' is not a readable .npy array without pickle")
