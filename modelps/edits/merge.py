@@ -99,7 +99,8 @@ class Merge(Edit):
             first.opset_imports[domain] = version
         if mine is None and theirs is not None:
             first.opset_imports[""] = theirs
-        first.ir_version = max(first.ir_version, other.ir_version, min_ir_version(mine or theirs or 1))
+        needed = min_ir_version(mine or theirs or 0) if (mine or theirs) else 0
+        first.ir_version = max(first.ir_version, other.ir_version, needed)
         return other
 
     def _check_clashes(self, first: ir.Model, other: ir.Model) -> None:

@@ -151,3 +151,18 @@ def test_truncated_other_model_is_refused(in_tmp: Path) -> None:
     (in_tmp / "cut.onnx").write_bytes(data[: len(data) // 2])
     edit = {"op": "merge", "model": "cut.onnx", "connections": {"z": "e"}, "prefix": "h/"}
     assert_refused(model(IF_MODEL), edit, "cannot use the other model: ")
+
+
+def test_other_model_with_a_loop_body_gets_prefixed_everywhere(in_tmp: Path) -> None:
+    save(ir.from_onnx_text(LOOP_MODEL), in_tmp / "loop.onnx")
+    m = model(SCALE)
+    apply_and_check_undo(m, {"op": "merge", "model": "loop.onnx", "connections": {"out": "x"}, "prefix": "L/"})
+    loop = next(n for n in m.ir.graph if n.op_type == "Loop")
+    body = loop.attributes["body"].as_graph()
+    assert [v.name for v in body.inputs] == ["L/i", "L/cin", "L/acc"]
+    assert [n.inputs[1].name for n in body if n.op_type == "Add"] == ["out"]
+    feeds = feeds_for(m, seed=0, batch=2)
+    got = outputs(m, feeds)
+    v = 2 * feeds["v"]
+    np.testing.assert_allclose(got["L/s"], np.maximum(v, 0) + 3 * v, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got["L/y"], 1 / (1 + np.exp(-np.maximum(v, 0))), rtol=1e-6)
