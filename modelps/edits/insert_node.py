@@ -9,7 +9,7 @@ import numpy as np
 import onnx_ir as ir
 
 from modelps.edits._base import Edit, register
-from modelps.edits._graphs import current_types, refresh_types
+from modelps.edits._graphs import infer_types_of, refresh_types
 from modelps.edits._lookup import find_value, unique_name
 from modelps.edits.replace_op import check_arity, make_node_attrs
 from modelps.tape import Tape
@@ -117,7 +117,8 @@ class InsertNode(Edit):
         elif value.dtype is not None:
             dtype = value.dtype
         else:
-            found = current_types(tape).get(self.tensor)
+            types = tape.holder.types if tape.holder.types is not None else infer_types_of(tape.model, {self.tensor})
+            found = types.get(self.tensor)
             if found is None or found[0].dtype is None:
                 raise self.fail(f"the element type of {self.tensor!r} is unknown; give constants_dtype")
             dtype = found[0].dtype
@@ -145,7 +146,7 @@ class InsertNode(Edit):
         tape.rename_value(output, name)
 
     def _type_output(self, tape: Tape, output: ir.Value) -> None:
-        inferred = refresh_types(tape, [output])
+        inferred = refresh_types(tape, [output], also=[output])
         if output.type is None:
             found = inferred.get(output.name or "")
             if found is None:
