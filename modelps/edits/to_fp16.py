@@ -66,7 +66,8 @@ class ToFp16(Edit):
     output names do not change. Outputs are close to the original, not equal (float16 rounding).
     The model is rebuilt as a whole (undo swaps the old one back).
 
-    Refuses: a model with no float32 tensor to convert, and a model without the default domain.
+    Refuses: a model with no float32 tensor to convert (an already converted one: casts from
+    float16 back to float32 are kept), and a model without the default domain.
     """
 
     op = "to_fp16"
@@ -129,6 +130,8 @@ class _Converter:
     def _must_stay_fp32(self, node: ir.Node) -> bool:
         if node.op_type in self.block or node.domain not in ("", "ai.onnx") or has_subgraphs(node):
             return True
+        if node.op_type == "Cast" and node.inputs[0] is not None and node.inputs[0].dtype == HALF:
+            return True  # a deliberate float16 -> float32 cast (e.g. from an earlier conversion)
         if any(v is not None and v.dtype is None for v in node.inputs):
             return True  # an input of unknown type (e.g. from a custom operator) may be float32
         schema = self._schema(node)

@@ -124,3 +124,9 @@ def test_weight_exposed_as_an_output_keeps_its_type() -> None:
     before, after = run_both(text, m)
     np.testing.assert_array_equal(before["w"], after["w"])
     np.testing.assert_allclose(after["y"], before["y"], rtol=1e-3)
+
+
+def test_converting_twice_is_refused() -> None:
+    m = model(RICH)
+    m.apply({"op": "to_fp16"})
+    assert_refused(m, {"op": "to_fp16"}, "no float32 tensor that can become float16")
