@@ -65,7 +65,10 @@ class Simplify(Edit):
                 f"the weights take {size / 1e9:.1f} GB, too much for onnxsim (one protobuf, 2 GB at most); "
                 "use method 'optimize'"
             )
-        import onnxsim
+        try:
+            import onnxsim
+        except ImportError:
+            raise self.fail("method 'onnxsim' needs the onnxsim package (pip install onnxsim)") from None
 
         try:
             # onnxsim must see the weights inline: external references would be read relative to
@@ -77,7 +80,10 @@ class Simplify(Edit):
         return ir.serde.deserialize_model(simplified)
 
     def _optimize(self, model: ir.Model) -> ir.Model:
-        from onnxscript import optimizer
+        try:
+            from onnxscript import optimizer
+        except ImportError:
+            raise self.fail("method 'optimize' needs the onnxscript package (pip install onnxscript)") from None
 
         copy = model.clone()
         _own_attribute_tensors(copy)
