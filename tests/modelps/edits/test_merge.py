@@ -12,7 +12,6 @@ from modelps import EditError, Recipe, file_sha256, save
 from tests.modelps.edits.edit_helpers import (
     IF_MODEL,
     LOOP_MODEL,
-    OPSET11_MODEL,
     apply_and_check_undo,
     assert_refused,
     feeds_for,
@@ -114,7 +113,6 @@ def test_missing_file_is_refused(in_tmp: Path) -> None:
         (IF_MODEL, {"connections": {"z": "q"}}, r"the other model has no input 'q'; inputs are \['e', 'bias'\]"),
         (IF_MODEL, {"connections": {"z": "w"}}, "the other model has no input 'w'"),
         (IF_MODEL, {"connections": {"z": "bias"}}, r"output 'z' has shape \['N', 4\] but input 'bias' .* \['M', 2\]"),
-        (OPSET11_MODEL, {"connections": {"y": "e"}}, "the other model uses opset 13, this one 11; convert this model"),
         (
             IF_MODEL.replace("float[N,4] z", "double[N,4] z").replace("z = Tanh(r)", "z = Cast <to = 11> (r)"),
             {"connections": {"z": "e"}},
@@ -126,12 +124,23 @@ def test_refusals_leave_the_model_unchanged(in_tmp: Path, text: str, edit: dict[
     assert_refused(model(text), {"op": "merge", "model": "head.onnx", "prefix": "h/", **edit}, message)
 
 
-def test_downgrading_the_other_model_is_refused(in_tmp: Path) -> None:
+def test_this_model_is_upgraded_to_the_other_models_opset(in_tmp: Path) -> None:
     m = model(IF_MODEL)  # opset 17; scale.onnx is opset 21
+    apply_and_check_undo(m, {"op": "merge", "model": "scale.onnx", "connections": {"z": "v"}, "prefix": "s/"})
+    assert m.ir.opset_imports[""] == 21 and m.ir.ir_version == 10
+    assert any(n.op_type == "If" for n in m.ir.graph)
+    feeds = feeds_for(model(IF_MODEL), seed=0, batch=2)
+    z = outputs(model(IF_MODEL), feeds)["z"]
+    np.testing.assert_allclose(outputs(m, feeds)["s/out"], 2 * z, rtol=1e-6)
+
+
+def test_failed_upgrade_is_refused_with_the_converters_reason(in_tmp: Path) -> None:
+    text = """<ir_version: 3, opset_import: ["" : 1]>
+    g (float[N,4] x) => (float[N,4] z) { z = Crop(x) }"""  # an experimental op of opset 1, gone since
     assert_refused(
-        m,
-        {"op": "merge", "model": "scale.onnx", "connections": {"z": "v"}, "prefix": "s/"},
-        "the other model uses opset 21, this one 17; convert this model first \\(convert_opset with target 21\\)",
+        model(text, validation="none"),
+        {"op": "merge", "model": "head.onnx", "connections": {"z": "e"}, "prefix": "h/"},
+        "cannot upgrade this model from opset 1 to 13: .*no registered schema",
     )
 
 
