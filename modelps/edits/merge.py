@@ -47,7 +47,7 @@ class Merge(Edit):
     sha256: str | None = None
 
     def __post_init__(self) -> None:
-        if self.sha256 is None:
+        if not self.sha256:
             object.__setattr__(self, "sha256", file_digest(self.model, self.op))
 
     def apply(self, tape: Tape) -> None:

@@ -46,7 +46,7 @@ class SetInitializer(Edit):
     sha256: str | None = None
 
     def __post_init__(self) -> None:
-        if self.path is not None and self.sha256 is None:
+        if self.path is not None and not self.sha256:
             object.__setattr__(self, "sha256", file_digest(self.path, self.op))
 
     def apply(self, tape: Tape) -> None:
