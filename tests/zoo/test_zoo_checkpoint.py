@@ -6,10 +6,10 @@ import pytest
 import torch
 
 import zoo
-from zoo.onnx_export import max_relative_error
 from zoo.nets.cifar_resnet import BYOLModel, MoCoModel, cifar_resnet
 from zoo.nets.mobilefacenet import MobileFaceNet
 from zoo.nets.resnet import FedReIDNet, resnet50
+from zoo.onnx_export import max_relative_error
 
 
 def _run(path, x):
