@@ -14,7 +14,6 @@ Run:  python bench/serving.py [--duration 6] [--repeats 3]   (a missing venv ski
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import http.client
 import json
 import os
@@ -68,7 +67,12 @@ def resnet50_onnx(path: Path) -> Path:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return torch.relu(self.body(x) + (x if self.down is None else self.down(x)))
 
-    layers: list[nn.Module] = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(3, 2, 1)]
+    layers: list[nn.Module] = [
+        nn.Conv2d(3, 64, 7, 2, 3, bias=False),
+        nn.BatchNorm2d(64),
+        nn.ReLU(),
+        nn.MaxPool2d(3, 2, 1),
+    ]
     cin = 64
     for mid, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 1)):  # last stride 1 as in re-id
         for i in range(blocks):
@@ -110,7 +114,7 @@ def wait_http(port: int, path: str, proc: subprocess.Popen, timeout: float = 180
     raise RuntimeError(f"port {port}{path} not ready after {timeout}s")
 
 
-MLSERVER_RUNTIME = '''
+MLSERVER_RUNTIME = """
 import onnxruntime as ort
 from mlserver import MLModel
 from mlserver.codecs import NumpyCodec
@@ -127,9 +131,9 @@ class OrtRuntime(MLModel):
         x = NumpyCodec.decode_input(payload.inputs[0])
         y = self.session.run(None, {self.input: x.astype("float32")})[0]
         return InferenceResponse(model_name=self.name, outputs=[NumpyCodec.encode_output("y", y)])
-'''
+"""
 
-BENTO_SERVICE = '''
+BENTO_SERVICE = """
 import bentoml
 import numpy as np
 import onnxruntime as ort
@@ -145,7 +149,7 @@ class Rn50:
     @bentoml.api
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self.session.run(None, {{"x": x.astype(np.float32)}})[0]
-'''
+"""
 
 
 def start_modelps(repo: Path, log: Path) -> tuple[subprocess.Popen, int]:
@@ -188,7 +192,8 @@ def start_bentoml(venv: Path, model: Path, work: Path, log: Path) -> tuple[subpr
 # ---------------------------------------------------------------------------------------------- requests
 def v2_binary(x: np.ndarray) -> tuple[bytes, dict[str, str]]:
     header = json.dumps({
-        "inputs": [{"name": "x", "shape": list(x.shape), "datatype": "FP32", "parameters": {"binary_data_size": x.nbytes}}],
+        "inputs": [{"name": "x", "shape": list(x.shape), "datatype": "FP32",
+                    "parameters": {"binary_data_size": x.nbytes}}],
         "outputs": [{"name": "y", "parameters": {"binary_data": True}}],
     }).encode()  # fmt: skip
     return header + x.tobytes(), {"Inference-Header-Content-Length": str(len(header))}
@@ -260,7 +265,9 @@ def proc_cpu(pid: int | None) -> float:
     return total
 
 
-def run_load(make_call: Callable[[], Callable[[], object]], clients: int, duration: float, server_pid: int | None) -> dict:
+def run_load(
+    make_call: Callable[[], Callable[[], object]], clients: int, duration: float, server_pid: int | None
+) -> dict:
     latencies: list[list[float]] = [[] for _ in range(clients)]
     stop = threading.Event()
     barrier = threading.Barrier(clients + 1)
@@ -332,7 +339,7 @@ def main() -> int:
     max_diff: dict[str, float] = {}
     notes: list[str] = []
     try:
-        variants["in-process ORT"] = (lambda: (lambda: session.run(None, {"x": x})), None)
+        variants["in-process ORT"] = (lambda: lambda: session.run(None, {"x": x}), None)
         proc, port = start_modelps(repo, work / "modelps.log")
         procs["modelps"] = proc
         for label, model_name, encode in (
@@ -416,7 +423,9 @@ def summarize(results: dict[str, dict[int, list[dict]]], concurrency: list[int])
                 "p50_ms": float(np.percentile(lat, 50)),
                 "p99_ms": float(np.percentile(lat, 99)),
                 "client_cpu": statistics.median(r["client_cpu"] for r in runs),
-                "server_cpu": statistics.median(r["server_cpu"] for r in runs) if runs[0]["server_cpu"] is not None else None,
+                "server_cpu": statistics.median(r["server_cpu"] for r in runs)
+                if runs[0]["server_cpu"] is not None
+                else None,
                 "rps_runs": [round(r["rps"], 2) for r in runs],
                 "loadavg": [round(r["loadavg"], 1) for r in runs],
             }
@@ -428,7 +437,9 @@ def summarize(results: dict[str, dict[int, list[dict]]], concurrency: list[int])
 
 
 def table(summary: dict[str, dict[str, dict]], concurrency: list[int]) -> str:
-    head = "| variant | " + " | ".join(f"{c} client{'s' if c > 1 else ''}: req/s (x in-proc), p50 / p99 ms" for c in concurrency)
+    head = "| variant | " + " | ".join(
+        f"{c} client{'s' if c > 1 else ''}: req/s (x in-proc), p50 / p99 ms" for c in concurrency
+    )
     lines = [head + " |", "|---|" + "---|" * len(concurrency)]
     for name, by_c in summary.items():
         cells = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 from modelps.cli._common import add_json_flag, existing_file, print_json
@@ -65,9 +66,8 @@ def _build(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"path": result.path, "backend": result.backend, "flags": list(result.plan.flags), **result.details})
     else:
-        print(
-            f"built {result.path} ({result.backend}{', ' + '+'.join(result.plan.flags) if result.plan.flags else ''})"
-        )
+        flags = f", {'+'.join(result.plan.flags)}" if result.plan.flags else ""
+        sys.stdout.write(f"built {result.path} ({result.backend}{flags})\n")
     return 0
 
 
@@ -109,7 +109,7 @@ def _publish(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"name": result.name, "version": result.version, "path": result.path})
     else:
-        print(f"published {result.name} version {result.version} at {result.path}")
+        sys.stdout.write(f"published {result.name} version {result.version} at {result.path}\n")
     return 0
 
 

@@ -35,7 +35,7 @@ class LoadedModel:
         return max(self.workers)
 
     def metadata(self) -> dict[str, Any]:
-        """The Open Inference Protocol model metadata."""
+        """Return the Open Inference Protocol model metadata."""
         batch = self.config.max_batch_size > 0
         return {
             "name": self.config.name,
@@ -96,7 +96,7 @@ class ModelManager:
         logger.info("unloaded model %s", name)
 
     def get(self, name: str, version: str | None) -> tuple[LoadedModel, int, ModelWorker]:
-        """The model, version number and worker a request goes to.
+        """Find the model, version number and worker a request goes to.
 
         Raises:
             ProtocolError: 404 for an unknown model or version, 400 for a malformed version.

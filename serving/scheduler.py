@@ -108,7 +108,7 @@ class ModelWorker:
         return job.future
 
     def queued(self) -> int:
-        """Requests waiting now."""
+        """Count the requests waiting now."""
         return len(self._queue)
 
     def stop(self) -> None:

@@ -22,7 +22,7 @@ __all__ = [
 
 
 def runner_for(config: ModelConfig, path: Path, settings: OrtSettings | None = None) -> Runner:
-    """An inactive runner for one model version (``tensorrt_plan`` -> TensorRT, else ONNX Runtime)."""
+    """Make an inactive runner for one model version (``tensorrt_plan`` -> TensorRT, else ONNX Runtime)."""
     if config.platform == "tensorrt_plan":
         return TrtRunner(TrtEngineLoader(path))
     providers = providers_for(config.instance_kind, config.accelerator)

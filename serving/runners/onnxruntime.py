@@ -63,7 +63,7 @@ def import_onnxruntime(gpu: bool = False) -> Any:
 
 
 def providers_for(kind: str, accelerator: str | None, options: Mapping[str, Any] | None = None) -> list[Any]:
-    """Execution providers for a config's instance kind and accelerator, in priority order.
+    """List execution providers for a config's instance kind and accelerator, in priority order.
 
     Example::
 
@@ -147,13 +147,16 @@ class OrtRunner(Runner):
 
     @property
     def inputs(self) -> list[TensorSpec]:
+        """See :attr:`Runner.inputs`."""
         return [_spec(v) for v in self.session.get_inputs()]
 
     @property
     def outputs(self) -> list[TensorSpec]:
+        """See :attr:`Runner.outputs`."""
         return [_spec(v) for v in self.session.get_outputs()]
 
     def infer(self, feeds: Mapping[str, np.ndarray], output_names: Sequence[str]) -> dict[str, np.ndarray]:
+        """See :meth:`Runner.infer`."""
         try:
             results = self.session.run(list(output_names), dict(feeds))
         except self._invalid as exc:

@@ -13,13 +13,12 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import tritonclient.http as httpclient
+from _serving_models import convnet, fixed, mlp, slow
 from tritonclient.utils import InferenceServerException
 
 import serving
 from serving.errors import ServingError
 from serving.settings import ServerSettings
-
-from _serving_models import convnet, fixed, mlp, slow
 
 TOL = 1e-5
 
@@ -123,7 +122,9 @@ def test_dynamic_height_width(client: httpclient.InferenceServerClient, repo: Pa
 
 def test_unbatched_int_model_json(client: httpclient.InferenceServerClient) -> None:
     x = np.array([1, -2, 7], np.int32)
-    result = client.infer("fixed", [_input("x", x, "INT32", False)], outputs=[httpclient.InferRequestedOutput("y", False)])
+    result = client.infer(
+        "fixed", [_input("x", x, "INT32", False)], outputs=[httpclient.InferRequestedOutput("y", False)]
+    )
     assert result.as_numpy("y").tolist() == [3, -6, 21]
 
 
@@ -145,17 +146,43 @@ def _status(exc: pytest.ExceptionInfo[InferenceServerException]) -> str:
     "model,inputs,status,message",
     [
         ("nope", [("x", np.ones((1, 4), np.float32), "FP32")], "404", "unknown model 'nope'"),
-        ("mlp", [("q", np.ones((1, 4), np.float32), "FP32")], "400", "unknown input 'q' for model 'mlp'; inputs are ['x']"),
-        ("mlp", [("x", np.ones((1, 5), np.float32), "FP32")], "400", "input 'x': shape [1, 5] does not match the model's [-1, 4]"),
+        (
+            "mlp",
+            [("q", np.ones((1, 4), np.float32), "FP32")],
+            "400",
+            "unknown input 'q' for model 'mlp'; inputs are ['x']",
+        ),
+        (
+            "mlp",
+            [("x", np.ones((1, 5), np.float32), "FP32")],
+            "400",
+            "input 'x': shape [1, 5] does not match the model's [-1, 4]",
+        ),
         ("mlp", [("x", np.ones((1, 2, 4), np.float32), "FP32")], "400", "input 'x': shape [1, 2, 4] does not match"),
-        ("mlp", [("x", np.ones((1, 4), np.float64), "FP64")], "400", "input 'x': datatype 'FP64' does not match the model's 'FP32'"),
+        (
+            "mlp",
+            [("x", np.ones((1, 4), np.float64), "FP64")],
+            "400",
+            "input 'x': datatype 'FP64' does not match the model's 'FP32'",
+        ),
         ("mlp", [("x", np.ones((9, 4), np.float32), "FP32")], "400", "batch size 9 is outside 1..8 (max_batch_size)"),
-        ("fixed", [("x", np.ones(3, np.float32), "FP32")], "400", "input 'x': datatype 'FP32' does not match the model's 'INT32'"),
+        (
+            "fixed",
+            [("x", np.ones(3, np.float32), "FP32")],
+            "400",
+            "input 'x': datatype 'FP32' does not match the model's 'INT32'",
+        ),
     ],
 )
 @pytest.mark.parametrize("binary", [False, True])
 def test_bad_requests(
-    client: httpclient.InferenceServerClient, repo: Path, model: str, inputs: list, status: str, message: str, binary: bool
+    client: httpclient.InferenceServerClient,
+    repo: Path,
+    model: str,
+    inputs: list,
+    status: str,
+    message: str,
+    binary: bool,
 ) -> None:
     tensors = [_input(name, array, datatype, binary) for name, array, datatype in inputs]
     with pytest.raises(InferenceServerException) as exc:
@@ -180,14 +207,18 @@ def _raw(server: serving.ServerHandle, path: str, body: bytes, headers: dict[str
     return httpx.post(server.url + path, content=body, headers=headers or {}, timeout=30)
 
 
-def test_raw_protocol_errors(server: serving.ServerHandle, client: httpclient.InferenceServerClient, repo: Path) -> None:
+def test_raw_protocol_errors(
+    server: serving.ServerHandle, client: httpclient.InferenceServerClient, repo: Path
+) -> None:
     x = np.ones((2, 4), np.float32).tobytes()
 
     def binary(size: int, payload: bytes) -> httpx.Response:
         header = json.dumps(
             {"inputs": [{"name": "x", "shape": [2, 4], "datatype": "FP32", "parameters": {"binary_data_size": size}}]}
         ).encode()
-        return _raw(server, "/v2/models/mlp/infer", header + payload, {"Inference-Header-Content-Length": str(len(header))})
+        return _raw(
+            server, "/v2/models/mlp/infer", header + payload, {"Inference-Header-Content-Length": str(len(header))}
+        )
 
     response = binary(31, x[:31])
     assert response.status_code == 400
@@ -202,7 +233,10 @@ def test_raw_protocol_errors(server: serving.ServerHandle, client: httpclient.In
     assert response.status_code == 400 and response.json()["error"].startswith("the request is not valid JSON")
     body = json.dumps({"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP32", "data": [1, 2, 3]}]}).encode()
     response = _raw(server, "/v2/models/mlp/infer", body)
-    assert response.status_code == 400 and response.json()["error"] == "input 'x': shape [1, 4] needs 4 values but 'data' has 3"
+    assert (
+        response.status_code == 400
+        and response.json()["error"] == "input 'x': shape [1, 4] needs 4 values but 'data' has 3"
+    )
     body = json.dumps({"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP32", "data": ["a", 1, 2, 3]}]}).encode()
     response = _raw(server, "/v2/models/mlp/infer", body)
     assert response.status_code == 400 and response.json()["error"].startswith("input 'x': data cannot be read as FP32")
@@ -295,7 +329,9 @@ def test_api_key(repo: Path) -> None:
         with pytest.raises(InferenceServerException) as exc:
             c.infer("mlp", [_input("x", np.ones((1, 4), np.float32), "FP32", True)])
         assert _status(exc) == "401"
-        ok = c.infer("mlp", [_input("x", np.ones((1, 4), np.float32), "FP32", True)], headers={"Authorization": "Bearer k"})
+        ok = c.infer(
+            "mlp", [_input("x", np.ones((1, 4), np.float32), "FP32", True)], headers={"Authorization": "Bearer k"}
+        )
         assert ok.as_numpy("z").tolist() == [[2, 2, 2, 2]]
         assert c.is_server_live()  # health stays open
         c.close()
@@ -365,3 +401,10 @@ def test_full_queue_answers_503(slow_repo: Path) -> None:
         assert len(refused) < len(arrays)
         after = _concurrent(handle.url, "single", arrays[:1])  # still serving
         assert isinstance(after[0], np.ndarray)
+
+
+@pytest.mark.parametrize("algorithm", ["gzip", "deflate"])
+def test_compressed_requests(client: httpclient.InferenceServerClient, algorithm: str) -> None:
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+    result = client.infer("mlp", [_input("x", x, "FP32", True)], request_compression_algorithm=algorithm)
+    assert result.as_numpy("z").tolist() == (2 * x).tolist()
