@@ -330,6 +330,7 @@ def main() -> int:
     repo = work / "repo"
     serving.publish(model, repo, "rn50", max_batch_size=16)
     serving.publish(model, repo, "rn50-nobatch", dynamic_batching=False)
+    serving.publish(model, repo, "rn50-2inst", max_batch_size=16, instances=2)
     x = np.random.default_rng(0).standard_normal(INPUT_SHAPE).astype(np.float32)
     session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     expected = session.run(None, {"x": x})[0]
@@ -345,6 +346,7 @@ def main() -> int:
         for label, model_name, encode in (
             ("modelps binary, batching", "rn50", v2_binary),
             ("modelps binary, no batching", "rn50-nobatch", v2_binary),
+            ("modelps binary, batching, 2 instances", "rn50-2inst", v2_binary),
             ("modelps JSON, batching", "rn50", v2_json),
             ("modelps JSON, no batching", "rn50-nobatch", v2_json),
         ):
@@ -390,7 +392,7 @@ def main() -> int:
                     make_call, pid = variants[name]
                     r = run_load(make_call, clients, args.duration, pid)
                     results[name][clients].append(r)
-                    print(f"# repeat {repeat} clients {clients:2d} {name:30s} {r['rps']:6.2f} req/s"
+                    print(f"# repeat {repeat} clients {clients:2d} {name:38s} {r['rps']:6.2f} req/s"
                           f" (load average {r['loadavg']:.1f})", flush=True)  # fmt: skip
     finally:
         for proc in procs.values():

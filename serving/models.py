@@ -12,7 +12,7 @@ from serving.errors import ConfigError, ModelPSError
 from serving.metrics import Metrics
 from serving.protocol import ProtocolError
 from serving.repository import Repository
-from serving.runners import Runner, runner_for
+from serving.runners import Runner, runners_for
 from serving.scheduler import ModelWorker
 from serving.settings import ServerSettings
 
@@ -155,12 +155,15 @@ class ModelManager:
         try:
             for version in self.repository.served_versions(name, config):
                 path = self.repository.model_path(name, version, config)
-                runners = []
-                for _ in range(config.instance_count):
-                    runner = runner_for(config, path, self.settings.ort)
-                    runners.append(runner)
-                    runner.activate()
-                    _check_signature(config, runner, f"{name} version {version}")
+                runners = runners_for(config, path, self.settings.ort)
+                try:
+                    for runner in runners:
+                        runner.activate()
+                        _check_signature(config, runner, f"{name} version {version}")
+                except BaseException:
+                    for runner in runners:
+                        runner.deactivate()
+                    raise
                 queue = config.dynamic_batching.max_queue_size if config.dynamic_batching else 0
                 workers[version] = ModelWorker(
                     f"{name}:{version}",

@@ -103,25 +103,41 @@ def session_options(ort: Any, settings: OrtSettings) -> Any:
 
 
 class OrtSessionLoader:
-    """Lazily creates an ``onnxruntime.InferenceSession`` for a model file."""
+    """Lazily creates an ``onnxruntime.InferenceSession`` for a model file.
+
+    With ``shared=True`` every call returns the same session: several runners (model instances)
+    then run concurrently on one session (``InferenceSession.run`` is thread-safe) without loading
+    the weights again.
+    """
 
     def __init__(
-        self, path: str | Path, providers: list[Any] | None = None, settings: OrtSettings | None = None
+        self,
+        path: str | Path,
+        providers: list[Any] | None = None,
+        settings: OrtSettings | None = None,
+        *,
+        shared: bool = False,
     ) -> None:
         self.path = Path(path)
         self.providers = providers or ["CPUExecutionProvider"]
         self.settings = settings or OrtSettings()
+        self.shared = shared
+        self._session: Any = None
 
     def __call__(self) -> Any:
-        """Create the session.
+        """Create the session (or return the shared one).
 
         Raises:
             BackendUnavailableError: onnxruntime (or its GPU build) is missing.
         """
+        if self.shared and self._session is not None:
+            return self._session
         gpu = any((p[0] if isinstance(p, tuple) else p) != "CPUExecutionProvider" for p in self.providers)
         ort = import_onnxruntime(gpu=gpu)
         session = ort.InferenceSession(str(self.path), session_options(ort, self.settings), providers=self.providers)
         logger.info("loaded %s with %s", self.path, session.get_providers())
+        if self.shared:
+            self._session = session
         return session
 
 

@@ -93,3 +93,27 @@ def test_bounded_queue_and_stop(models_dir: Path) -> None:
 
 async def _submit_after_stop(worker: ModelWorker) -> None:
     worker.submit(_request(np.ones((1, 4), np.float32), ["y"]))
+
+
+def test_ort_instances_share_one_session(models_dir: Path, tmp_path: Path) -> None:
+    from serving.runners import runners_for
+
+    config = serving.publish(mlp(models_dir / "m.onnx"), tmp_path, "m", instances=3).config
+    runners = runners_for(config, tmp_path / "m" / "1" / "model.onnx")
+    for runner in runners:
+        runner.activate()
+    try:
+        assert len(runners) == 3 and len({id(r.session) for r in runners}) == 1
+        sizes: list[int] = []
+        worker = ModelWorker("m:1", runners, max_batch_size=0, batching=None, max_queue_size=16,
+                             observer=lambda size, seconds, waits: sizes.append(size))  # fmt: skip
+
+        async def go() -> list[dict[str, np.ndarray]]:
+            xs = [np.full((1, 4), i, np.float32) for i in range(6)]
+            return list(await asyncio.gather(*[worker.submit(_request(x, ["z"])) for x in xs]))
+
+        results = asyncio.run(go())
+        assert [r["z"][0, 0] for r in results] == [0, 2, 4, 6, 8, 10] and sizes == [1] * 6
+    finally:
+        worker.stop()
+    assert not any(r.is_active for r in runners)
