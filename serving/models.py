@@ -147,6 +147,8 @@ class ModelManager:
     def _why(self, name: str) -> str:
         if name in self._failures:
             return f" (failed to load: {self._failures[name]})"
+        if name in self.repository.names():
+            return f" (it is in the repository but not loaded: POST /v2/repository/models/{name}/load)"
         return ""
 
     def _build(self, name: str) -> LoadedModel:

@@ -260,6 +260,7 @@ def test_repository_index_load_unload(
     with pytest.raises(InferenceServerException) as exc:
         client.infer("fixed", [_input("x", np.ones(3, np.int32), "INT32", True)])
     assert _status(exc) == "404"
+    assert "unknown model 'fixed' (it is in the repository but not loaded" in exc.value.message()
     assert {e["name"]: e["state"] for e in client.get_model_repository_index()}["fixed"] == "UNAVAILABLE"
     # a new version published while serving is picked up by load; the newest is served
     serving.publish(fixed(tmp_path / "fixed2.onnx"), repo, "fixed")
