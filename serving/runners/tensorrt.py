@@ -153,7 +153,7 @@ class TrtRunner(Runner):
                 shape, dtype=np.dtype(self.trt.nptype(self.engine.get_tensor_dtype(spec.name)))
             )
             self.context.set_tensor_address(spec.name, self._buffer(spec.name, results[spec.name].nbytes))
-        if not self.context.execute_async_v3(self.stream):
+        if not self.context.execute_async_v3(int(self.stream)):
             raise RuntimeError("TensorRT execution failed")
         for name, array in results.items():
             pointer = self._buffers[name][0]
