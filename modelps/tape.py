@@ -34,10 +34,15 @@ Undo = Callable[[], None]
 
 
 class ModelHolder:
-    """A mutable reference to the current ``ir.Model``, so that edits may replace it whole."""
+    """A mutable reference to the current ``ir.Model``, so that edits may replace it whole.
+
+    ``types`` caches the tensor types that shape inference found for the current model (by
+    tensor name), or is ``None`` when unknown; :class:`~modelps.Model` clears it after each change.
+    """
 
     def __init__(self, model: ir.Model) -> None:
         self.model = model
+        self.types: dict[str, tuple[ir.TypeProtocol, ir.Shape | None]] | None = None
 
 
 def node_before(node: ir.Node) -> ir.Node | None:
@@ -62,6 +67,8 @@ class Tape:
     def __init__(self, holder: ModelHolder) -> None:
         self.holder = holder
         self._undo: list[Undo] = []
+        self.rewired = False
+        """Whether a change touched connectivity (nodes, inputs, graph I/O, initializers, the model)."""
 
     @property
     def model(self) -> ir.Model:
@@ -81,8 +88,9 @@ class Tape:
         while self._undo:
             self._undo.pop()()
 
-    def _record(self, undo: Undo) -> None:
+    def _record(self, undo: Undo, *, rewired: bool = True) -> None:
         self._undo.append(undo)
+        self.rewired = self.rewired or rewired
 
     # -- nodes -----------------------------------------------------------------------------
     def insert_after(self, anchor: ir.Node | None, nodes: Sequence[ir.Node], graph: ir.Graph | None = None) -> None:
@@ -157,7 +165,7 @@ class Tape:
         """Set (or, with ``None``, delete) an attribute of ``node``."""
         old = node.attributes.get(name)
         _put_attribute(node, name, attr)
-        self._record(lambda: _put_attribute(node, name, old))
+        self._record(lambda: _put_attribute(node, name, old), rewired=False)
 
     def set_op(self, node: ir.Node, op_type: str, domain: str | None = None) -> None:
         """Change a node's operator type (and domain)."""
@@ -170,13 +178,13 @@ class Tape:
             node.op_type = old_type
             node.domain = old_domain
 
-        self._record(undo)
+        self._record(undo, rewired=False)
 
     def rename_node(self, node: ir.Node, name: str | None) -> None:
         """Rename a node."""
         old = node.name
         node.name = name
-        self._record(lambda: setattr(node, "name", old))
+        self._record(lambda: setattr(node, "name", old), rewired=False)
 
     # -- values ----------------------------------------------------------------------------
     def rename_value(self, value: ir.Value, name: str) -> None:
@@ -184,7 +192,7 @@ class Tape:
         old = value.name
         graph = value.graph if value.is_initializer() else None
         _rename_value(value, name, graph)
-        self._record(lambda: _rename_value(value, old, graph))
+        self._record(lambda: _rename_value(value, old, graph), rewired=False)
 
     def set_value_type(self, value: ir.Value, type_: ir.TypeProtocol | None, shape: ir.Shape | None) -> None:
         """Set a tensor's type and shape."""
@@ -196,13 +204,13 @@ class Tape:
             value.type = old_type
             value.shape = old_shape
 
-        self._record(undo)
+        self._record(undo, rewired=False)
 
     def set_const_value(self, value: ir.Value, tensor: ir.TensorProtocol | None) -> None:
         """Replace the data of an initializer."""
         old = value.const_value
         value.const_value = tensor
-        self._record(lambda: setattr(value, "const_value", old))
+        self._record(lambda: setattr(value, "const_value", old), rewired=False)
 
     def add_initializer(self, value: ir.Value, graph: ir.Graph | None = None) -> None:
         """Register a new initializer."""

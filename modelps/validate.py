@@ -35,6 +35,7 @@ __all__ = [
     "check_runtime",
     "check_structure",
     "infer_value_types",
+    "types_from_proto",
     "validate",
     "weightless_proto",
 ]
@@ -47,8 +48,17 @@ _STUB = "__modelps_weight_stub__"
 _INLINE_LIMIT = 1024
 
 
-def validate(model: ir.Model, level: Level = "full") -> None:
+Types = dict[str, tuple[ir.TypeProtocol, ir.Shape | None]]
+
+
+def validate(model: ir.Model, level: Level = "full", *, structure: bool = True) -> Types | None:
     """Run the checks of ``level`` and those below it.
+
+    ``structure=False`` skips the structural walk; callers pass it when they know connectivity
+    did not change since the last successful check (attribute edits, renames).
+
+    Returns:
+        At ``full`` and ``runtime``, the tensor types found by shape inference (by name).
 
     Raises:
         ValidationError: The first failed check, naming the node or tensor at fault.
@@ -56,38 +66,41 @@ def validate(model: ir.Model, level: Level = "full") -> None:
     if level not in LEVELS:
         raise ValueError(f"unknown validation level {level!r}; choose from {LEVELS}")
     if level == "none":
-        return
-    check_structure(model)
-    if level in ("full", "runtime"):
-        check_full(model)
+        return None
+    if structure:
+        check_structure(model)
+    if level == "structure":
+        return None
+    types = types_from_proto(check_full(model))
     if level == "runtime":
         check_runtime(model)
+    return types
 
 
 def check_structure(model: ir.Model) -> None:
     """Check order, cycles, dangling tensors, name clashes and outputs of the main graph."""
     graph = model.graph
-    known: set[int] = {id(v) for v in graph.inputs} | {id(v) for v in graph.initializers.values()}
-    names: dict[str, ir.Value] = {}
-    for value in [*graph.inputs, *graph.initializers.values()]:
+    known: set[ir.Value] = set(graph.inputs)
+    known.update(graph.initializers.values())
+    names: dict[str | None, ir.Value] = {}
+    for value in known:
         _claim_name(names, value)
-    for node in graph:
+    for node in graph:  # one tight loop: it runs after every edit
         for value in node.inputs:
-            if value is not None and id(value) not in known:
+            if value is not None and value not in known:
                 _raise_missing(graph, node, value)
         for value in node.outputs:
-            _claim_name(names, value)
-            known.add(id(value))
+            if names.setdefault(value.name, value) is not value and value.name is not None:
+                raise ValidationError(f"two different tensors are named {value.name!r}")
+            known.add(value)
     for value in graph.outputs:
-        if id(value) not in known:
+        if value not in known:
             raise ValidationError(f"graph output {value.name!r} is not produced by any node")
 
 
-def _claim_name(names: dict[str, ir.Value], value: ir.Value) -> None:
-    if value.name is None:
-        return
+def _claim_name(names: dict[str | None, ir.Value], value: ir.Value) -> None:
     other = names.setdefault(value.name, value)
-    if other is not value:
+    if other is not value and value.name is not None:
         raise ValidationError(f"two different tensors are named {value.name!r}")
 
 
@@ -173,7 +186,7 @@ def check_full(model: ir.Model) -> onnx.ModelProto:
             raise ValidationError(f"shape inference: {_first_line(exc)}") from exc
 
 
-def infer_value_types(model: ir.Model) -> dict[str, tuple[ir.TypeProtocol, ir.Shape | None]]:
+def infer_value_types(model: ir.Model) -> Types:
     """Run shape inference (non-strict) and return each tensor's type and shape by name."""
     with _stub_folder() as folder:
         proto = weightless_proto(model, folder)
@@ -182,7 +195,12 @@ def infer_value_types(model: ir.Model) -> dict[str, tuple[ir.TypeProtocol, ir.Sh
     except (onnx.shape_inference.InferenceError, RuntimeError) as exc:
         logger.debug("shape inference failed: %s", exc)
         return {}
-    result: dict[str, tuple[ir.TypeProtocol, ir.Shape | None]] = {}
+    return types_from_proto(inferred)
+
+
+def types_from_proto(inferred: onnx.ModelProto) -> Types:
+    """Tensor types and shapes by name from a shape-inferred model proto."""
+    result: Types = {}
     for info in [*inferred.graph.value_info, *inferred.graph.output, *inferred.graph.input]:
         if info.type.HasField("tensor_type") and info.type.tensor_type.elem_type:
             type_ = ir.serde.deserialize_type_proto_for_type(info.type)

@@ -7,7 +7,7 @@ import dataclasses
 import onnx_ir as ir
 
 from modelps.edits._base import Edit, register
-from modelps.edits._lookup import find_node
+from modelps.edits._lookup import ensure_type, find_node
 from modelps.tape import Tape
 
 __all__ = ["RemoveNode"]
@@ -84,5 +84,6 @@ class RemoveNode(Edit):
             )
         name = output.name
         assert name is not None
+        ensure_type(tape, source, self.op)
         tape.rename_value(output, f"{name}__removed")
         tape.rename_value(source, name)

@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
-from _serving_models import convnet, mlp
 
 import serving
 from serving.build import ShapeProfile, make_profile, parse_shapes, plan_build
 from serving.errors import BackendUnavailableError, BuildError
+from tests.serving._serving_models import convnet, mlp
 
 HAS_TRT = importlib.util.find_spec("tensorrt") is not None
 HAS_CUDA_EP = "CUDAExecutionProvider" in ort.get_available_providers()

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _serving_models import convnet, mlp
 
 import serving
+from tests.serving._serving_models import convnet, mlp
 
 
 def modelps(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

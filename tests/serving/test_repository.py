@@ -3,12 +3,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _serving_models import convnet, fixed, mlp
 
 import serving
 import serving.pbtxt
 from serving.config import DynamicBatching, ModelConfig, TensorSpec, read_config
 from serving.errors import ConfigError, RepositoryError
+from tests.serving._serving_models import convnet, fixed, mlp
 
 
 def test_publish_writes_triton_layout(models_dir: Path, tmp_path: Path) -> None:

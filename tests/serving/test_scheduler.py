@@ -5,12 +5,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _serving_models import convnet, mlp
 
 import serving
 from serving.config import DynamicBatching
 from serving.protocol import InferRequest, ProtocolError
 from serving.scheduler import ModelWorker
+from tests.serving._serving_models import convnet, mlp
 
 
 def _worker(path: Path, delay_us: int, max_batch: int, sizes: list, queue: int = 64) -> ModelWorker:

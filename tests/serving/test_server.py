@@ -13,12 +13,12 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import tritonclient.http as httpclient
-from _serving_models import convnet, fixed, mlp, slow
 from tritonclient.utils import InferenceServerException
 
 import serving
 from serving.errors import ServingError
 from serving.settings import ServerSettings
+from tests.serving._serving_models import convnet, fixed, mlp, slow
 
 TOL = 1e-5
 
