@@ -18,6 +18,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -286,13 +287,15 @@ def run_load(
                 return
             latencies[i].append(time.perf_counter() - t0)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(clients)]
     for t in threads:
         t.start()
-    barrier.wait()
-    client0, server0, t0 = proc_cpu(None), proc_cpu(server_pid) if server_pid else 0.0, time.perf_counter()
-    time.sleep(duration)
-    stop.set()
+    try:
+        barrier.wait()
+        client0, server0, t0 = proc_cpu(None), proc_cpu(server_pid) if server_pid else 0.0, time.perf_counter()
+        time.sleep(duration)
+    finally:
+        stop.set()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - t0
@@ -310,6 +313,7 @@ def run_load(
 
 
 def main() -> int:
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM also stops the servers
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=6.0, help="seconds per measurement")
     parser.add_argument("--repeats", type=int, default=3)
