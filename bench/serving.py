@@ -322,7 +322,10 @@ def main() -> int:
     parser.add_argument("--bentoml-venv", type=Path, default=Path("/tmp/bench-venv-bento"))
     parser.add_argument("--only", nargs="*", help="run only these variants")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "serving.json")
+    parser.add_argument("--overhead-only", action="store_true", help="only measure per-request overhead (tiny model)")
     args = parser.parse_args()
+    if args.overhead_only:
+        return overhead(args)
 
     import onnxruntime as ort
 
@@ -414,6 +417,58 @@ def main() -> int:
             "input_shape": INPUT_SHAPE, "max_abs_diff": max_diff, "notes": notes}  # fmt: skip
     args.out.write_text(json.dumps({"meta": meta, "summary": summary}, indent=2))
     print(table(summary, args.concurrency))
+    return 0
+
+
+def tiny_model(path: Path) -> Path:
+    """A small conv net (about 0.1 ms per run) to expose the server's own per-request cost."""
+    import onnx_ir as ir
+
+    from modelps.io import save
+
+    rng = np.random.default_rng(0)
+    text = (
+        '<ir_version: 8, opset_import: ["" : 17]>\n'
+        "tiny (float[N,3,32,32] x) => (float[N,8] y) {"
+        " c = Conv <pads = [1, 1, 1, 1]> (x, K)  r = Relu(c)  g = GlobalAveragePool(r)  y = Flatten <axis = 1> (g) }"
+    )
+    kernel = ir.tensor(rng.standard_normal((8, 3, 3, 3)).astype(np.float32), name="K")
+    model = ir.from_onnx_text(text, initializers=[kernel])
+    save(model, path)
+    return path
+
+
+def overhead(args: argparse.Namespace) -> int:
+    """Median per-request latency of a tiny model: in-process vs `modelps serve` (binary, JSON), 1 client."""
+    import onnxruntime as ort
+
+    import serving
+
+    work = Path(tempfile.mkdtemp(prefix="modelps-bench-"))
+    model = tiny_model(work / "tiny.onnx")
+    serving.publish(model, work / "repo", "tiny")
+    x = np.random.default_rng(0).standard_normal((1, 3, 32, 32)).astype(np.float32)
+    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    proc, port = start_modelps(work / "repo", work / "modelps.log")
+    try:
+        variants = {"in-process ORT": ((lambda: (lambda: session.run(None, {"x": x}))), None)}
+        for label, encode in (("modelps binary", v2_binary), ("modelps JSON", v2_json)):
+            body, headers = encode(x)
+            variants[label] = (http_caller(port, "/v2/models/tiny/infer", body, headers), proc.pid)
+        p50: dict[str, list[float]] = {k: [] for k in variants}
+        for _ in range(args.repeats):
+            for name, (make_call, pid) in variants.items():
+                r = run_load(make_call, 1, 2.0, pid)
+                p50[name].append(float(np.percentile(r["latencies"], 50)) * 1e3)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
+    base = statistics.median(p50["in-process ORT"])
+    print("| tiny model, 1 client | p50 ms (median of repeats) | overhead over in-process ms |")
+    print("|---|---|---|")
+    for name, values in p50.items():
+        print(f"| {name} | {statistics.median(values):.3f} | {statistics.median(values) - base:.3f} |")
     return 0
 
 
