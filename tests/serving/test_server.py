@@ -350,9 +350,9 @@ def test_refuses_open_repository_api_off_loopback(repo: Path) -> None:
 @pytest.fixture(scope="module")
 def slow_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("slowrepo")
-    path = slow(tmp_path_factory.mktemp("slowsrc") / "slow.onnx")
-    serving.publish(path, root, "batched", max_batch_size=8)
-    serving.publish(path, root, "single", dynamic_batching=False)
+    src = tmp_path_factory.mktemp("slowsrc")
+    serving.publish(slow(src / "slow.onnx"), root, "batched", max_batch_size=8)
+    serving.publish(slow(src / "slower.onnx", steps=48), root, "single", dynamic_batching=False)
     return root
 
 
@@ -373,7 +373,7 @@ def _concurrent(url: str, model: str, arrays: list[np.ndarray]) -> list[np.ndarr
 @pytest.mark.slow
 def test_dynamic_batching_merges_concurrent_requests(slow_repo: Path) -> None:
     rng = np.random.default_rng(11)
-    arrays = [rng.random((1, 4), dtype=np.float32) for _ in range(8)]
+    arrays = [rng.random((1, 4), dtype=np.float32) for _ in range(12)]
     with serving.start_background(slow_repo, port=0, models=("batched",)) as handle:
         results = _concurrent(handle.url, "batched", arrays)
         text = httpx.get(handle.url + "/metrics").text
@@ -384,13 +384,13 @@ def test_dynamic_batching_merges_concurrent_requests(slow_repo: Path) -> None:
     executions = _metric(text, 'modelps_batch_size_count{model="batched"}')
     samples = _metric(text, 'modelps_batch_size_sum{model="batched"}')
     singles = _metric(text, 'modelps_batch_size_bucket{le="1.0",model="batched"}')
-    assert samples == 8
-    assert executions < 8 and singles < executions  # at least one execution merged several requests
+    assert samples == 12
+    assert executions < 12 and singles < executions  # at least one execution merged several requests
 
 
 @pytest.mark.slow
 def test_full_queue_answers_503(slow_repo: Path) -> None:
-    arrays = [np.full((1, 4), i, np.float32) for i in range(6)]
+    arrays = [np.full((1, 4), i, np.float32) for i in range(8)]
     with serving.start_background(slow_repo, port=0, models=("single",), max_queue_size=1) as handle:
         results = _concurrent(handle.url, "single", arrays)
         refused = [r for r in results if isinstance(r, InferenceServerException)]
