@@ -107,3 +107,15 @@ def test_garbage_model_is_one_line(tmp_path: Path) -> None:
     result = modelps("inspect", bad)
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "not a valid ONNX model" in result.stderr
+
+
+def test_replaying_a_recipe_gives_identical_files(model_path: Path, tmp_path: Path) -> None:
+    first, second = tmp_path / "first.onnx", tmp_path / "second.onnx"
+    edit = '{"op": "rename", "kind": "tensor", "old": "r", "new": "relu_out"}'
+    assert modelps("edit", model_path, "--edit", edit, "-o", first, "--recipe-out", tmp_path / "r.json").returncode == 0
+    assert modelps("edit", model_path, "--recipe", tmp_path / "r.json", "-o", second).returncode == 0
+    assert first.read_bytes() == second.read_bytes()
+    other = tmp_path / "other.onnx"
+    save(with_conv_weights(seed=9), other)
+    result = modelps("edit", other, "--recipe", tmp_path / "r.json", "-o", tmp_path / "x.onnx")
+    assert result.returncode == 1 and "the recipe was made for base model" in result.stderr
