@@ -34,7 +34,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-INPUT_SHAPE = (1, 3, 256, 128)  # person re-id input (FedReID's ResNet-50)
+INPUT_SHAPE = (1, 3, 256, 128)  # person re-id input (FedReID's ResNet-50), used for the torch fallback
+IO = {"input": "x", "output": "y"}  # the model's first input and output, set once the model is loaded
 
 
 # ---------------------------------------------------------------------------------------------- model
@@ -49,6 +50,9 @@ def resnet50_onnx(path: Path) -> Path:
         return path
     except (ImportError, AttributeError, KeyError, TypeError) as exc:
         print(f"# zoo unavailable ({type(exc).__name__}); exporting a torch ResNet-50 with random weights")
+    path = path.with_name("resnet50-torch.onnx")
+    if path.is_file():
+        return path
     import torch
     from torch import nn
 
@@ -126,11 +130,12 @@ class OrtRuntime(MLModel):
     async def load(self) -> bool:
         self.session = ort.InferenceSession(self.settings.parameters.uri, providers=["CPUExecutionProvider"])
         self.input = self.session.get_inputs()[0].name
+        self.output = self.session.get_outputs()[0].name
         return True
 
     async def predict(self, payload: InferenceRequest) -> InferenceResponse:
         x = NumpyCodec.decode_input(payload.inputs[0])
-        y = self.session.run(None, {self.input: x.astype("float32")})[0]
+        y = self.session.run([self.output], {self.input: x.astype("float32")})[0]
         return InferenceResponse(model_name=self.name, outputs=[NumpyCodec.encode_output("y", y)])
 """
 
@@ -149,7 +154,7 @@ class Rn50:
 
     @bentoml.api
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {{"x": x.astype(np.float32)}})[0]
+        return self.session.run(None, {{{input!r}: x.astype(np.float32)}})[0]
 """
 
 
@@ -181,7 +186,7 @@ def start_mlserver(venv: Path, model: Path, work: Path, log: Path) -> tuple[subp
 def start_bentoml(venv: Path, model: Path, work: Path, log: Path) -> tuple[subprocess.Popen, int]:
     folder = work / "bento"
     folder.mkdir()
-    (folder / "service.py").write_text(BENTO_SERVICE.format(model=str(model)))
+    (folder / "service.py").write_text(BENTO_SERVICE.format(model=str(model), input=IO["input"]))
     port = free_port()
     env = dict(os.environ, BENTOML_HOME=str(work / "bentoml-home"), BENTOML_DO_NOT_TRACK="true")
     proc = subprocess.Popen([str(venv / "bin" / "bentoml"), "serve", "service:Rn50", "--port", str(port)],
@@ -193,15 +198,18 @@ def start_bentoml(venv: Path, model: Path, work: Path, log: Path) -> tuple[subpr
 # ---------------------------------------------------------------------------------------------- requests
 def v2_binary(x: np.ndarray) -> tuple[bytes, dict[str, str]]:
     header = json.dumps({
-        "inputs": [{"name": "x", "shape": list(x.shape), "datatype": "FP32",
+        "inputs": [{"name": IO["input"], "shape": list(x.shape), "datatype": "FP32",
                     "parameters": {"binary_data_size": x.nbytes}}],
-        "outputs": [{"name": "y", "parameters": {"binary_data": True}}],
+        "outputs": [{"name": IO["output"], "parameters": {"binary_data": True}}],
     }).encode()  # fmt: skip
     return header + x.tobytes(), {"Inference-Header-Content-Length": str(len(header))}
 
 
 def v2_json(x: np.ndarray) -> tuple[bytes, dict[str, str]]:
-    body = {"inputs": [{"name": "x", "shape": list(x.shape), "datatype": "FP32", "data": x.ravel().tolist()}]}
+    body = {
+        "inputs": [{"name": IO["input"], "shape": list(x.shape), "datatype": "FP32", "data": x.ravel().tolist()}],
+        "outputs": [{"name": IO["output"]}],
+    }
     return json.dumps(body).encode(), {"Content-Type": "application/json"}
 
 
@@ -336,22 +344,25 @@ def main() -> int:
     import serving
 
     home = Path(os.environ.get("MODELPS_HOME", Path.home() / ".modelps"))
-    model = resnet50_onnx(home / "bench" / "resnet50-reid.onnx")
+    model = resnet50_onnx(home / "bench" / "fedreid-resnet50.onnx")
     work = Path(tempfile.mkdtemp(prefix="modelps-bench-"))
     repo = work / "repo"
     serving.publish(model, repo, "rn50", max_batch_size=16)
     serving.publish(model, repo, "rn50-nobatch", dynamic_batching=False)
     serving.publish(model, repo, "rn50-2inst", max_batch_size=16, instances=2)
-    x = np.random.default_rng(0).standard_normal(INPUT_SHAPE).astype(np.float32)
     session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    expected = session.run(None, {"x": x})[0]
+    first = session.get_inputs()[0]
+    IO.update(input=first.name, output=session.get_outputs()[0].name)
+    shape = tuple(d if isinstance(d, int) else 1 for d in first.shape)
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    expected = session.run([IO["output"]], {IO["input"]: x})[0]
 
     procs: dict[str, subprocess.Popen] = {}
     variants: dict[str, tuple[Callable[[], Callable[[], object]], int | None]] = {}
     max_diff: dict[str, float] = {}
     notes: list[str] = []
     try:
-        variants["in-process ORT"] = (lambda: lambda: session.run(None, {"x": x}), None)
+        variants["in-process ORT"] = (lambda: lambda: session.run([IO["output"]], {IO["input"]: x}), None)
         proc, port = start_modelps(repo, work / "modelps.log")
         procs["modelps"] = proc
         for label, model_name, encode in (
@@ -418,7 +429,7 @@ def main() -> int:
     summary = summarize(results, args.concurrency)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"cpus": os.cpu_count(), "duration": args.duration, "repeats": args.repeats, "model": model.name,
-            "input_shape": INPUT_SHAPE, "max_abs_diff": max_diff, "notes": notes}  # fmt: skip
+            "input_shape": shape, "io": IO, "max_abs_diff": max_diff, "notes": notes}  # fmt: skip
     args.out.write_text(json.dumps({"meta": meta, "summary": summary}, indent=2))
     print(table(summary, args.concurrency))
     return 0
@@ -455,7 +466,7 @@ def overhead(args: argparse.Namespace) -> int:
     session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     proc, port = start_modelps(work / "repo", work / "modelps.log")
     try:
-        variants = {"in-process ORT": ((lambda: (lambda: session.run(None, {"x": x}))), None)}
+        variants = {"in-process ORT": ((lambda: (lambda: session.run(["y"], {"x": x}))), None)}
         for label, encode in (("modelps binary", v2_binary), ("modelps JSON", v2_json)):
             body, headers = encode(x)
             variants[label] = (http_caller(port, "/v2/models/tiny/infer", body, headers), proc.pid)

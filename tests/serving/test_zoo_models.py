@@ -15,16 +15,11 @@ zoo = pytest.importorskip("zoo", reason="the zoo package is not installed in thi
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["face-mobilefacenet"])
+@pytest.mark.parametrize("name", ["face-mobilefacenet", "fedssl-byol-resnet18"])
 def test_zoo_model_served_equals_in_process(name: str, tmp_path: Path) -> None:
-    export = getattr(zoo, "export", None)
-    if export is None:
-        pytest.skip("zoo has no export() yet")
+    export = zoo.export
     path = tmp_path / f"{name}.onnx"
-    try:
-        export(name, path)
-    except KeyError as exc:
-        pytest.skip(f"zoo has no model {name!r}: {exc}")
+    export(name, path)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     feeds = {}
     rng = np.random.default_rng(0)
