@@ -84,7 +84,7 @@ def create_engine(url: str) -> sa.Engine:
         raise StoreError(f"cannot parse the database URL {url!r}: {exc}") from exc
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "postgresql":
-        kwargs["pool_pre_ping"] = True
+        kwargs["pool_recycle"] = 1800  # a dropped connection is replaced on its next error, no ping per checkout
         kwargs["connect_args"] = {"connect_timeout": 10}
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -54,7 +55,7 @@ from modelps.sessions.errors import (
     StoreError,
 )
 from modelps.sessions.records import CommentInfo, RecipeDiff, RevisionInfo, SessionInfo
-from modelps.sessions.replay import RevisionRow, edit_chain, replay, undo_target
+from modelps.sessions.replay import MissingRow, RevisionRow, edit_chain, replay, undo_target
 from modelps.sessions.schema import comments, members, revisions, sessions, snapshots, users
 from modelps.validate import validate
 
@@ -110,6 +111,10 @@ class SessionStore:
     ) -> None:
         self.url = db.resolve_url(url)
         self.engine = db.create_engine(self.url)
+        # PostgreSQL reads run in autocommit: one round trip per query instead of BEGIN/query/COMMIT
+        self._reader = (
+            self.engine if db.is_sqlite(self.engine) else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         with self._errors("open"):
             db.upgrade(self.engine)
         self.blobs = BlobStore(blob_dir or os.environ.get("MODELPS_BLOBS") or db.default_home() / "blobs")
@@ -207,7 +212,7 @@ class SessionStore:
             PermissionDenied: ``user`` is not a member.
         """
         with self._read() as conn:
-            role = self._require(conn, session_id, user, "viewer")
+            access = self._require(conn, session_id, user, "viewer")
             row = (
                 conn.execute(
                     sa.select(sessions, users.c.name.label("owner_name"))
@@ -217,8 +222,9 @@ class SessionStore:
                 .mappings()
                 .one()
             )
-            head = self._head(conn, session_id)
-        return SessionInfo(row["id"], row["name"], row["base_sha256"], row["owner_name"], row["created_at"], head, role)
+        return SessionInfo(
+            row["id"], row["name"], row["base_sha256"], row["owner_name"], row["created_at"], access.head, access.role
+        )
 
     def members(self, session_id: str, user: str | None = None) -> dict[str, str]:
         """Members of a session and their roles, ``{name: role}``."""
@@ -278,9 +284,7 @@ class SessionStore:
             SessionNotFound: No such session.
         """
         with self._read() as conn:
-            if user is not None:
-                self._require(conn, session_id, user, "viewer")
-            return self._head(conn, session_id)
+            return self._require(conn, session_id, user, "viewer").head
 
     def log(
         self, session_id: str, user: str | None = None, *, since: int = 0, limit: int | None = None
@@ -313,9 +317,9 @@ class SessionStore:
     def recipe(self, session_id: str, revision: int | None = None, user: str | None = None) -> Recipe:
         """Return the recipe that rebuilds ``revision`` (default: head) from the base model, undos resolved."""
         with self._read() as conn:
-            self._require(conn, session_id, user, "viewer")
+            head = self._require(conn, session_id, user, "viewer").head
             base_sha = conn.execute(sa.select(sessions.c.base_sha256).where(sessions.c.id == session_id)).scalar_one()
-            number = self._resolve_revision(conn, session_id, revision)
+            number = head if revision is None else self._check_revision(session_id, revision, head)
             rows = self._rows(conn, session_id, number)
         _, chain = edit_chain(rows, number)
         return Recipe(tuple(edit_from_dict(row.edit or {}) for row in chain), base_sha)
@@ -358,8 +362,7 @@ class SessionStore:
         parsed = parse_edit(edit)
         with self._lock:
             with self._read() as conn:
-                self._require(conn, session_id, user, "editor")
-                head = self._head(conn, session_id)
+                head = self._require(conn, session_id, user, "editor").head
             self._check_expected(session_id, expect_revision, head)
             model = self._working_model(session_id, head)
             try:
@@ -447,8 +450,7 @@ class SessionStore:
     ) -> RevisionInfo:
         for _ in range(10):
             with self._read() as conn:
-                self._require(conn, session_id, user, "editor")
-                head = self._head(conn, session_id)
+                head = self._require(conn, session_id, user, "editor").head
                 rows = self._rows(conn, session_id, head)
             if expect_revision is not None:
                 self._check_expected(session_id, expect_revision, head)
@@ -480,8 +482,7 @@ class SessionStore:
         now = _now()
         try:
             with self._write() as conn:
-                self._require(conn, session_id, user, "editor")
-                current = self._head(conn, session_id)
+                current = self._require(conn, session_id, user, "editor").head
                 if current != head:
                     raise ConflictError(session_id, head, current)
                 author_id = self._ensure_user(conn, user)
@@ -515,8 +516,8 @@ class SessionStore:
             RevisionNotFound: The session has no such revision.
         """
         with self._read() as conn:
-            self._require(conn, session_id, user, "viewer")
-            number = self._resolve_revision(conn, session_id, revision)
+            head = self._require(conn, session_id, user, "viewer").head
+            number = head if revision is None else self._check_revision(session_id, revision, head)
         return self._build(session_id, number)
 
     def export_onnx(
@@ -556,9 +557,11 @@ class SessionStore:
             self._cache.popitem(last=False)
 
     def _build(self, session_id: str, revision: int, cached: tuple[int, Model] | None = None) -> Model:
+        # with a cached model, first read only the revisions after it: usually the walk stops there
+        since = cached[0] + 1 if cached is not None and cached[0] <= revision else 0
         with self._read() as conn:
             base_blob = conn.execute(sa.select(sessions.c.base_blob).where(sessions.c.id == session_id)).scalar_one()
-            rows = self._rows(conn, session_id, revision)
+            rows = self._rows(conn, session_id, revision, since)
             snaps = dict(
                 conn.execute(
                     sa.select(snapshots.c.revision, snapshots.c.sha256).where(
@@ -572,7 +575,14 @@ class SessionStore:
                 return True
             return number in snaps and self.blobs.has(snaps[number])
 
-        start, chain = edit_chain(rows, revision, available)
+        try:
+            start, chain = edit_chain(rows, revision, available)
+        except MissingRow:
+            if not since:
+                raise
+            with self._read() as conn:
+                rows = self._rows(conn, session_id, revision)
+            start, chain = edit_chain(rows, revision, available)
         if cached is not None and cached[0] == start and start > 0:
             model = cached[1]
         elif start > 0:
@@ -616,9 +626,9 @@ class SessionStore:
             raise SessionError("a comment needs some text")
         now = _now()
         with self._write() as conn:
-            self._require(conn, session_id, user, "viewer")
+            access = self._require(conn, session_id, user, "viewer")
             if revision is not None:
-                self._check_revision(session_id, revision, self._head(conn, session_id))
+                self._check_revision(session_id, revision, access.head)
             author_id = self._ensure_user(conn, user)
             result = conn.execute(
                 sa.insert(comments).values(
@@ -743,7 +753,7 @@ class SessionStore:
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[sa.Connection]:
-        with self._errors("read"), self.engine.connect() as conn, conn.begin():
+        with self._errors("read"), self._reader.connect() as conn, conn.begin():
             yield conn
 
     @contextlib.contextmanager
@@ -771,50 +781,54 @@ class SessionStore:
             sa.select(members.c.role).where(members.c.session_id == session_id, members.c.user_id == user_id)
         ).scalar()
 
-    def _require(self, conn: sa.Connection, session_id: str, user: str | None, need: str) -> str | None:
-        """Check that the session exists and ``user`` holds at least role ``need``; returns the role."""
-        exists = conn.execute(sa.select(sessions.c.id).where(sessions.c.id == session_id)).scalar()
-        if exists is None:
+    def _require(self, conn: sa.Connection, session_id: str, user: str | None, need: str) -> _Access:
+        """Check in one query that the session exists and ``user`` holds at least role ``need``.
+
+        Returns the user's role (``None`` for the administrator, ``user=None``) and the head revision.
+        """
+        head = (
+            sa.select(sa.func.max(revisions.c.number))
+            .where(revisions.c.session_id == sessions.c.id)
+            .scalar_subquery()
+            .label("head")
+        )
+        columns: list[Any] = [sessions.c.id, head]
+        if user is not None:
+            role = (
+                sa.select(members.c.role)
+                .join(users, users.c.id == members.c.user_id)
+                .where(members.c.session_id == sessions.c.id, users.c.name == user)
+                .scalar_subquery()
+                .label("role")
+            )
+            columns.append(role)
+        row = conn.execute(sa.select(*columns).where(sessions.c.id == session_id)).first()
+        if row is None or row.head is None:
             raise SessionNotFound(f"no session with id {session_id!r} (see `modelps session list`)")
         if user is None:
             if need != "viewer":
                 raise PermissionDenied(f"session {session_id}: changing a session needs a user name")
-            return None
-        user_id = self._user_id(conn, user)
-        role = None if user_id is None else self._role_of(conn, session_id, user_id)
-        if role is None:
+            return _Access(None, int(row.head))
+        if row.role is None:
             raise PermissionDenied(
                 f"user {user!r} is not a member of session {session_id}; ask its owner to share it with them"
             )
-        if _RANK[role] < _RANK[need]:
+        if _RANK[row.role] < _RANK[need]:
             action = "edit it" if need == "editor" else "share it or change its members"
             hint = "ask its owner for the editor role" if need == "editor" else "only its owner can"
             raise PermissionDenied(
-                f"user {user!r} is {_article(role)} of session {session_id} and cannot {action}; {hint}"
+                f"user {user!r} is {_article(row.role)} of session {session_id} and cannot {action}; {hint}"
             )
-        return role
+        return _Access(row.role, int(row.head))
 
     @staticmethod
-    def _head(conn: sa.Connection, session_id: str) -> int:
-        head = conn.execute(
-            sa.select(sa.func.max(revisions.c.number)).where(revisions.c.session_id == session_id)
-        ).scalar()
-        if head is None:
-            raise SessionNotFound(f"no session with id {session_id!r} (see `modelps session list`)")
-        return int(head)
-
-    @staticmethod
-    def _rows(conn: sa.Connection, session_id: str, upto: int) -> dict[int, RevisionRow]:
+    def _rows(conn: sa.Connection, session_id: str, upto: int, since: int = 0) -> dict[int, RevisionRow]:
         result = conn.execute(
             sa.select(revisions.c.number, revisions.c.kind, revisions.c.edit, revisions.c.target).where(
-                revisions.c.session_id == session_id, revisions.c.number <= upto
+                revisions.c.session_id == session_id, revisions.c.number <= upto, revisions.c.number >= since
             )
         )
         return {row.number: RevisionRow.from_db(*row) for row in result}
-
-    def _resolve_revision(self, conn: sa.Connection, session_id: str, revision: int | None) -> int:
-        head = self._head(conn, session_id)
-        return head if revision is None else self._check_revision(session_id, revision, head)
 
     @staticmethod
     def _check_revision(session_id: str, revision: int, head: int) -> int:
@@ -830,6 +844,12 @@ class SessionStore:
         self._check_revision(session_id, expected, head)
         if expected != head:
             raise ConflictError(session_id, expected, head)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Access:
+    role: str | None
+    head: int
 
 
 class _Retryable(Exception):
