@@ -66,13 +66,15 @@ def writer(url: str, blobs: str, sid: str, user: str, node: str, go: str, second
             time.sleep(0.001)
         began = time.perf_counter()
         deadline = began + seconds
+        head = store.head(sid)
         while time.perf_counter() < deadline:
             new = f"{user}_{commits + 1}"
             edit = {"op": "rename", "kind": "node", "old": current, "new": new}
             try:
-                store.apply(sid, user, edit, expect_revision=store.head(sid))
-            except ConflictError:
+                head = store.apply(sid, user, edit, expect_revision=head).revision
+            except ConflictError as exc:  # reload and retry against the revision the error names
                 conflicts += 1
+                head = exc.current
                 continue
             commits += 1
             current = new

@@ -360,7 +360,7 @@ class SessionStore:
             RevisionNotFound: ``expect_revision`` is from the future.
         """
         parsed = parse_edit(edit)
-        with self._lock:
+        with self._lock, db.session_lock(self.engine, session_id):
             with self._read() as conn:
                 head = self._require(conn, session_id, user, "editor").head
             self._check_expected(session_id, expect_revision, head)
@@ -448,23 +448,25 @@ class SessionStore:
     def _revert(
         self, session_id: str, user: str, to: int | None, expect_revision: int | None, message: str | None
     ) -> RevisionInfo:
+        kind = "undo" if to is None else "checkout"
         for _ in range(10):
-            with self._read() as conn:
-                head = self._require(conn, session_id, user, "editor").head
-                rows = self._rows(conn, session_id, head)
-            if expect_revision is not None:
-                self._check_expected(session_id, expect_revision, head)
-            if to is None:
-                target = undo_target(rows, head)
-                kind, marker = "undo", {"op": "undo", "reverts": target + 1, "to": target}
-            else:
-                target = self._check_revision(session_id, to, head)
-                kind, marker = "checkout", {"op": "checkout", "to": target}
-            try:
-                return self._commit(session_id, user, head, kind=kind, edit=marker, target=target, message=message)
-            except ConflictError:
+            with self._lock, db.session_lock(self.engine, session_id):
+                with self._read() as conn:
+                    head = self._require(conn, session_id, user, "editor").head
+                    rows = self._rows(conn, session_id, head)
                 if expect_revision is not None:
-                    raise
+                    self._check_expected(session_id, expect_revision, head)
+                if to is None:
+                    target = undo_target(rows, head)
+                    marker: dict[str, Any] = {"op": "undo", "reverts": target + 1, "to": target}
+                else:
+                    target = self._check_revision(session_id, to, head)
+                    marker = {"op": "checkout", "to": target}
+                try:
+                    return self._commit(session_id, user, head, kind=kind, edit=marker, target=target, message=message)
+                except ConflictError:
+                    if expect_revision is not None:
+                        raise
         raise StoreError(f"session {session_id}: too many concurrent writers; {kind} did not get through")
 
     def _commit(

@@ -91,3 +91,16 @@ def test_public_api() -> None:
     for name in modelps.sessions.__all__:
         assert getattr(modelps.sessions, name) is not None
     assert issubclass(modelps.sessions.ConflictError, modelps.ModelPSError)
+
+
+def test_session_lock_excludes_other_writers_and_times_out(store: SessionStore) -> None:
+    from modelps.sessions.db import session_lock
+
+    with session_lock(store.engine, "abc"):
+        with pytest.raises(StoreError, match="another writer held it for over 0 s"):
+            with session_lock(store.engine, "abc", timeout=0.05):
+                pass
+        with session_lock(store.engine, "other", timeout=0.05):  # other sessions are not blocked
+            pass
+    with session_lock(store.engine, "abc", timeout=0.05):  # released
+        pass
