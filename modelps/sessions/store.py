@@ -56,7 +56,7 @@ from modelps.sessions.errors import (
 )
 from modelps.sessions.records import CommentInfo, RecipeDiff, RevisionInfo, SessionInfo
 from modelps.sessions.replay import MissingRow, RevisionRow, edit_chain, replay, undo_target
-from modelps.sessions.schema import comments, members, revisions, sessions, snapshots, users
+from modelps.sessions.schema import blobs, comments, members, revisions, sessions, snapshots, users
 from modelps.validate import validate
 
 __all__ = ["SessionStore", "parse_edit"]
@@ -95,6 +95,9 @@ class SessionStore:
         blob_dir: Folder for model files; default ``$MODELPS_BLOBS`` or ``$MODELPS_HOME/blobs``.
         snapshot_after_s: Store a snapshot of a revision whose replay took longer than this.
         cache_size: How many sessions' head models this process keeps for fast writes.
+        blobs_in_db: Also keep base models in the database, so clients on other machines (with
+            their own blob folders) can open every session; default: on for PostgreSQL, off for
+            SQLite. The blob folder then acts as a local cache; snapshots always stay local.
 
     ``user=None`` on a reading method means the local administrator (whoever can open the database
     directly); the editor UI always names its user, so roles apply. Writes always need a user.
@@ -108,6 +111,7 @@ class SessionStore:
         blob_dir: str | os.PathLike[str] | None = None,
         snapshot_after_s: float = 0.3,
         cache_size: int = 4,
+        blobs_in_db: bool | None = None,
     ) -> None:
         self.url = db.resolve_url(url)
         self.engine = db.create_engine(self.url)
@@ -119,6 +123,7 @@ class SessionStore:
             db.upgrade(self.engine)
         self.blobs = BlobStore(blob_dir or os.environ.get("MODELPS_BLOBS") or db.default_home() / "blobs")
         self.snapshot_after_s = snapshot_after_s
+        self.blobs_in_db = not db.is_sqlite(self.engine) if blobs_in_db is None else blobs_in_db
         self._cache_size = cache_size
         self._cache: collections.OrderedDict[str, tuple[int, Model]] = collections.OrderedDict()
         self._lock = threading.RLock()
@@ -155,7 +160,7 @@ class SessionStore:
         except ValidationError as exc:
             raise ValidationError(f"{path}: the base model fails validation: {exc}") from exc
         base_sha = io.file_sha256(path)
-        blob = self.blobs.put(_self_contained_bytes(path, base.ir))
+        blob = self._put_base(_self_contained_bytes(path, base.ir))
         session_id = uuid.uuid4().hex[:12]
         now = _now()
         with self._write() as conn:
@@ -543,7 +548,7 @@ class SessionStore:
         with self._read() as conn:
             self._require(conn, session_id, user, "viewer")
             blob = conn.execute(sa.select(sessions.c.base_blob).where(sessions.c.id == session_id)).scalar_one()
-        return self.blobs.get(blob)
+        return self._fetch_blob(blob).read_bytes()
 
     def _working_model(self, session_id: str, head: int) -> Model:
         """Return the head model for validating a write: this process's cached copy, else a rebuild."""
@@ -598,10 +603,30 @@ class SessionStore:
         return model
 
     def _load_blob(self, sha256: str) -> Model:
+        return Model(io.load(self._fetch_blob(sha256)))
+
+    def _put_base(self, data: bytes) -> str:
+        """Store a base model in the blob folder and, with ``blobs_in_db``, in the database."""
+        sha = self.blobs.put(data)
+        if self.blobs_in_db:
+            with self._write() as conn:
+                if conn.execute(sa.select(blobs.c.size).where(blobs.c.sha256 == sha)).first() is None:
+                    conn.execute(sa.insert(blobs).values(sha256=sha, size=len(data), data=data))
+        return sha
+
+    def _fetch_blob(self, sha256: str) -> Path:
+        """Return the local path of a blob, copying it from the database first if only the database has it."""
         path = self.blobs.path(sha256)
-        if not path.is_file():
-            self.blobs.get(sha256)  # raises the explanatory error
-        return Model(io.load(path))
+        if path.is_file():
+            return path
+        if self.blobs_in_db:
+            with self._read() as conn:
+                data = conn.execute(sa.select(blobs.c.data).where(blobs.c.sha256 == sha256)).scalar()
+            if data is not None:
+                self.blobs.put(bytes(data))
+                return path
+        self.blobs.get(sha256)  # raises the explanatory error
+        return path
 
     def _save_snapshot(self, session_id: str, revision: int, model: Model) -> None:
         try:
@@ -687,7 +712,7 @@ class SessionStore:
 
         _check_name(user, "user name")
         content = bundle.read_bundle(path)
-        base_blob = self.blobs.put(content.base)
+        base_blob = self._put_base(content.base)
         base = self._load_blob(base_blob)
         try:
             validate(base.ir, "full")
