@@ -97,7 +97,21 @@ def create_engine(url: str) -> sa.Engine:
         raise StoreError(f"cannot use the database URL {parsed.render_as_string(hide_password=True)}: {exc}") from exc
     if is_sqlite(engine):
         _configure_sqlite(engine)
+    elif engine.dialect.name == "postgresql":
+        _configure_postgresql(engine)
     return engine
+
+
+def _configure_postgresql(engine: sa.Engine) -> None:
+    """Bound every lock wait (row locks and the session writer lock) by the busy timeout."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET lock_timeout = '{int(BUSY_TIMEOUT_S * 1000)}ms'")
+        dbapi_connection.autocommit = autocommit
 
 
 def _configure_sqlite(engine: sa.Engine) -> None:
@@ -148,7 +162,8 @@ def session_lock(engine: sa.Engine, session_id: str, timeout: float = BUSY_TIMEO
     if engine.dialect.name == "postgresql":
         key = int.from_bytes(digest, "big", signed=True)
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(sa.text(f"SET lock_timeout = '{int(timeout * 1000)}ms'"))
+            if timeout != BUSY_TIMEOUT_S:
+                conn.execute(sa.text(f"SET lock_timeout = '{int(timeout * 1000)}ms'"))
             try:
                 conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": key})
             except sa.exc.OperationalError as exc:
@@ -157,6 +172,8 @@ def session_lock(engine: sa.Engine, session_id: str, timeout: float = BUSY_TIMEO
                 yield
             finally:
                 conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                if timeout != BUSY_TIMEOUT_S:
+                    conn.execute(sa.text(f"SET lock_timeout = '{int(BUSY_TIMEOUT_S * 1000)}ms'"))
         return
     database = engine.url.database if is_sqlite(engine) else None
     try:

@@ -489,10 +489,10 @@ class SessionStore:
         now = _now()
         try:
             with self._write() as conn:
-                current = self._require(conn, session_id, user, "editor").head
-                if current != head:
-                    raise ConflictError(session_id, head, current)
-                author_id = self._ensure_user(conn, user)
+                access = self._require(conn, session_id, user, "editor")
+                if access.head != head:
+                    raise ConflictError(session_id, head, access.head)
+                author_id = access.user_id
                 conn.execute(
                     sa.insert(revisions).values(
                         session_id=session_id,
@@ -821,21 +821,21 @@ class SessionStore:
         )
         columns: list[Any] = [sessions.c.id, head]
         if user is not None:
+            user_id = sa.select(users.c.id).where(users.c.name == user).scalar_subquery()
             role = (
                 sa.select(members.c.role)
-                .join(users, users.c.id == members.c.user_id)
-                .where(members.c.session_id == sessions.c.id, users.c.name == user)
+                .where(members.c.session_id == sessions.c.id, members.c.user_id == user_id)
                 .scalar_subquery()
                 .label("role")
             )
-            columns.append(role)
+            columns += [role, user_id.label("user_id")]
         row = conn.execute(sa.select(*columns).where(sessions.c.id == session_id)).first()
         if row is None or row.head is None:
             raise SessionNotFound(f"no session with id {session_id!r} (see `modelps session list`)")
         if user is None:
             if need != "viewer":
                 raise PermissionDenied(f"session {session_id}: changing a session needs a user name")
-            return _Access(None, int(row.head))
+            return _Access(None, int(row.head), None)
         if row.role is None:
             raise PermissionDenied(
                 f"user {user!r} is not a member of session {session_id}; ask its owner to share it with them"
@@ -846,7 +846,7 @@ class SessionStore:
             raise PermissionDenied(
                 f"user {user!r} is {_article(row.role)} of session {session_id} and cannot {action}; {hint}"
             )
-        return _Access(row.role, int(row.head))
+        return _Access(row.role, int(row.head), int(row.user_id))
 
     @staticmethod
     def _rows(conn: sa.Connection, session_id: str, upto: int, since: int = 0) -> dict[int, RevisionRow]:
@@ -877,6 +877,7 @@ class SessionStore:
 class _Access:
     role: str | None
     head: int
+    user_id: int | None
 
 
 class _Retryable(Exception):
