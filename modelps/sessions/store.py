@@ -64,6 +64,7 @@ __all__ = ["SessionStore", "parse_edit"]
 logger = logging.getLogger(__name__)
 
 _RANK = {"viewer": 1, "editor": 2, "owner": 3}
+_DB_BLOB_LIMIT = 512 << 20  # PostgreSQL bytea values stop at 1 GiB; larger bases stay in the blob folder
 _RETRYABLE_SQLSTATES = ("40001", "40P01")  # PostgreSQL serialization failure, deadlock
 
 
@@ -608,7 +609,14 @@ class SessionStore:
     def _put_base(self, data: bytes) -> str:
         """Store a base model in the blob folder and, with ``blobs_in_db``, in the database."""
         sha = self.blobs.put(data)
-        if self.blobs_in_db:
+        if self.blobs_in_db and len(data) > _DB_BLOB_LIMIT:
+            logger.warning(
+                "base model %s… is %d MiB: kept only in the blob folder %s (share that folder between clients)",
+                sha[:12],
+                len(data) >> 20,
+                self.blobs.root,
+            )
+        elif self.blobs_in_db:
             with self._write() as conn:
                 if conn.execute(sa.select(blobs.c.size).where(blobs.c.sha256 == sha)).first() is None:
                     conn.execute(sa.insert(blobs).values(sha256=sha, size=len(data), data=data))
