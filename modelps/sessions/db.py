@@ -13,7 +13,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -147,20 +147,13 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
 
 
 @contextlib.contextmanager
-def session_lock(
-    engine: sa.Engine,
-    session_id: str,
-    timeout: float = BUSY_TIMEOUT_S,
-    while_waiting: Callable[[], None] | None = None,
-) -> Iterator[None]:
+def session_lock(engine: sa.Engine, session_id: str, timeout: float = BUSY_TIMEOUT_S) -> Iterator[None]:
     """Hold a lock on one session across processes while an edit is validated and committed.
 
-    Writers of the same session take turns, so a writer that lost a race learns it before spending
-    time on validation; the unique (session, revision) constraint remains the guarantee. PostgreSQL:
-    an advisory lock on a pooled connection; SQLite: ``flock`` on a file beside the database. Both
-    are released by the server or the operating system if the process dies. ``while_waiting`` is
-    called every few milliseconds while the lock is busy; it may raise (e.g. a conflict, when the
-    head already moved past the revision the waiting edit was made against) to stop waiting.
+    Writers of the same session then take turns, so a writer that lost a race learns it before
+    spending time on validation; the unique (session, revision) constraint remains the guarantee.
+    PostgreSQL: an advisory lock on a pooled connection. SQLite: ``flock`` on a file beside the
+    database. Both are released by the operating system or the server if the process dies.
 
     Raises:
         StoreError: The lock was not free within ``timeout`` seconds.
@@ -169,12 +162,18 @@ def session_lock(
     if engine.dialect.name == "postgresql":
         key = int.from_bytes(digest, "big", signed=True)
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            try_lock = sa.text("SELECT pg_try_advisory_lock(:key)")
-            _wait(lambda: bool(conn.execute(try_lock, {"key": key}).scalar()), session_id, timeout, while_waiting)
+            if timeout != BUSY_TIMEOUT_S:
+                conn.execute(sa.text(f"SET lock_timeout = '{int(timeout * 1000)}ms'"))
+            try:
+                conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            except sa.exc.OperationalError as exc:
+                raise StoreError(f"session {session_id}: another writer held it for over {timeout:.0f} s") from exc
             try:
                 yield
             finally:
                 conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                if timeout != BUSY_TIMEOUT_S:
+                    conn.execute(sa.text(f"SET lock_timeout = '{int(BUSY_TIMEOUT_S * 1000)}ms'"))
         return
     database = engine.url.database if is_sqlite(engine) else None
     try:
@@ -187,35 +186,19 @@ def session_lock(
     folder = Path(database).with_name(Path(database).name + ".locks")
     folder.mkdir(exist_ok=True)
     with open(folder / f"{digest.hex()}.lock", "a+b") as handle:
-
-        def try_flock() -> bool:
+        deadline = time.monotonic() + timeout
+        while True:
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
             except BlockingIOError:
-                return False
-            return True
-
-        _wait(try_flock, session_id, timeout, while_waiting)
+                if time.monotonic() > deadline:
+                    raise StoreError(f"session {session_id}: another writer held it for over {timeout:.0f} s") from None
+                time.sleep(0.0005)
         try:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
-def _wait(
-    acquire: Callable[[], bool], session_id: str, timeout: float, while_waiting: Callable[[], None] | None
-) -> None:
-    """Poll ``acquire`` (1 ms apart), calling ``while_waiting`` every 5 ms, until it succeeds or ``timeout``."""
-    deadline = time.monotonic() + timeout
-    next_check = time.monotonic() + 0.005
-    while not acquire():
-        now = time.monotonic()
-        if now > deadline:
-            raise StoreError(f"session {session_id}: another writer held it for over {timeout:.0f} s")
-        if while_waiting is not None and now >= next_check:
-            while_waiting()
-            next_check = now + 0.005
-        time.sleep(0.001)
 
 
 def schema_version(conn: sa.Connection) -> str | None:

@@ -366,7 +366,7 @@ class SessionStore:
             RevisionNotFound: ``expect_revision`` is from the future.
         """
         parsed = parse_edit(edit)
-        with self._lock, self._writer_turn(session_id, expect_revision):
+        with self._lock, db.session_lock(self.engine, session_id):
             with self._read() as conn:
                 head = self._require(conn, session_id, user, "editor").head
             self._check_expected(session_id, expect_revision, head)
@@ -456,7 +456,7 @@ class SessionStore:
     ) -> RevisionInfo:
         kind = "undo" if to is None else "checkout"
         for _ in range(10):
-            with self._lock, self._writer_turn(session_id, expect_revision):
+            with self._lock, db.session_lock(self.engine, session_id):
                 with self._read() as conn:
                     head = self._require(conn, session_id, user, "editor").head
                     rows = self._rows(conn, session_id, head)
@@ -557,24 +557,6 @@ class SessionStore:
         if cached is not None and cached[0] == head:
             return cached[1]
         return self._build(session_id, head, cached)
-
-    def _writer_turn(self, session_id: str, expected: int | None) -> contextlib.AbstractContextManager[None]:
-        """Wait for the session's writer lock; stop with a conflict as soon as the head passes ``expected``."""
-
-        def still_current() -> None:
-            if expected is not None:
-                with self._read() as conn:
-                    head = self._head_of(conn, session_id)
-                if head is not None and head > expected:
-                    raise ConflictError(session_id, expected, head)
-
-        return db.session_lock(self.engine, session_id, while_waiting=still_current)
-
-    @staticmethod
-    def _head_of(conn: sa.Connection, session_id: str) -> int | None:
-        return conn.execute(
-            sa.select(sa.func.max(revisions.c.number)).where(revisions.c.session_id == session_id)
-        ).scalar()
 
     def _cache_put(self, session_id: str, revision: int, model: Model) -> None:
         self._cache[session_id] = (revision, model)
