@@ -128,9 +128,12 @@ class SessionStore:
         self._cache_size = cache_size
         self._cache: collections.OrderedDict[str, tuple[int, Model]] = collections.OrderedDict()
         self._lock = threading.RLock()
+        self._pending: dict[tuple[str, int], threading.Thread] = {}
+        self._pending_lock = threading.Lock()
 
     def close(self) -> None:
-        """Release database connections and cached models."""
+        """Finish background snapshots, then release database connections and cached models."""
+        self.wait_for_snapshots()
         self._cache.clear()
         self.engine.dispose()
 
@@ -516,8 +519,9 @@ class SessionStore:
     def materialize(self, session_id: str, revision: int | None = None, user: str | None = None) -> Model:
         """Rebuild the model of ``revision`` (default: head) as a new :class:`~modelps.Model` the caller owns.
 
-        Replays the stored edits from the nearest snapshot (or the base); a replay slower than
-        ``snapshot_after_s`` leaves a snapshot so the next open is fast. The returned model's own
+        Replays the stored edits from the nearest snapshot (or the base); after a replay slower than
+        ``snapshot_after_s`` a background thread stores a snapshot of the revision so the next open
+        is fast (:meth:`wait_for_snapshots`). The returned model's own
         undo history starts empty; :meth:`recipe` gives the session's full recipe.
 
         Raises:
@@ -564,7 +568,9 @@ class SessionStore:
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
-    def _build(self, session_id: str, revision: int, cached: tuple[int, Model] | None = None) -> Model:
+    def _build(
+        self, session_id: str, revision: int, cached: tuple[int, Model] | None = None, *, snapshot: bool = True
+    ) -> Model:
         # with a cached model, first read only the revisions after it: usually the walk stops there
         since = cached[0] + 1 if cached is not None and cached[0] <= revision else 0
         with self._read() as conn:
@@ -599,9 +605,35 @@ class SessionStore:
             model = self._load_blob(base_blob)
         model, seconds = replay(model, chain)
         logger.debug("session %s: rebuilt revision %d from %d in %.3f s", session_id, revision, start, seconds)
-        if seconds > self.snapshot_after_s and revision not in snaps:
-            self._save_snapshot(session_id, revision, model)
+        if snapshot and seconds > self.snapshot_after_s and revision not in snaps:
+            self._snapshot_later(session_id, revision)
         return model
+
+    def _snapshot_later(self, session_id: str, revision: int) -> None:
+        """Store a snapshot of a revision from a background thread, so this open stays fast."""
+        key = (session_id, revision)
+        with self._pending_lock:
+            if key in self._pending:
+                return
+            thread = threading.Thread(
+                target=self._snapshot_job, args=key, name=f"modelps-snapshot-{session_id}-{revision}", daemon=True
+            )
+            self._pending[key] = thread
+        thread.start()
+
+    def _snapshot_job(self, session_id: str, revision: int) -> None:
+        try:
+            self._save_snapshot(session_id, revision, self._build(session_id, revision, snapshot=False))
+        except Exception as exc:  # noqa: BLE001  (a snapshot is only an optimisation)
+            logger.warning("session %s: no snapshot of revision %d (%s)", session_id, revision, exc)
+        finally:
+            with self._pending_lock:
+                self._pending.pop((session_id, revision), None)
+
+    def wait_for_snapshots(self, timeout: float | None = None) -> None:
+        """Wait until the snapshots being written in the background are stored."""
+        for thread in list(self._pending.values()):
+            thread.join(timeout)
 
     def _load_blob(self, sha256: str) -> Model:
         return Model(io.load(self._fetch_blob(sha256)))

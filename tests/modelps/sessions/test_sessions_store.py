@@ -107,6 +107,7 @@ def test_snapshots_are_written_for_slow_replays_and_used(db_url: str, model_path
         for n in range(3):
             store.apply(sid, "ann", rename(f"n{n}", f"m{n}"), expect_revision=n)
         reference = store.materialize(sid, 2).to_bytes()  # replays 2 edits: a snapshot of revision 2 is stored
+        store.wait_for_snapshots()
         with store.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(snapshots.c.revision, snapshots.c.sha256).where(snapshots.c.session_id == sid)
