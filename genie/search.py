@@ -197,7 +197,9 @@ def search(model: Model | str | Path, goal: Goal | None = None, progress: Progre
     reference = _outputs(base, held)
     report("calibrate", 1, 1)
 
-    quant_edit = QuantizeInt8(calib=goal.calib, calib_sha256=calib_sha, calib_samples=goal.calib_samples, seed=goal.seed)
+    quant_edit = QuantizeInt8(
+        calib=goal.calib, calib_sha256=calib_sha, calib_samples=goal.calib_samples, seed=goal.seed
+    )
     specs: list[tuple[str, list[Edit], dict[str, Any]]] = [("original", [], {})]
     int8_model: ir.Model | None = None
     if "quantize" in goal.methods:
@@ -306,7 +308,9 @@ def _build(base: ir.Model, edits: Sequence[Edit]) -> ir.Model:
 
 
 # -- sensitivity and trajectory --------------------------------------------------------------
-def _keep_for(analysis: Analysis, scores: Mapping[str, np.ndarray], ratios: Mapping[str, float]) -> dict[str, np.ndarray]:
+def _keep_for(
+    analysis: Analysis, scores: Mapping[str, np.ndarray], ratios: Mapping[str, float]
+) -> dict[str, np.ndarray]:
     keep = {}
     for name, ratio in ratios.items():
         group = analysis.group(name)
@@ -464,7 +468,9 @@ def _build_candidates(
     return candidates
 
 
-def _measure_all(candidates: Sequence[Candidate], goal: Goal, feed: Mapping[str, np.ndarray], threads: int, report: Progress) -> None:
+def _measure_all(
+    candidates: Sequence[Candidate], goal: Goal, feed: Mapping[str, np.ndarray], threads: int, report: Progress
+) -> None:
     models = {c.name: c.details["model_bytes"] for c in candidates}
     rounds = 7 if len(models) <= 8 else 5
     timings: dict[str, Timing] = measure(
@@ -487,7 +493,9 @@ def _measure_all(candidates: Sequence[Candidate], goal: Goal, feed: Mapping[str,
         cand.details.pop("model_bytes", None)
 
 
-def _predict(candidates: Sequence[Candidate], base: ir.Model, tables: Mapping[str, LayerTable], baseline: Candidate) -> None:
+def _predict(
+    candidates: Sequence[Candidate], base: ir.Model, tables: Mapping[str, LayerTable], baseline: Candidate
+) -> None:
     if "fp32" not in tables:
         return
     analysis = analyze(base)
@@ -523,7 +531,12 @@ def _predictor_error(candidates: Sequence[Candidate]) -> dict[str, float]:
     if not errors:
         return {}
     arr = np.array(errors)
-    return {"median_abs_rel_error": float(np.median(arr)), "max_abs_rel_error": float(arr.max()), "within_10pct": float((arr <= 0.1).mean()), "points": float(arr.size)}
+    return {
+        "median_abs_rel_error": float(np.median(arr)),
+        "max_abs_rel_error": float(arr.max()),
+        "within_10pct": float((arr <= 0.1).mean()),
+        "points": float(arr.size),
+    }
 
 
 def _pruned_fraction(base: ir.Model, ratios: Mapping[str, float]) -> float:
@@ -567,7 +580,12 @@ def count_flops(model: ir.Model) -> int:
         elif node.op_type == "ConvTranspose":
             total += 2 * int(np.prod(w)) * int(np.prod(out[2:]))
         else:
-            k = w[0] if node.op_type == "MatMul" or not (node.attributes.get("transB") and node.attributes["transB"].as_int()) else w[1]
+            k = (
+                w[0]
+                if node.op_type == "MatMul"
+                or not (node.attributes.get("transB") and node.attributes["transB"].as_int())
+                else w[1]
+            )
             total += 2 * out_elems * int(k)
     return total
 
@@ -591,7 +609,9 @@ def pareto_front(candidates: Sequence[Candidate]) -> list[Candidate]:
     return sorted((c for c in candidates if c.pareto), key=lambda c: -c.speedup)
 
 
-def recommend(candidates: Sequence[Candidate], baseline: Candidate, goal: Goal) -> tuple[Candidate | None, str, list[Candidate]]:
+def recommend(
+    candidates: Sequence[Candidate], baseline: Candidate, goal: Goal
+) -> tuple[Candidate | None, str, list[Candidate]]:
     """Pick the candidate to recommend for ``goal``; return it, a message, and the closest others.
 
     Rules: a candidate is *eligible* when it is measured at least as fast as the original
@@ -613,11 +633,15 @@ def recommend(candidates: Sequence[Candidate], baseline: Candidate, goal: Goal) 
         target_ms = baseline.latency_ms / goal.target_speedup
     if not eligible:
         faster = sorted((c for c in candidates if c.speedup >= 1.0), key=lambda c: -c.score)[:3]
-        return None, (
-            f"no candidate is at least as fast as the original with fidelity >= {goal.min_fidelity:g}"
-            + (f" and size <= {goal.max_size_mb:g} MB" if goal.max_size_mb else "")
-            + "; the closest are listed"
-        ), faster
+        return (
+            None,
+            (
+                f"no candidate is at least as fast as the original with fidelity >= {goal.min_fidelity:g}"
+                + (f" and size <= {goal.max_size_mb:g} MB" if goal.max_size_mb else "")
+                + "; the closest are listed"
+            ),
+            faster,
+        )
     if target_ms is None:
         best = max(eligible, key=lambda c: (c.speedup, c.score))
         return best, f"fastest candidate with fidelity >= {goal.min_fidelity:g}: {best.name}", []
@@ -627,10 +651,14 @@ def recommend(candidates: Sequence[Candidate], baseline: Candidate, goal: Goal) 
         return best, f"{best.name} meets the target ({best.latency_ms:.2f} ms, {best.speedup:.2f}x)", []
     closest = sorted(eligible, key=lambda c: -c.speedup)[:3]
     need = baseline.latency_ms / target_ms
-    return None, (
-        f"the target ({target_ms:.2f} ms, {need:.2f}x) cannot be met at fidelity >= {goal.min_fidelity:g}; "
-        f"the closest is {closest[0].name} at {closest[0].speedup:.2f}x ({closest[0].latency_ms:.2f} ms)"
-    ), closest
+    return (
+        None,
+        (
+            f"the target ({target_ms:.2f} ms, {need:.2f}x) cannot be met at fidelity >= {goal.min_fidelity:g}; "
+            f"the closest is {closest[0].name} at {closest[0].speedup:.2f}x ({closest[0].latency_ms:.2f} ms)"
+        ),
+        closest,
+    )
 
 
 def _meets(cand: Candidate, baseline: Candidate, goal: Goal, target_ms: float) -> bool:
@@ -639,14 +667,21 @@ def _meets(cand: Candidate, baseline: Candidate, goal: Goal, target_ms: float) -
     return cand.latency_ms <= target_ms or cand.speedup >= baseline.latency_ms / target_ms
 
 
-def explain(cand: Candidate, baseline: Candidate, sensitivity: Mapping[str, Mapping[str, float]], tables: Mapping[str, LayerTable]) -> str:
+def explain(
+    cand: Candidate,
+    baseline: Candidate,
+    sensitivity: Mapping[str, Mapping[str, float]],
+    tables: Mapping[str, LayerTable],
+) -> str:
     """One or two sentences: what changed, what it bought, where the time went, what was sensitive."""
     parts = []
     ratios: Mapping[str, float] = cand.details.get("ratios") or {}
     if ratios:
         top = sorted(ratios.items(), key=lambda kv: -kv[1])[:3]
         cuts = ", ".join(f"{name} {ratio:.0%}" for name, ratio in top)
-        parts.append(f"prunes {cand.pruned_fraction:.0%} of prunable channels in {len(ratios)} groups (largest cuts: {cuts})")
+        parts.append(
+            f"prunes {cand.pruned_fraction:.0%} of prunable channels in {len(ratios)} groups (largest cuts: {cuts})"
+        )
     if cand.quantized:
         parts.append("quantizes to INT8 (QDQ, per-channel weights, U8 activations)")
     what = " and ".join(parts) or "leaves the model unchanged"
