@@ -31,7 +31,7 @@ from genie.measure import measure  # noqa: E402
 from genie.search import Goal, recommend, search  # noqa: E402
 from modelps.model import Model  # noqa: E402
 
-TARGETS = (1.5, 2.0, 2.5, 3.0)
+TARGETS = (1.5, 2.0, 2.5, 3.0, 3.5, 4.0)
 TASKS = {"fedreid-resnet50": "reid", "face-mobilefacenet": "face"}
 METRIC = {"reid": "mAP", "face": "accuracy"}
 
@@ -78,7 +78,7 @@ def run_model(name: str, budget: float, folder: Path, log: Any) -> dict[str, Any
         calib_samples=32,
         holdout_samples=16,
         budget_s=budget,
-        levels=(1.25, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0),
+        levels=(1.3, 1.5, 2.0, 3.5, 4.0),
     )
     start = time.monotonic()
     result = search(original, goal, progress=lambda s, d, t: log(f"  {name}: {s} {d}/{t}") if d == t else None)

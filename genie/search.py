@@ -229,7 +229,8 @@ def search(model: Model | str | Path, goal: Goal | None = None, progress: Progre
             scores = activation_scores(base, analysis, groups, calib)
             sensitivity = _sensitivity(base, analysis, groups, scores, calib[: max(4, len(calib) // 2)], clock, report)
             base_ms = {p: t.total_ms for p, t in tables.items()}
-            for precision, table in tables.items():
+            for precision in sorted(tables, key=lambda p: p != "int8"):  # INT8 combinations first
+                table = tables[precision]
                 levels = _levels(goal, base_ms["fp32"], precision, table)
                 plans = _trajectory(base, analysis, groups, scores, sensitivity, table, levels, base_ms["fp32"])
                 for level, ratios in plans:

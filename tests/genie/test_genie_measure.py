@@ -71,3 +71,18 @@ def test_profile_table_attributes_time_to_layers_and_scales_with_pruning() -> No
     conv_after_pruned = analysis.group("conv5").consumers[0]
     assert exact[conv_after_pruned] == pytest.approx(0.5)  # input halved, output (stream) kept
     assert table.predict(exact) < 10.0
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("backend", ["ort-cuda", "ort-trt", "tensorrt"])
+def test_gpu_backends_measure(backend: str) -> None:
+    import onnxruntime as ort
+
+    wanted = {"ort-cuda": "CUDAExecutionProvider", "ort-trt": "TensorrtExecutionProvider"}.get(backend)
+    if wanted is not None and wanted not in ort.get_available_providers():
+        pytest.skip(f"{wanted} is not available in this onnxruntime build")
+    if backend == "tensorrt":
+        pytest.importorskip("tensorrt", reason="TensorRT's Python package is not installed")
+    model = nets.resnet18(width=8)
+    timings = measure({"base": model_bytes(model)}, runtime.make_inputs(model), baseline="base", backend=backend, rounds=2, iters=2)
+    assert timings["base"].median_ms > 0
