@@ -66,11 +66,11 @@ def build(model_path: Path, recipe: Any, out: Path) -> Path:
     return out
 
 
-def run_model(name: str, budget: float, folder: Path, log: Any) -> dict[str, Any]:
+def run_model(name: str, budget: float, folder: Path, log: Any, weights: str = "demo") -> dict[str, Any]:
     import zoo
 
     task = TASKS[name]
-    original = Path(zoo.export(name, folder / f"{name}.onnx", weights="demo"))
+    original = Path(zoo.export(name, folder / f"{name}.onnx", weights=weights))
     calib = calib_npz(original, task, folder)
     goal = Goal(
         min_fidelity=0.99,
@@ -154,6 +154,7 @@ def run_model(name: str, budget: float, folder: Path, log: Any) -> dict[str, Any
     messages = {label: msg for label, (_, msg, _) in chosen.items()}
     return {
         "model": name,
+        "weights": weights,
         "search_time_s": search_s,
         "messages": messages,
         "rows": rows,
@@ -167,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default="fedreid-resnet50,face-mobilefacenet")
     parser.add_argument("--budget", type=float, default=900.0)
     parser.add_argument("--out", type=Path, default=Path("bench/genie.json"))
+    parser.add_argument("--weights", default="demo", choices=["demo", "seeded"], help="zoo weights (judge fidelity on demo)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
@@ -176,10 +178,10 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     with tempfile.TemporaryDirectory(prefix="genie-bench-") as tmp:
         for name in args.models.split(","):
-            results.append(run_model(name, args.budget, Path(tmp), log))
+            results.append(run_model(name, args.budget, Path(tmp), log, args.weights))
     args.out.write_text(json.dumps(results, indent=2, default=float) + "\n")
     for res in results:
-        print(f"\n## {res['model']} (search {res['search_time_s']:.0f} s)\n")
+        print(f"\n## {res['model']}, {res['weights']} weights (search {res['search_time_s']:.0f} s)\n")
         print("| variant | latency ms | speed-up (range) | centered cosine | task metric | drop (points) | MB |")
         print("|---|---|---|---|---|---|---|")
         for row in res["rows"]:

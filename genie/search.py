@@ -53,6 +53,7 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 LEVELS = (0.25, 0.5, 0.75)
 STEP = 0.125
+MIN_BUILT = 4
 MAX_RATIO = 0.75
 
 
@@ -227,7 +228,7 @@ def search(model: Model | str | Path, goal: Goal | None = None, progress: Progre
             table.calibrate(timed[precision].median_ms)
         if groups:
             scores = activation_scores(base, analysis, groups, calib)
-            sensitivity = _sensitivity(base, analysis, groups, scores, calib[: max(4, len(calib) // 2)], clock, report)
+            sensitivity = _sensitivity(base, analysis, groups, scores, calib[: min(len(calib), 6)], clock, report)
             base_ms = {p: t.total_ms for p, t in tables.items()}
             for precision in sorted(tables, key=lambda p: p != "int8"):  # INT8 combinations first
                 table = tables[precision]
@@ -335,7 +336,7 @@ def _sensitivity(
     table: dict[str, dict[str, float]] = {}
     total = len(groups) * len(LEVELS)
     done = 0
-    deadline = clock.budget * 0.45
+    deadline = clock.budget * 0.35
     for level in (0.5, 0.25, 0.75):
         for group in groups:
             if clock.elapsed() > deadline and level != 0.5:
@@ -442,7 +443,7 @@ def _build_candidates(
     candidates = []
     cache: dict[str, ir.Model] = {}
     for index, (name, edits, meta) in enumerate(specs):
-        if index > 1 and clock.left() < 0:
+        if index > MIN_BUILT and clock.left() < 0:  # a few candidates are always built, even late
             logger.info("budget spent: %d candidate(s) not built", len(specs) - index)
             break
         try:
