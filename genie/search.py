@@ -208,6 +208,9 @@ def search(model: Model | str | Path, goal: Goal | None = None, progress: Progre
         int8_model = _build(base, [quant_edit])
         specs.append(("int8", [quant_edit], {"quantized": True}))
         report("quantize", 1, 1)
+        fp16 = _fp16_edit(goal.backend)
+        if fp16 is not None:
+            specs.append(("fp16", [fp16], {}))
 
     sensitivity: dict[str, dict[str, float]] = {}
     tables: dict[str, LayerTable] = {}
@@ -273,6 +276,19 @@ def search(model: Model | str | Path, goal: Goal | None = None, progress: Progre
         search_time_s=clock.elapsed(),
         sensitivity=sensitivity,
     )
+
+
+def _fp16_edit(backend: str) -> Edit | None:
+    """A ``to_fp16`` edit for GPU backends (never for the CPU: no speed-up there), if the core has it."""
+    if backend == "ort-cpu":
+        return None
+    from modelps.edits import edit_from_dict
+    from modelps.errors import UnknownEditError
+
+    try:
+        return edit_from_dict({"op": "to_fp16"})
+    except UnknownEditError:
+        return None
 
 
 # -- inputs and outputs -------------------------------------------------------------------------
