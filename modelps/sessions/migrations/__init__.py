@@ -1,0 +1,1 @@
+"""Alembic migrations of the session store, run programmatically by :func:`modelps.sessions.db.upgrade`."""
