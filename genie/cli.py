@@ -28,11 +28,17 @@ def register(subparsers: Any) -> None:
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--target-latency", type=float, metavar="MS", help="latency goal in milliseconds")
     target.add_argument("--target-speedup", type=float, metavar="X", help="speed-up goal over the original")
-    parser.add_argument("--min-fidelity", type=float, default=0.99, metavar="F", help="centered cosine floor (default 0.99)")
+    parser.add_argument(
+        "--min-fidelity", type=float, default=0.99, metavar="F", help="centered cosine floor (default 0.99)"
+    )
     parser.add_argument("--max-size", type=float, metavar="MB", help="model size budget in MB")
     parser.add_argument("--methods", default="quantize,prune", help="comma-separated: quantize, prune (default both)")
-    parser.add_argument("--calib", default="samples", metavar="NPZ|DIR", help="calibration inputs (default: bundled sample images)")
-    parser.add_argument("--budget", type=float, default=300.0, metavar="SECONDS", help="search time budget (default 300)")
+    parser.add_argument(
+        "--calib", default="samples", metavar="NPZ|DIR", help="calibration inputs (default: bundled sample images)"
+    )
+    parser.add_argument(
+        "--budget", type=float, default=300.0, metavar="SECONDS", help="search time budget (default 300)"
+    )
     parser.add_argument("--threads", type=int, help="intra-op threads for measurements (default: all cores, max 8)")
     parser.add_argument("--seed", type=int, default=0)
     add_json_flag(parser)
@@ -96,15 +102,23 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_table(result: Any) -> None:
     base = result.baseline
-    print(f"original: {base.latency_ms:.2f} ms (p10-p90 {base.spread_ms[0]:.2f}-{base.spread_ms[1]:.2f}), {base.size_bytes / 1e6:.1f} MB")
-    print(f"{'candidate':28} {'ms':>8} {'speedup':>8} {'fidelity':>9} {'MB':>7} {'pred ms':>8}  pareto")
+    _out(
+        f"original: {base.latency_ms:.2f} ms (p10-p90 {base.spread_ms[0]:.2f}-{base.spread_ms[1]:.2f}), {base.size_bytes / 1e6:.1f} MB"
+    )
+    _out(f"{'candidate':28} {'ms':>8} {'speedup':>8} {'fidelity':>9} {'MB':>7} {'pred ms':>8}  pareto")
     for c in sorted(result.candidates, key=lambda c: -c.speedup):
         pred = f"{c.predicted_ms:8.2f}" if c.predicted_ms is not None else f"{'-':>8}"
-        print(f"{c.name:28} {c.latency_ms:8.2f} {c.speedup:7.2f}x {c.score:9.4f} {c.size_bytes / 1e6:7.1f} {pred}  {'*' if c.pareto else ''}")
-    print(result.message)
+        _out(
+            f"{c.name:28} {c.latency_ms:8.2f} {c.speedup:7.2f}x {c.score:9.4f} {c.size_bytes / 1e6:7.1f} {pred}  {'*' if c.pareto else ''}"
+        )
+    _out(result.message)
     if result.recommended is not None:
-        print(f"recommended: {result.recommended.name}: {result.recommended.explanation}")
+        _out(f"recommended: {result.recommended.name}: {result.recommended.explanation}")
     if result.predictor_error:
         err = result.predictor_error
-        print(f"latency predictor: median error {err['median_abs_rel_error']:.1%}, {err['within_10pct']:.0%} within 10%")
-    print(f"search time: {result.search_time_s:.1f} s")
+        _out(f"latency predictor: median error {err['median_abs_rel_error']:.1%}, {err['within_10pct']:.0%} within 10%")
+    _out(f"search time: {result.search_time_s:.1f} s")
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")

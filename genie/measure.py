@@ -36,7 +36,9 @@ class BackendUnavailable(ModelPSError):
 class Runner(Protocol):
     """Runs one model on fixed inputs."""
 
-    def __call__(self) -> Any: ...
+    def __call__(self) -> Any:
+        """Run the model once."""
+        ...
 
 
 @dataclasses.dataclass
@@ -119,7 +121,9 @@ def _tensorrt_runner(model_bytes: bytes, feeds: Mapping[str, np.ndarray]) -> Run
     return run
 
 
-def make_runner(backend: str, model_bytes: bytes, feeds: Mapping[str, np.ndarray], *, threads: int | None = None) -> Runner:
+def make_runner(
+    backend: str, model_bytes: bytes, feeds: Mapping[str, np.ndarray], *, threads: int | None = None
+) -> Runner:
     """A zero-argument callable running the model once on ``backend``.
 
     Raises:

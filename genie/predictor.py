@@ -80,7 +80,12 @@ class LayerTable:
 
 
 def profile_table(
-    model: ir.Model, feeds: Mapping[str, np.ndarray], *, original: ir.Model | None = None, threads: int = 1, runs: int = 10
+    model: ir.Model,
+    feeds: Mapping[str, np.ndarray],
+    *,
+    original: ir.Model | None = None,
+    threads: int = 1,
+    runs: int = 10,
 ) -> LayerTable:
     """Profile ``model`` on ORT CPU and attribute kernel times to nodes of ``original`` (default: ``model``)."""
     import onnxruntime as ort
@@ -148,7 +153,15 @@ def _walk_to_mixing(node: ir.Node, producers: Mapping[str, ir.Node]) -> str:
         if found is None:
             first = current.inputs[0] if current.inputs else None
             found = producers.get(first.name) if first is not None else None
-            if found is None or current.op_type not in ("BatchNormalization", "Relu", "Clip", "PRelu", "LeakyRelu", "Sigmoid", "HardSwish"):
+            if found is None or current.op_type not in (
+                "BatchNormalization",
+                "Relu",
+                "Clip",
+                "PRelu",
+                "LeakyRelu",
+                "Sigmoid",
+                "HardSwish",
+            ):
                 return node.name or ""
         current = found
     return node.name or ""

@@ -53,6 +53,7 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 LEVELS = (0.25, 0.5, 0.75)
 STEP = 0.125
+MIN_BUILT = 4
 MAX_RATIO = 0.75
 
 
@@ -197,7 +198,9 @@ def search(model: Model | str | Path, goal: Goal | None = None, progress: Progre
     reference = _outputs(base, held)
     report("calibrate", 1, 1)
 
-    quant_edit = QuantizeInt8(calib=goal.calib, calib_sha256=calib_sha, calib_samples=goal.calib_samples, seed=goal.seed)
+    quant_edit = QuantizeInt8(
+        calib=goal.calib, calib_sha256=calib_sha, calib_samples=goal.calib_samples, seed=goal.seed
+    )
     specs: list[tuple[str, list[Edit], dict[str, Any]]] = [("original", [], {})]
     int8_model: ir.Model | None = None
     if "quantize" in goal.methods:
@@ -205,6 +208,9 @@ def search(model: Model | str | Path, goal: Goal | None = None, progress: Progre
         int8_model = _build(base, [quant_edit])
         specs.append(("int8", [quant_edit], {"quantized": True}))
         report("quantize", 1, 1)
+        fp16 = _fp16_edit(goal.backend)
+        if fp16 is not None:
+            specs.append(("fp16", [fp16], {}))
 
     sensitivity: dict[str, dict[str, float]] = {}
     tables: dict[str, LayerTable] = {}
@@ -225,9 +231,10 @@ def search(model: Model | str | Path, goal: Goal | None = None, progress: Progre
             table.calibrate(timed[precision].median_ms)
         if groups:
             scores = activation_scores(base, analysis, groups, calib)
-            sensitivity = _sensitivity(base, analysis, groups, scores, calib[: max(4, len(calib) // 2)], clock, report)
+            sensitivity = _sensitivity(base, analysis, groups, scores, calib[: min(len(calib), 6)], clock, report)
             base_ms = {p: t.total_ms for p, t in tables.items()}
-            for precision, table in tables.items():
+            for precision in sorted(tables, key=lambda p: p != "int8"):  # INT8 combinations first
+                table = tables[precision]
                 levels = _levels(goal, base_ms["fp32"], precision, table)
                 plans = _trajectory(base, analysis, groups, scores, sensitivity, table, levels, base_ms["fp32"])
                 for level, ratios in plans:
@@ -271,6 +278,19 @@ def search(model: Model | str | Path, goal: Goal | None = None, progress: Progre
     )
 
 
+def _fp16_edit(backend: str) -> Edit | None:
+    """A ``to_fp16`` edit for GPU backends (never for the CPU: no speed-up there), if the core has it."""
+    if backend == "ort-cpu":
+        return None
+    from modelps.edits import edit_from_dict
+    from modelps.errors import UnknownEditError
+
+    try:
+        return edit_from_dict({"op": "to_fp16"})
+    except UnknownEditError:
+        return None
+
+
 # -- inputs and outputs -------------------------------------------------------------------------
 def _feeds(model: ir.Model, goal: Goal) -> tuple[list[dict[str, np.ndarray]], list[dict[str, np.ndarray]]]:
     if goal.calib in ("samples", "random"):
@@ -306,7 +326,9 @@ def _build(base: ir.Model, edits: Sequence[Edit]) -> ir.Model:
 
 
 # -- sensitivity and trajectory --------------------------------------------------------------
-def _keep_for(analysis: Analysis, scores: Mapping[str, np.ndarray], ratios: Mapping[str, float]) -> dict[str, np.ndarray]:
+def _keep_for(
+    analysis: Analysis, scores: Mapping[str, np.ndarray], ratios: Mapping[str, float]
+) -> dict[str, np.ndarray]:
     keep = {}
     for name, ratio in ratios.items():
         group = analysis.group(name)
@@ -330,7 +352,7 @@ def _sensitivity(
     table: dict[str, dict[str, float]] = {}
     total = len(groups) * len(LEVELS)
     done = 0
-    deadline = clock.budget * 0.45
+    deadline = clock.budget * 0.35
     for level in (0.5, 0.25, 0.75):
         for group in groups:
             if clock.elapsed() > deadline and level != 0.5:
@@ -437,7 +459,7 @@ def _build_candidates(
     candidates = []
     cache: dict[str, ir.Model] = {}
     for index, (name, edits, meta) in enumerate(specs):
-        if index > 1 and clock.left() < 0:
+        if index > MIN_BUILT and clock.left() < 0:  # a few candidates are always built, even late
             logger.info("budget spent: %d candidate(s) not built", len(specs) - index)
             break
         try:
@@ -464,7 +486,9 @@ def _build_candidates(
     return candidates
 
 
-def _measure_all(candidates: Sequence[Candidate], goal: Goal, feed: Mapping[str, np.ndarray], threads: int, report: Progress) -> None:
+def _measure_all(
+    candidates: Sequence[Candidate], goal: Goal, feed: Mapping[str, np.ndarray], threads: int, report: Progress
+) -> None:
     models = {c.name: c.details["model_bytes"] for c in candidates}
     rounds = 7 if len(models) <= 8 else 5
     timings: dict[str, Timing] = measure(
@@ -487,7 +511,9 @@ def _measure_all(candidates: Sequence[Candidate], goal: Goal, feed: Mapping[str,
         cand.details.pop("model_bytes", None)
 
 
-def _predict(candidates: Sequence[Candidate], base: ir.Model, tables: Mapping[str, LayerTable], baseline: Candidate) -> None:
+def _predict(
+    candidates: Sequence[Candidate], base: ir.Model, tables: Mapping[str, LayerTable], baseline: Candidate
+) -> None:
     if "fp32" not in tables:
         return
     analysis = analyze(base)
@@ -523,7 +549,12 @@ def _predictor_error(candidates: Sequence[Candidate]) -> dict[str, float]:
     if not errors:
         return {}
     arr = np.array(errors)
-    return {"median_abs_rel_error": float(np.median(arr)), "max_abs_rel_error": float(arr.max()), "within_10pct": float((arr <= 0.1).mean()), "points": float(arr.size)}
+    return {
+        "median_abs_rel_error": float(np.median(arr)),
+        "max_abs_rel_error": float(arr.max()),
+        "within_10pct": float((arr <= 0.1).mean()),
+        "points": float(arr.size),
+    }
 
 
 def _pruned_fraction(base: ir.Model, ratios: Mapping[str, float]) -> float:
@@ -567,7 +598,12 @@ def count_flops(model: ir.Model) -> int:
         elif node.op_type == "ConvTranspose":
             total += 2 * int(np.prod(w)) * int(np.prod(out[2:]))
         else:
-            k = w[0] if node.op_type == "MatMul" or not (node.attributes.get("transB") and node.attributes["transB"].as_int()) else w[1]
+            k = (
+                w[0]
+                if node.op_type == "MatMul"
+                or not (node.attributes.get("transB") and node.attributes["transB"].as_int())
+                else w[1]
+            )
             total += 2 * out_elems * int(k)
     return total
 
@@ -591,7 +627,9 @@ def pareto_front(candidates: Sequence[Candidate]) -> list[Candidate]:
     return sorted((c for c in candidates if c.pareto), key=lambda c: -c.speedup)
 
 
-def recommend(candidates: Sequence[Candidate], baseline: Candidate, goal: Goal) -> tuple[Candidate | None, str, list[Candidate]]:
+def recommend(
+    candidates: Sequence[Candidate], baseline: Candidate, goal: Goal
+) -> tuple[Candidate | None, str, list[Candidate]]:
     """Pick the candidate to recommend for ``goal``; return it, a message, and the closest others.
 
     Rules: a candidate is *eligible* when it is measured at least as fast as the original
@@ -613,11 +651,15 @@ def recommend(candidates: Sequence[Candidate], baseline: Candidate, goal: Goal) 
         target_ms = baseline.latency_ms / goal.target_speedup
     if not eligible:
         faster = sorted((c for c in candidates if c.speedup >= 1.0), key=lambda c: -c.score)[:3]
-        return None, (
-            f"no candidate is at least as fast as the original with fidelity >= {goal.min_fidelity:g}"
-            + (f" and size <= {goal.max_size_mb:g} MB" if goal.max_size_mb else "")
-            + "; the closest are listed"
-        ), faster
+        return (
+            None,
+            (
+                f"no candidate is at least as fast as the original with fidelity >= {goal.min_fidelity:g}"
+                + (f" and size <= {goal.max_size_mb:g} MB" if goal.max_size_mb else "")
+                + "; the closest are listed"
+            ),
+            faster,
+        )
     if target_ms is None:
         best = max(eligible, key=lambda c: (c.speedup, c.score))
         return best, f"fastest candidate with fidelity >= {goal.min_fidelity:g}: {best.name}", []
@@ -627,10 +669,14 @@ def recommend(candidates: Sequence[Candidate], baseline: Candidate, goal: Goal) 
         return best, f"{best.name} meets the target ({best.latency_ms:.2f} ms, {best.speedup:.2f}x)", []
     closest = sorted(eligible, key=lambda c: -c.speedup)[:3]
     need = baseline.latency_ms / target_ms
-    return None, (
-        f"the target ({target_ms:.2f} ms, {need:.2f}x) cannot be met at fidelity >= {goal.min_fidelity:g}; "
-        f"the closest is {closest[0].name} at {closest[0].speedup:.2f}x ({closest[0].latency_ms:.2f} ms)"
-    ), closest
+    return (
+        None,
+        (
+            f"the target ({target_ms:.2f} ms, {need:.2f}x) cannot be met at fidelity >= {goal.min_fidelity:g}; "
+            f"the closest is {closest[0].name} at {closest[0].speedup:.2f}x ({closest[0].latency_ms:.2f} ms)"
+        ),
+        closest,
+    )
 
 
 def _meets(cand: Candidate, baseline: Candidate, goal: Goal, target_ms: float) -> bool:
@@ -639,14 +685,21 @@ def _meets(cand: Candidate, baseline: Candidate, goal: Goal, target_ms: float) -
     return cand.latency_ms <= target_ms or cand.speedup >= baseline.latency_ms / target_ms
 
 
-def explain(cand: Candidate, baseline: Candidate, sensitivity: Mapping[str, Mapping[str, float]], tables: Mapping[str, LayerTable]) -> str:
+def explain(
+    cand: Candidate,
+    baseline: Candidate,
+    sensitivity: Mapping[str, Mapping[str, float]],
+    tables: Mapping[str, LayerTable],
+) -> str:
     """One or two sentences: what changed, what it bought, where the time went, what was sensitive."""
     parts = []
     ratios: Mapping[str, float] = cand.details.get("ratios") or {}
     if ratios:
         top = sorted(ratios.items(), key=lambda kv: -kv[1])[:3]
         cuts = ", ".join(f"{name} {ratio:.0%}" for name, ratio in top)
-        parts.append(f"prunes {cand.pruned_fraction:.0%} of prunable channels in {len(ratios)} groups (largest cuts: {cuts})")
+        parts.append(
+            f"prunes {cand.pruned_fraction:.0%} of prunable channels in {len(ratios)} groups (largest cuts: {cuts})"
+        )
     if cand.quantized:
         parts.append("quantizes to INT8 (QDQ, per-channel weights, U8 activations)")
     what = " and ".join(parts) or "leaves the model unchanged"

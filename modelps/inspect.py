@@ -17,7 +17,7 @@ import onnx
 import onnx_ir as ir
 
 from modelps.names import node_key
-from modelps.validate import weightless_proto
+from modelps.validate import checkable_proto
 
 __all__ = ["ModelSummary", "NodeCost", "node_costs", "shape_of", "summarize"]
 
@@ -105,10 +105,7 @@ def summarize(model: ir.Model, *, dims: Mapping[str, int] | None = None) -> Mode
 
 def shape_of(model: ir.Model, *, dims: Mapping[str, int] | None = None) -> dict[str, tuple[int, ...]]:
     """Concrete shapes of every tensor whose shape inference can tell, symbolic dims set to ``dims`` or 1."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="modelps-shapes-") as folder:
-        proto = weightless_proto(model, folder)
+    proto = checkable_proto(model)
     dims = dict(dims or {})
     for value_info in proto.graph.input:
         for dim in value_info.type.tensor_type.shape.dim:

@@ -97,13 +97,7 @@ class Tape:
         """Insert ``nodes`` after ``anchor`` (at the start of the graph when ``anchor`` is None)."""
         graph = graph if graph is not None else self.graph
         nodes = list(nodes)
-        if anchor is None:
-            if len(graph) == 0:
-                graph.extend(nodes)
-            else:
-                graph.insert_before(graph[0], nodes)
-        else:
-            graph.insert_after(anchor, nodes)
+        _place_after(graph, anchor, nodes)
 
         def undo() -> None:
             for node in nodes:
@@ -122,22 +116,11 @@ class Tape:
         graph.remove(node, safe=True)
 
         def undo() -> None:
-            self.insert_after_raw(graph, previous, node)
+            _place_after(graph, previous, [node])
             for index, value in enumerate(inputs):
                 node.replace_input_with(index, value)
 
         self._record(undo)
-
-    @staticmethod
-    def insert_after_raw(graph: ir.Graph, previous: ir.Node | None, node: ir.Node) -> None:
-        """Put ``node`` back after ``previous`` (or first) without recording anything."""
-        if previous is None:
-            if len(graph) == 0:
-                graph.append(node)
-            else:
-                graph.insert_before(graph[0], node)
-        else:
-            graph.insert_after(previous, node)
 
     def set_input(self, node: ir.Node, index: int, value: ir.Value | None) -> None:
         """Point input ``index`` of ``node`` at ``value``."""
@@ -265,6 +248,16 @@ class Tape:
         """Run an arbitrary change with the inverse supplied by the caller."""
         do()
         self._record(undo)
+
+
+def _place_after(graph: ir.Graph, anchor: ir.Node | None, nodes: list[ir.Node]) -> None:
+    """Insert ``nodes`` after ``anchor``, or at the start of the graph when ``anchor`` is None."""
+    if anchor is not None:
+        graph.insert_after(anchor, nodes)
+    elif len(graph) == 0:
+        graph.extend(nodes)
+    else:
+        graph.insert_before(graph[0], nodes)
 
 
 def _reset_inputs(node: ir.Node, values: Sequence[ir.Value | None]) -> None:

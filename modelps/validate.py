@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +33,7 @@ __all__ = [
     "check_full",
     "check_runtime",
     "check_structure",
+    "checkable_proto",
     "infer_value_types",
     "types_from_proto",
     "validate",
@@ -137,11 +137,12 @@ def _find_cycle(graph: ir.Graph) -> list[str]:
 
 
 @contextlib.contextmanager
-def _stubbed_weights(model: ir.Model, stub_dir: str) -> Iterator[None]:
-    """Temporarily point large initializers of every graph at an empty stub file."""
+def _stubbed_weights(model: ir.Model, stub_dir: str, *, main_only: bool = False) -> Iterator[None]:
+    """Temporarily point large initializers of every graph (or the main one) at an empty stub file."""
     swapped: list[tuple[ir.Value, ir.TensorProtocol]] = []
+    graphs = [model.graph] if main_only else list(model.graphs())
     try:
-        for graph in model.graphs():
+        for graph in graphs:
             for value in graph.initializers.values():
                 tensor = value.const_value
                 if tensor is None or tensor.nbytes <= _INLINE_LIMIT:
@@ -163,6 +164,33 @@ def weightless_proto(model: ir.Model, stub_dir: str) -> onnx.ModelProto:
         return ir.to_proto(model)
 
 
+def checkable_proto(model: ir.Model) -> onnx.ModelProto:
+    """A weightless proto for the checker and shape inference, needing no files at all.
+
+    Large initializers of the main graph become graph inputs of the same type and shape: the
+    checker accepts them and shape inference only needs their shapes. Small ones (shape tensors,
+    scalars) stay inline so that data propagation still sees their values.
+    """
+    with _stubbed_weights(model, "", main_only=True):
+        proto = ir.to_proto(model)
+    graph = proto.graph
+    declared = {value.name for value in graph.input}
+    kept = []
+    for tensor in graph.initializer:
+        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+            kept.append(tensor)
+            continue
+        if tensor.name not in declared:
+            info = graph.input.add(name=tensor.name)
+            info.type.tensor_type.elem_type = tensor.data_type
+            shape = info.type.tensor_type.shape
+            for dim in tensor.dims:
+                shape.dim.add(dim_value=dim)
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    return proto
+
+
 @contextlib.contextmanager
 def _stub_folder() -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="modelps-validate-") as folder:
@@ -172,24 +200,20 @@ def _stub_folder() -> Iterator[str]:
 
 def check_full(model: ir.Model) -> onnx.ModelProto:
     """Run ``onnx.checker`` and strict shape inference; return the inferred (weightless) proto."""
-    with _stub_folder() as folder:
-        proto = weightless_proto(model, folder)
-        path = os.path.join(folder, "model.onnx")
-        onnx.save(proto, path)
-        try:
-            onnx.checker.check_model(path)
-        except onnx.checker.ValidationError as exc:
-            raise ValidationError(f"onnx checker: {_first_line(exc)}") from exc
-        try:
-            return onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True, data_prop=True)
-        except (onnx.shape_inference.InferenceError, RuntimeError) as exc:
-            raise ValidationError(f"shape inference: {_first_line(exc)}") from exc
+    proto = checkable_proto(model)
+    try:
+        onnx.checker.check_model(proto)
+    except onnx.checker.ValidationError as exc:
+        raise ValidationError(f"onnx checker: {_first_line(exc)}") from exc
+    try:
+        return onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True, data_prop=True)
+    except (onnx.shape_inference.InferenceError, RuntimeError) as exc:
+        raise ValidationError(f"shape inference: {_first_line(exc)}") from exc
 
 
 def infer_value_types(model: ir.Model) -> Types:
     """Run shape inference (non-strict) and return each tensor's type and shape by name."""
-    with _stub_folder() as folder:
-        proto = weightless_proto(model, folder)
+    proto = checkable_proto(model)
     try:
         inferred = onnx.shape_inference.infer_shapes(proto, data_prop=True)
     except (onnx.shape_inference.InferenceError, RuntimeError) as exc:

@@ -12,4 +12,13 @@ Only numpy, onnx, onnx_ir and onnxruntime are used (no torch).
 from modelps.compress.channels import Analysis, ChannelGroup, analyze
 from modelps.compress.prune import PruneError, channel_scores, keep_count, prune, select_channels
 
-__all__ = ["Analysis", "ChannelGroup", "PruneError", "analyze", "channel_scores", "keep_count", "prune", "select_channels"]
+__all__ = [
+    "Analysis",
+    "ChannelGroup",
+    "PruneError",
+    "analyze",
+    "channel_scores",
+    "keep_count",
+    "prune",
+    "select_channels",
+]

@@ -32,7 +32,16 @@ logger = logging.getLogger(__name__)
 
 Normalize = Literal["imagenet", "unit", "none"]
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
-_SAMPLE_IMAGES = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "hubble_deep_field", "cat", "motorcycle_left")
+_SAMPLE_IMAGES = (
+    "astronaut",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "immunohistochemistry",
+    "hubble_deep_field",
+    "cat",
+    "motorcycle_left",
+)
 _MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 _STD = np.array([0.229, 0.224, 0.225], np.float32)
 
@@ -77,7 +86,14 @@ def load_calibration(
                 f"(sha256 {actual[:12]}… != {expected_sha256[:12]}…)"
             )
     specs = input_specs(model)
-    key = (repr(specs), source, count, seed, normalize, source_sha256(source) if source not in ("samples", "random") else None)
+    key = (
+        repr(specs),
+        source,
+        count,
+        seed,
+        normalize,
+        source_sha256(source) if source not in ("samples", "random") else None,
+    )
     cached = _CACHE.get(key)
     if cached is not None:
         return [dict(feed) for feed in cached]
@@ -90,7 +106,9 @@ def load_calibration(
 _CACHE: dict[tuple, list[dict[str, np.ndarray]]] = {}
 
 
-def _load(model: ir.Model, specs: list, source: str, count: int, seed: int, normalize: Normalize) -> list[dict[str, np.ndarray]]:
+def _load(
+    model: ir.Model, specs: list, source: str, count: int, seed: int, normalize: Normalize
+) -> list[dict[str, np.ndarray]]:
     if count < 1:
         raise EditError(f"calibration needs at least 1 sample, got {count}")
     if source == "random":
@@ -145,7 +163,9 @@ def _npz_feeds(specs: list, path: Path, count: int) -> list[dict[str, np.ndarray
             if arr.ndim == len(dims) - 1:
                 arr = arr[None]
             if list(arr.shape[1:]) != dims[1:]:
-                raise EditError(f"calibration array {name!r} has shape {list(arr.shape)}; the model expects [N, {dims[1:]}]")
+                raise EditError(
+                    f"calibration array {name!r} has shape {list(arr.shape)}; the model expects [N, {dims[1:]}]"
+                )
             arrays[name] = (arr.astype(dtype), per)
     total = min(len(a) // per for a, per in arrays.values())
     if total == 0:
@@ -207,7 +227,9 @@ def _image_feeds(
     name, dtype, shape = specs[0]
     dims = _concrete(shape, name)
     if len(dims) != 4 or dims[1] not in (1, 3):
-        raise EditError(f"input {name!r} of shape {dims} is not an N x C x H x W image (C = 1 or 3); give an .npz instead")
+        raise EditError(
+            f"input {name!r} of shape {dims} is not an N x C x H x W image (C = 1 or 3); give an .npz instead"
+        )
     batch, channels, height, width = dims
     rng = np.random.default_rng(seed)
     feeds = []

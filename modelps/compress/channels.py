@@ -689,9 +689,7 @@ def analyze(model: ir.Model) -> Analysis:
     return _Analyzer(model).run()
 
 
-def layout_indices(
-    layout: Layout, analysis: Analysis, keep: dict[int, np.ndarray]
-) -> tuple[np.ndarray, int]:
+def layout_indices(layout: Layout, analysis: Analysis, keep: dict[int, np.ndarray]) -> tuple[np.ndarray, int]:
     """Kept element indices along a tensor axis with ``layout`` and the axis's original length.
 
     ``keep`` maps group ids to sorted kept channel indices (groups not in it are kept whole).

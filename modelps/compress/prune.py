@@ -27,7 +27,15 @@ from typing import Literal
 import numpy as np
 import onnx_ir as ir
 
-from modelps.compress.channels import Analysis, ChannelGroup, Layout, analyze, const_array, inferred_types, layout_indices
+from modelps.compress.channels import (
+    Analysis,
+    ChannelGroup,
+    Layout,
+    analyze,
+    const_array,
+    inferred_types,
+    layout_indices,
+)
 
 __all__ = [
     "IMPORTANCE",
@@ -163,7 +171,9 @@ def prune(
         for axis, layout in rules:
             indices, length = layout_indices(layout, analysis, by_id)
             if new.shape[axis] != length:
-                raise PruneError(f"input {index} of node {node_name!r} has {new.shape[axis]} entries on axis {axis}, expected {length}")
+                raise PruneError(
+                    f"input {index} of node {node_name!r} has {new.shape[axis]} entries on axis {axis}, expected {length}"
+                )
             if len(indices) != length:
                 new = np.take(new, indices, axis=axis)
                 changed = True
@@ -215,7 +225,7 @@ def set_const_input(graph: ir.Graph, node: ir.Node, index: int, array: np.ndarra
     The old tensor keeps serving its other users; it is dropped when this node was the last.
     """
     old = node.inputs[index]
-    base = (old.name if old is not None and old.name else f"{node.name}_input{index}")
+    base = old.name if old is not None and old.name else f"{node.name}_input{index}"
     if old is not None and old.is_initializer() and len(old.uses()) == 1 and not old.is_graph_input():
         old.const_value = ir.tensor(array, name=old.name)
         old.shape = ir.Shape(array.shape)
@@ -225,7 +235,13 @@ def set_const_input(graph: ir.Graph, node: ir.Node, index: int, array: np.ndarra
     value.const_value = ir.tensor(array, name=name)
     graph.register_initializer(value)
     node.replace_input_with(index, value)
-    if old is not None and old.is_initializer() and not old.uses() and not old.is_graph_input() and not old.is_graph_output():
+    if (
+        old is not None
+        and old.is_initializer()
+        and not old.uses()
+        and not old.is_graph_input()
+        and not old.is_graph_output()
+    ):
         assert old.name is not None
         graph.initializers.pop(old.name)
 

@@ -32,7 +32,9 @@ class PruneParams(Protocol):
     normalize: Any
 
 
-def group_ratios(analysis: Analysis, ratio: float, groups: Mapping[str, float], include_residual: bool) -> dict[str, float]:
+def group_ratios(
+    analysis: Analysis, ratio: float, groups: Mapping[str, float], include_residual: bool
+) -> dict[str, float]:
     """The ratio each prunable group gets (groups left at 0 omitted).
 
     Raises:
@@ -79,7 +81,9 @@ def plan_and_prune(model: ir.Model, params: PruneParams) -> ir.Model:
         scores = activation_scores(model, analysis, selected, feeds)
     else:
         scores = {g.name: channel_scores(model, analysis, g, params.importance) for g in selected}
-    keep = {g.name: select_channels(scores[g.name], keep_count(g.size, ratios[g.name], params.round_to)) for g in selected}
+    keep = {
+        g.name: select_channels(scores[g.name], keep_count(g.size, ratios[g.name], params.round_to)) for g in selected
+    }
     pruned = prune(model, keep, analysis)
     if source is not None:
         by_id = {analysis.group(name).id: kept for name, kept in keep.items() if len(kept) < analysis.group(name).size}

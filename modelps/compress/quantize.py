@@ -79,7 +79,13 @@ def quantize_static_qdq(
         EditError: The model cannot be upgraded, pre-processed or quantized; or ``exclude`` names
             nodes the model does not have.
     """
-    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     names = {node.name for node in model.graph}
@@ -87,7 +93,11 @@ def quantize_static_qdq(
     if unknown:
         raise EditError(f"nodes to exclude not found: {unknown}", op="quantize_int8")
     proto = upgrade_opset(ir.to_proto(model))
-    calib = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy, "percentile": CalibrationMethod.Percentile}
+    calib = {
+        "minmax": CalibrationMethod.MinMax,
+        "entropy": CalibrationMethod.Entropy,
+        "percentile": CalibrationMethod.Percentile,
+    }
     qtype = {"uint8": QuantType.QUInt8, "int8": QuantType.QInt8}
     reader = type("Reader", (_Reader, CalibrationDataReader), {})(feeds)
     with tempfile.TemporaryDirectory(prefix="modelps-quant-") as folder:
@@ -97,7 +107,7 @@ def quantize_static_qdq(
         current = src
         if preprocess:
             try:
-                quant_pre_process(str(src), str(pre), skip_symbolic_shape=False, save_as_external_data=large)
+                quant_pre_process(str(src), str(pre), skip_symbolic_shape=True, save_as_external_data=large)
                 current = pre
             except Exception as exc:  # noqa: BLE001  pre-processing is an optimization
                 logger.warning("ORT quant_pre_process failed (%s); quantizing without it", exc)

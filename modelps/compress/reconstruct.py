@@ -171,7 +171,9 @@ def _refit(
     if with_bias:
         new_b = solution[-1].astype(weight.dtype)
         if bias_value is not None:
-            set_const_input(graph, node, 2, new_b.reshape(bias.shape) if bias is not None and bias.size == new_b.size else new_b)
+            set_const_input(
+                graph, node, 2, new_b.reshape(bias.shape) if bias is not None and bias.size == new_b.size else new_b
+            )
         else:
             _add_bias(graph, node, new_b)
 

@@ -15,9 +15,11 @@ from modelps.validate import _stub_folder as stub_folder
 from modelps.validate import infer_value_types, weightless_proto
 
 __all__ = [
+    "current_types",
     "downstream_values",
     "file_digest",
     "has_subgraphs",
+    "infer_types_of",
     "inner_nodes",
     "name_unnamed_nodes",
     "refresh_types",
@@ -80,12 +82,50 @@ def downstream_values(graph: ir.Graph, starts: Iterable[ir.Value]) -> list[ir.Va
     return ordered
 
 
-def refresh_types(tape: Tape, starts: Iterable[ir.Value]) -> dict[str, tuple[ir.TypeProtocol, ir.Shape | None]]:
+def current_types(tape: Tape) -> dict[str, tuple[ir.TypeProtocol, ir.Shape | None]]:
+    """Tensor types of the model *before* this edit changes it (cached on the model holder).
+
+    Call it only before the first change made through ``tape``.
+    """
+    if tape.holder.types is None:
+        tape.holder.types = infer_value_types(tape.model)
+    return tape.holder.types
+
+
+def infer_types_of(model: ir.Model, names: set[str]) -> dict[str, tuple[ir.TypeProtocol, ir.Shape | None]]:
+    """Like :func:`~modelps.validate.infer_value_types`, but only for the tensors in ``names``.
+
+    Converting every inferred type back to ``onnx_ir`` dominates shape inference on large graphs,
+    so only the asked-for ones are converted.
+    """
+    with stub_folder() as folder:
+        proto = weightless_proto(model, folder)
+    try:
+        inferred = onnx.shape_inference.infer_shapes(proto, data_prop=True)
+    except (onnx.shape_inference.InferenceError, RuntimeError):
+        return {}
+    result: dict[str, tuple[ir.TypeProtocol, ir.Shape | None]] = {}
+    for infos in (inferred.graph.value_info, inferred.graph.output, inferred.graph.input):
+        for info in infos:
+            if info.name not in names or not info.type.HasField("tensor_type"):
+                continue
+            if not info.type.tensor_type.elem_type:
+                continue
+            type_ = ir.serde.deserialize_type_proto_for_type(info.type)
+            if type_ is not None:
+                result[info.name] = (type_, ir.serde.deserialize_type_proto_for_shape(info.type))
+    return result
+
+
+def refresh_types(
+    tape: Tape, starts: Iterable[ir.Value], also: Iterable[ir.Value] = ()
+) -> dict[str, tuple[ir.TypeProtocol, ir.Shape | None]]:
     """Re-infer the types and shapes of the tensors downstream of ``starts`` after a change.
 
     Declared types and shapes are replaced by what shape inference now finds; where it finds no
     shape (e.g. some ``Loop`` outputs), the declaration is kept and left to validation. Tensors
-    that had no declared type keep none. Returns what shape inference found, by tensor name.
+    that had no declared type keep none. Returns what shape inference found for those tensors and
+    for ``also``, by name.
     """
     values = downstream_values(tape.graph, starts)
     typed = [v for v in values if v.type is not None or v.is_graph_output()]
@@ -93,7 +133,8 @@ def refresh_types(tape: Tape, starts: Iterable[ir.Value]) -> dict[str, tuple[ir.
     for value in typed:
         if value.type is not None or value.shape is not None:
             tape.set_value_type(value, None, None)
-    inferred = infer_value_types(tape.model)
+    wanted = {v.name for v in [*typed, *also] if v.name}
+    inferred = infer_types_of(tape.model, wanted)
     for value in typed:
         found = inferred.get(value.name or "")
         if found is not None and found[1] is not None:

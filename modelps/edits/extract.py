@@ -7,10 +7,9 @@ import dataclasses
 import onnx_ir as ir
 
 from modelps.edits._base import Edit, register
-from modelps.edits._graphs import inner_nodes
+from modelps.edits._graphs import infer_types_of, inner_nodes
 from modelps.edits._lookup import find_value
 from modelps.tape import Tape
-from modelps.validate import infer_value_types
 
 __all__ = ["Extract"]
 
@@ -50,7 +49,8 @@ class Extract(Edit):
     def apply(self, tape: Tape) -> None:
         """Apply the edit through ``tape`` (see the class docstring)."""
         self._check_names(tape.graph)
-        types = infer_value_types(tape.model)
+        untyped = {n for n in (*self.inputs, *self.outputs) if find_value(tape.graph, n, self.op).type is None}
+        types = self._types(tape, untyped)
         model = tape.model.clone()
         graph = model.graph
         new_inputs = [self._as_input(graph, name, types) for name in self.inputs]
@@ -77,6 +77,15 @@ class Extract(Edit):
             if not value.uses() and not value.is_graph_output():
                 graph.initializers.pop(name)
         tape.replace_model(model)
+
+    @staticmethod
+    def _types(tape: Tape, names: set[str]) -> dict[str, tuple[ir.TypeProtocol, ir.Shape | None]]:
+        """Types of the named tensors: cached, or inferred for just those (nothing when none is asked)."""
+        if not names:
+            return {}
+        if tape.holder.types is not None:
+            return tape.holder.types
+        return infer_types_of(tape.model, names)
 
     def _check_names(self, graph: ir.Graph) -> None:
         if not self.inputs or not self.outputs:

@@ -8,13 +8,11 @@ from typing import Any
 import numpy as np
 import onnx_ir as ir
 
-from modelps.edits._attrs import make_attr
 from modelps.edits._base import Edit, register
-from modelps.edits._graphs import refresh_types
+from modelps.edits._graphs import infer_types_of, refresh_types
 from modelps.edits._lookup import find_value, unique_name
-from modelps.edits.replace_op import check_arity
+from modelps.edits.replace_op import check_arity, make_node_attrs
 from modelps.tape import Tape
-from modelps.validate import infer_value_types
 
 __all__ = ["InsertNode", "dtype_from_name"]
 
@@ -53,7 +51,8 @@ class InsertNode(Edit):
     re-inferred (an inserted ``Transpose`` changes the shapes after it).
 
     Handles node outputs, graph inputs and initializers as ``tensor``; custom domains (the domain
-    is imported at version 1 if the model does not import it). The node gets ``name`` or
+    is imported at version 1 if the model does not import it). Attribute types come from the
+    operator's ONNX schema where there is one (``{"alpha": 1}`` is a float for ``LeakyRelu``). The node gets ``name`` or
     ``<op_type>_<tensor>``; its output is ``<node>_out``; both are made unique deterministically.
 
     Refuses: an unknown tensor or extra input, a node name already in use, a tensor that is both a
@@ -83,7 +82,7 @@ class InsertNode(Edit):
         node_name = self._node_name(graph)
         extras = [None if not name else find_value(graph, name, self.op) for name in self.inputs_extra]
         consts = self._constants(tape, node_name, value)
-        attrs = [make_attr(key, val, None, self.op) for key, val in sorted(self.attributes.items())]
+        attrs = make_node_attrs(tape.model, self.op_type, self.domain, self.attributes, self.op)
         n_inputs = 1 + len(extras) + len(self.constants)
         check_arity(tape.model, self.op_type, self.domain, (n_inputs, 1), "the new node", self.op)
         users = list(value.uses())
@@ -118,7 +117,8 @@ class InsertNode(Edit):
         elif value.dtype is not None:
             dtype = value.dtype
         else:
-            found = infer_value_types(tape.model).get(self.tensor)
+            types = tape.holder.types if tape.holder.types is not None else infer_types_of(tape.model, {self.tensor})
+            found = types.get(self.tensor)
             if found is None or found[0].dtype is None:
                 raise self.fail(f"the element type of {self.tensor!r} is unknown; give constants_dtype")
             dtype = found[0].dtype
@@ -146,7 +146,7 @@ class InsertNode(Edit):
         tape.rename_value(output, name)
 
     def _type_output(self, tape: Tape, output: ir.Value) -> None:
-        inferred = refresh_types(tape, [output])
+        inferred = refresh_types(tape, [output], also=[output])
         if output.type is None:
             found = inferred.get(output.name or "")
             if found is None:

@@ -11,6 +11,7 @@ from modelps import io
 from modelps.edits._base import Edit, register
 from modelps.edits._graphs import file_digest, name_unnamed_nodes, transform_weightless
 from modelps.edits.convert_opset import default_opset, min_ir_version
+from modelps.errors import ModelPSError
 from modelps.tape import Tape
 
 __all__ = ["Merge"]
@@ -27,15 +28,15 @@ class Merge(Edit):
     other model's unconnected inputs; its outputs are this model's outputs (without the connected
     ones unless ``keep_outputs``), then the other model's outputs. The other file is read with
     :func:`modelps.io.load` (relative paths from the working directory); its SHA-256 is recorded
-    in ``sha256`` when the edit is made and checked on replay. A lower opset in the other model is
-    upgraded to this model's with ``onnx.version_converter``. The model is rebuilt as a whole (undo
-    swaps the old one back).
+    in ``sha256`` when the edit is made and checked on replay. The model with the lower default
+    opset is upgraded to the other's with ``onnx.version_converter``. The model is rebuilt as a
+    whole (undo swaps the old one back).
 
     Refuses: a missing, unsafe or changed file, an empty ``connections``, an unknown output or
     input name, an input that is an initializer or passes straight to an output, element types
-    or static dims that differ (the message names both tensors), the other model using a higher
-    default opset (convert this one first) or a conflicting version of another domain, an
-    opset upgrade that fails, and names that clash after ``prefix`` (choose a prefix).
+    or static dims that differ (the message names both tensors), a conflicting version of a
+    custom domain, an opset upgrade the converter cannot do, and names that clash after ``prefix``
+    (choose a prefix).
     """
 
     op = "merge"
@@ -46,7 +47,7 @@ class Merge(Edit):
     sha256: str | None = None
 
     def __post_init__(self) -> None:
-        if self.sha256 is None:
+        if not self.sha256:
             object.__setattr__(self, "sha256", file_digest(self.model, self.op))
 
     def apply(self, tape: Tape) -> None:
@@ -55,7 +56,7 @@ class Merge(Edit):
             raise self.fail("connections is empty; map at least one output to an input of the other model")
         other = self._load()
         first = tape.model.clone()
-        other = self._match_opsets(first, other)
+        first, other = self._match_opsets(first, other)
         name_unnamed_nodes(other.graph)
         _prefix_names(other, self.prefix)
         self._check_clashes(first, other)
@@ -69,21 +70,20 @@ class Merge(Edit):
             raise self.fail(
                 f"{self.model!r} has changed: its sha256 is {digest[:12]}…, the recipe expects {self.sha256}"
             )
-        return io.load(self.model)
+        try:
+            return io.load(self.model)
+        except ModelPSError as exc:  # not ONNX, truncated, or unsafe external data
+            raise self.fail(f"cannot use the other model: {exc}") from None
 
-    def _match_opsets(self, first: ir.Model, other: ir.Model) -> ir.Model:
+    def _match_opsets(self, first: ir.Model, other: ir.Model) -> tuple[ir.Model, ir.Model]:
+        """Bring both models to the higher default opset; merge the other domains' imports."""
         mine, theirs = default_opset(first), default_opset(other)
         if mine is not None and theirs is not None and theirs != mine:
-            if theirs > mine:
-                raise self.fail(
-                    f"the other model uses opset {theirs}, this one {mine}; convert this model first "
-                    f"(convert_opset with target {theirs})"
-                )
-            try:
-                other = transform_weightless(other, lambda p: onnx.version_converter.convert_version(p, mine))
-            except (RuntimeError, ValueError, IndexError) as exc:
-                reason = " ".join(str(exc).split())[:300]
-                raise self.fail(f"cannot upgrade the other model from opset {theirs} to {mine}: {reason}") from None
+            if theirs < mine:
+                other = self._upgrade(other, theirs, mine, "the other model")
+            else:
+                first = self._upgrade(first, mine, theirs, "this model")
+                name_unnamed_nodes(first.graph)
         for domain, version in sorted(other.opset_imports.items()):
             if domain in ("", "ai.onnx"):
                 continue
@@ -95,8 +95,16 @@ class Merge(Edit):
             first.opset_imports[domain] = version
         if mine is None and theirs is not None:
             first.opset_imports[""] = theirs
-        first.ir_version = max(first.ir_version, other.ir_version, min_ir_version(mine or theirs or 1))
-        return other
+        highest = max(mine or 0, theirs or 0)
+        first.ir_version = max(first.ir_version, other.ir_version, min_ir_version(highest) if highest else 0)
+        return first, other
+
+    def _upgrade(self, model: ir.Model, current: int, target: int, label: str) -> ir.Model:
+        try:
+            return transform_weightless(model, lambda p: onnx.version_converter.convert_version(p, target))
+        except (RuntimeError, ValueError, IndexError) as exc:
+            reason = " ".join(str(exc).split())[:300]
+            raise self.fail(f"cannot upgrade {label} from opset {current} to {target}: {reason}") from None
 
     def _check_clashes(self, first: ir.Model, other: ir.Model) -> None:
         taken = _all_names(first)

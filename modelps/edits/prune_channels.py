@@ -47,6 +47,7 @@ class PruneChannels(Edit):
     normalize: Literal["imagenet", "unit", "none"] = "imagenet"
 
     def apply(self, tape: Tape) -> None:
+        """Build the transformed model and swap it in through ``tape``."""
         from modelps.compress.pruning import plan_and_prune
 
         if not 0.0 <= self.ratio < 1.0:

@@ -44,6 +44,7 @@ class QuantizeInt8(Edit):
     op_types: tuple[str, ...] = ()
 
     def apply(self, tape: Tape) -> None:
+        """Build the transformed model and swap it in through ``tape``."""
         from modelps.compress.calib import load_calibration
         from modelps.compress.quantize import quantize_static_qdq
 

@@ -54,7 +54,12 @@ class RemoveNode(Edit):
             self._rewire(tape, node, used)
         tape.remove_node(node)
         for value in consts:
-            if value.is_initializer() and not value.uses() and not value.is_graph_input() and not value.is_graph_output():
+            if (
+                value.is_initializer()
+                and not value.uses()
+                and not value.is_graph_input()
+                and not value.is_graph_output()
+            ):
                 tape.remove_initializer(value)
 
     def _rewire(self, tape: Tape, node: ir.Node, used: list[ir.Value]) -> None:

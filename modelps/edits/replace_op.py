@@ -15,7 +15,7 @@ from modelps.edits._lookup import find_node
 from modelps.errors import EditError
 from modelps.tape import Tape
 
-__all__ = ["ReplaceOp", "check_arity", "op_schema"]
+__all__ = ["ReplaceOp", "check_arity", "make_node_attrs", "op_schema"]
 
 
 def op_schema(op_type: str, domain: str, version: int) -> onnx.defs.OpSchema | None:
@@ -31,8 +31,8 @@ def op_schema(op_type: str, domain: str, version: int) -> onnx.defs.OpSchema | N
 class ReplaceOp(Edit):
     """Make node ``node`` a ``domain::op_type`` node with the same inputs and outputs.
 
-    With ``attributes`` (a JSON object) the node's attributes are replaced by exactly those;
-    without it they are kept. Declared types downstream of the node are re-inferred, since the new
+    With ``attributes`` (a JSON object) the node's attributes are replaced by exactly those, typed
+    by the new operator's schema where ONNX has one; without it they are kept. Declared types downstream of the node are re-inferred, since the new
     operator may change them (e.g. ``Relu`` to ``Shape``). A custom domain not yet imported is
     imported at version 1.
 
@@ -67,9 +67,41 @@ class ReplaceOp(Edit):
         if self.attributes is not None:
             for name in sorted(node.attributes):
                 tape.set_attribute(node, name, None)
-            for name, value in sorted(self.attributes.items()):
-                tape.set_attribute(node, name, make_attr(name, value, None, self.op))
+            for attr in make_node_attrs(tape.model, self.op_type, domain, self.attributes, self.op):
+                tape.set_attribute(node, attr.name, attr)
         refresh_types(tape, node.outputs)
+
+
+def make_node_attrs(model: ir.Model, op_type: str, domain: str, values: dict[str, Any], op: str) -> list[ir.Attr]:
+    """Build a node's attributes from JSON, typed by the operator's schema where ONNX knows it.
+
+    With the schema, ``{"alpha": 1}`` for ``LeakyRelu`` becomes a float attribute; without one
+    (custom domains, unknown names) the type is guessed from the JSON value.
+
+    Raises:
+        EditError: A value does not fit its type.
+    """
+    schema = None
+    version = model.opset_imports.get("", model.opset_imports.get("ai.onnx"))
+    if domain in ("", "ai.onnx") and version is not None:
+        schema = op_schema(op_type, "", version)
+    attrs = []
+    for name, value in sorted(values.items()):
+        kind = None
+        if schema is not None and name in schema.attributes:
+            kind = _SCHEMA_ATTR_TYPES.get(schema.attributes[name].type.name)
+        attrs.append(make_attr(name, value, kind, op))
+    return attrs
+
+
+_SCHEMA_ATTR_TYPES = {
+    "INT": "int",
+    "FLOAT": "float",
+    "STRING": "string",
+    "INTS": "ints",
+    "FLOATS": "floats",
+    "STRINGS": "strings",
+}
 
 
 def check_arity(model: ir.Model, op_type: str, domain: str, counts: tuple[int, int], where: str, op: str) -> None:

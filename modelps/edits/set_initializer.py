@@ -46,7 +46,7 @@ class SetInitializer(Edit):
     sha256: str | None = None
 
     def __post_init__(self) -> None:
-        if self.path is not None and self.sha256 is None:
+        if self.path is not None and not self.sha256:
             object.__setattr__(self, "sha256", file_digest(self.path, self.op))
 
     def apply(self, tape: Tape) -> None:
@@ -109,7 +109,10 @@ class SetInitializer(Edit):
                 f"{self.path!r} has changed: its sha256 is {digest[:12]}…, the recipe expects {self.sha256}"
             )
         try:
-            array = np.load(Path(self.path), allow_pickle=False)
+            # Memory-mapped first: a header that declares more data than the file holds fails here
+            # instead of allocating it.
+            mapped = np.load(Path(self.path), allow_pickle=False, mmap_mode="r")
+            array = np.array(mapped) if isinstance(mapped, np.ndarray) else mapped
         except (ValueError, OSError) as exc:
             raise self.fail(f"{self.path!r} is not a readable .npy array without pickle ({exc})") from None
         if not isinstance(array, np.ndarray) or array.dtype.kind not in "biufc":

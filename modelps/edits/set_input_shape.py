@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import onnx_ir as ir
 
 from modelps.edits._base import Edit, register
-from modelps.edits._graphs import refresh_types
+from modelps.edits._graphs import downstream_values, refresh_types
 from modelps.edits._lookup import find_value
 from modelps.errors import ValidationError
 from modelps.tape import Tape
@@ -31,8 +32,8 @@ class SetInputShape(Edit):
     Refuses: a name that is not a graph input (intermediate tensors, initializers), negative or
     empty dims, an ``axis`` outside the input's rank or on an input of unknown rank, giving both or
     neither of ``shape`` and ``axis``, no change at all, and a rank change that breaks a consumer
-    (found by strict shape inference; the message names the node). A static dim that a ``Reshape``
-    or similar cannot take is caught by the validation that follows every edit.
+    (found by strict shape inference; the message names the node), and static dims that a
+    downstream ``Reshape`` to a constant shape cannot take (a batch size baked into the export).
     """
 
     op = "set_input_shape"
@@ -53,8 +54,11 @@ class SetInputShape(Edit):
         old_rank = value.shape.rank() if value.shape is not None else None
         if value.shape is not None and list(value.shape.dims) == list(new_shape.dims):
             raise self.fail(f"input {self.input!r} already has shape {_show(new_shape)}")
+        reshapes = _reshapes_after(graph, value)
         tape.set_value_type(value, value.type, new_shape)
-        refresh_types(tape, [value])
+        inferred = refresh_types(tape, [value], also=[node.inputs[0] for node in reshapes if node.inputs[0]])
+        for node in reshapes:
+            self._check_reshape(node, inferred)
         if old_rank is not None and old_rank != new_shape.rank():
             try:
                 check_full(tape.model)
@@ -63,6 +67,24 @@ class SetInputShape(Edit):
                     f"changing the rank of input {self.input!r} from {old_rank} to {new_shape.rank()} breaks its "
                     f"consumers: {exc}"
                 ) from None
+
+    def _check_reshape(self, node: ir.Node, inferred: dict[str, tuple[ir.TypeProtocol, ir.Shape | None]]) -> None:
+        """Refuse when a ``Reshape`` to a constant shape can no longer take its input's element count."""
+        data, target = node.inputs[0], _constant_ints(node.inputs[1])
+        if data is None or target is None or node.attributes.get_int("allowzero", 0):
+            return
+        shape = data.shape if data.shape is not None else inferred.get(data.name or "", (None, None))[1]
+        if shape is None or not all(isinstance(d, int) for d in shape.dims):
+            return
+        dims = [int(d) for d in shape.dims]
+        wanted = [dims[i] if t == 0 and i < len(dims) else t for i, t in enumerate(target)]
+        total, known = math.prod(dims), math.prod(t for t in wanted if t != -1)
+        fits = total % known == 0 if -1 in wanted and known else total == known
+        if not fits:
+            raise self.fail(
+                f"Reshape node {node.name!r} cannot reshape {total} elements (shape {dims}) to {target}; "
+                "the model has a fixed shape baked in after this input"
+            )
 
     def _dims(self, value: ir.Value) -> list[Dim]:
         if (self.shape is None) == (self.axis is None):
@@ -96,3 +118,24 @@ def _dim(dim: Dim, edit: SetInputShape) -> int | ir.SymbolicDim:
 
 def _show(shape: ir.Shape) -> str:
     return "[" + ", ".join(str(d) if isinstance(d, int) else repr(d.value) for d in shape.dims) + "]"
+
+
+def _reshapes_after(graph: ir.Graph, value: ir.Value) -> list[ir.Node]:
+    """``Reshape`` nodes of the main graph that read ``value`` or a tensor computed from it."""
+    reached = {id(v) for v in downstream_values(graph, [value])} | {id(value)}
+    return [
+        n for n in graph if n.op_type == "Reshape" and len(n.inputs) > 1 and n.inputs[0] and id(n.inputs[0]) in reached
+    ]
+
+
+def _constant_ints(value: ir.Value | None) -> list[int] | None:
+    """Return the values of an integer initializer or ``Constant`` output (``None`` if not constant)."""
+    if value is None:
+        return None
+    tensor = value.const_value
+    producer = value.producer()
+    if tensor is None and producer is not None and producer.op_type == "Constant" and "value" in producer.attributes:
+        tensor = producer.attributes["value"].as_tensor()
+    if tensor is None or not tensor.dtype.is_integer():
+        return None
+    return [int(v) for v in tensor.numpy().reshape(-1)]

@@ -65,16 +65,25 @@ class Simplify(Edit):
                 f"the weights take {size / 1e9:.1f} GB, too much for onnxsim (one protobuf, 2 GB at most); "
                 "use method 'optimize'"
             )
-        import onnxsim
+        try:
+            import onnxsim
+        except ImportError:
+            raise self.fail("method 'onnxsim' needs the onnxsim package (pip install onnxsim)") from None
 
         try:
-            simplified, _ = onnxsim.simplify(ir.to_proto(model), check_n=0)
+            # onnxsim must see the weights inline: external references would be read relative to
+            # the working directory. Loading them into a copy leaves the model itself untouched.
+            inline = ir.external_data.load_to_model(model.clone())
+            simplified, _ = onnxsim.simplify(ir.to_proto(inline), check_n=0)
         except Exception as exc:  # onnxsim raises plain RuntimeError/ValueError/AssertionError
             raise self.fail(f"onnxsim cannot simplify the model: {_reason(exc)}") from None
         return ir.serde.deserialize_model(simplified)
 
     def _optimize(self, model: ir.Model) -> ir.Model:
-        from onnxscript import optimizer
+        try:
+            from onnxscript import optimizer
+        except ImportError:
+            raise self.fail("method 'optimize' needs the onnxscript package (pip install onnxscript)") from None
 
         copy = model.clone()
         _own_attribute_tensors(copy)

@@ -10,11 +10,10 @@ import onnx
 import onnx_ir as ir
 
 from modelps.edits._base import Edit, register
-from modelps.edits._graphs import has_subgraphs, name_unnamed_nodes, subgraph_owners
+from modelps.edits._graphs import current_types, has_subgraphs, name_unnamed_nodes, subgraph_owners
 from modelps.edits.convert_opset import default_opset
 from modelps.edits.replace_op import op_schema
 from modelps.tape import Tape
-from modelps.validate import infer_value_types
 
 __all__ = ["ALWAYS_FP32", "ToFp16"]
 
@@ -60,13 +59,15 @@ class ToFp16(Edit):
     must stay float32; ``Cast`` nodes (``<tensor>_to_fp16`` / ``<tensor>_to_fp32``) are added where
     the two meet. A node stays float32 when its type is in ``block_ops`` or :data:`ALWAYS_FP32`, it
     belongs to a custom domain, it holds subgraphs (``If``/``Loop`` bodies and the outer tensors they
-    read stay float32), or its ONNX schema does not allow float16 for a float output. An input the
-    schema types as float32 only (``Resize`` scales, ...) keeps float32. With ``keep_io_types``
+    read stay float32), it reads a tensor whose type shape inference cannot tell, or its ONNX
+    schema does not allow float16 for a float output. An input the schema types as float32 only
+    (``Resize`` scales, ...) keeps float32. With ``keep_io_types``
     (the default) float32 graph inputs and outputs stay float32, with Casts at the boundary, and
     output names do not change. Outputs are close to the original, not equal (float16 rounding).
     The model is rebuilt as a whole (undo swaps the old one back).
 
-    Refuses: a model with no float32 tensor to convert, and a model without the default domain.
+    Refuses: a model with no float32 tensor to convert (an already converted one: casts from
+    float16 back to float32 are kept), and a model without the default domain.
     """
 
     op = "to_fp16"
@@ -78,7 +79,7 @@ class ToFp16(Edit):
         opset = default_opset(tape.model)
         if opset is None:
             raise self.fail("the model does not import the default ONNX domain")
-        types = infer_value_types(tape.model)
+        types = current_types(tape)
         model = tape.model.clone()
         graph = model.graph
         for node in graph:
@@ -129,6 +130,10 @@ class _Converter:
     def _must_stay_fp32(self, node: ir.Node) -> bool:
         if node.op_type in self.block or node.domain not in ("", "ai.onnx") or has_subgraphs(node):
             return True
+        if node.op_type == "Cast" and node.inputs[0] is not None and node.inputs[0].dtype == HALF:
+            return True  # a deliberate float16 -> float32 cast (e.g. from an earlier conversion)
+        if any(v is not None and v.dtype is None for v in node.inputs):
+            return True  # an input of unknown type (e.g. from a custom operator) may be float32
         schema = self._schema(node)
         if schema is None:
             return True
@@ -150,6 +155,8 @@ class _Converter:
                 if not self.keep_io_types:
                     self.half.add(id(value))
             elif value.is_initializer():
+                if value.is_graph_output():
+                    continue  # a weight exposed as an output keeps its type and name
                 if any(self._needs(node, index) == HALF for node, index in value.uses()):
                     self.half.add(id(value))
             elif producer is not None and id(producer) not in self.blocked:

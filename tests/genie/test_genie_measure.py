@@ -18,7 +18,15 @@ def test_measure_interleaved_real_models() -> None:
     small = nets.resnet18(width=4, shape=(1, 3, 32, 32))
     big = nets.resnet18(width=16, shape=(1, 3, 32, 32))
     feeds = runtime.make_inputs(small)
-    timings = measure({"base": model_bytes(big), "small": model_bytes(small)}, feeds, baseline="base", threads=1, rounds=3, iters=3, warmup=1)
+    timings = measure(
+        {"base": model_bytes(big), "small": model_bytes(small)},
+        feeds,
+        baseline="base",
+        threads=1,
+        rounds=3,
+        iters=3,
+        warmup=1,
+    )
     assert set(timings) == {"base", "small"}
     assert timings["base"].speedup == pytest.approx(1.0)
     for t in timings.values():
@@ -55,9 +63,26 @@ def test_profile_table_attributes_time_to_layers_and_scales_with_pruning() -> No
     analysis = analyze(model)
     plan = {g.id: np.arange(keep_count(g.size, 0.5)) for g in analysis.prunable if not g.residual}
     exact = fractions_for(model, analysis, plan)
-    fast = FractionModel(model, analysis).fractions({gid: len(k) / analysis.groups[gid].size for gid, k in plan.items()})
+    fast = FractionModel(model, analysis).fractions(
+        {gid: len(k) / analysis.groups[gid].size for gid, k in plan.items()}
+    )
     assert exact.keys() == fast.keys()
     assert all(exact[n] == pytest.approx(fast[n]) for n in exact)
     conv_after_pruned = analysis.group("conv5").consumers[0]
     assert exact[conv_after_pruned] == pytest.approx(0.5)  # input halved, output (stream) kept
     assert table.predict(exact) < 10.0
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("backend", ["ort-cuda", "ort-trt", "tensorrt"])
+def test_gpu_backends_measure(backend: str) -> None:
+    import onnxruntime as ort
+
+    wanted = {"ort-cuda": "CUDAExecutionProvider", "ort-trt": "TensorrtExecutionProvider"}.get(backend)
+    if wanted is not None and wanted not in ort.get_available_providers():
+        pytest.skip(f"{wanted} is not available in this onnxruntime build")
+    if backend == "tensorrt":
+        pytest.importorskip("tensorrt", reason="TensorRT's Python package is not installed")
+    model = nets.resnet18(width=8)
+    timings = measure({"base": model_bytes(model)}, runtime.make_inputs(model), baseline="base", backend=backend, rounds=2, iters=2)
+    assert timings["base"].median_ms > 0

@@ -11,7 +11,9 @@ from modelps.recipe import Recipe
 
 
 def cand(name: str, ms: float, speedup: float, fid: float, size: int = 1000) -> Candidate:
-    return Candidate(name=name, recipe=Recipe(()), latency_ms=ms, speedup=speedup, fidelity={"centered_cosine": fid}, size_bytes=size)
+    return Candidate(
+        name=name, recipe=Recipe(()), latency_ms=ms, speedup=speedup, fidelity={"centered_cosine": fid}, size_bytes=size
+    )
 
 
 BASE = cand("original", 10.0, 1.0, 1.0, 4000)

@@ -32,7 +32,11 @@ def test_search_yields_measured_replayable_candidates(model_path) -> None:
     assert model_path.read_bytes() == before  # the search never edits the model
     assert {"calibrate", "quantize", "profile", "sensitivity", "build", "measure"} <= set(stages)
     names = [c.name for c in result.candidates]
-    assert "int8" in names and any(n.startswith("fp32-prune") for n in names) and any(n.startswith("int8-prune") for n in names)
+    assert (
+        "int8" in names
+        and any(n.startswith("fp32-prune") for n in names)
+        and any(n.startswith("int8-prune") for n in names)
+    )
     for cand in result.candidates:
         assert cand.latency_ms > 0 and np.isfinite(cand.speedup) and cand.size_bytes > 0 and cand.flops > 0
         assert 0 < cand.score <= 1.0 + 1e-9 and cand.explanation
@@ -56,10 +60,27 @@ def test_search_yields_measured_replayable_candidates(model_path) -> None:
 def test_cli_json_and_outputs(model_path, tmp_path, capsys) -> None:
     best = tmp_path / "best.onnx"
     recipe = tmp_path / "r.json"
-    code = main([
-        "genie", str(model_path), "--target-speedup", "1.01", "--min-fidelity", "0", "--methods", "prune",
-        "--budget", "40", "--threads", "1", "--json", "-o", str(best), "--recipe-out", str(recipe),
-    ])
+    code = main(
+        [
+            "genie",
+            str(model_path),
+            "--target-speedup",
+            "1.01",
+            "--min-fidelity",
+            "0",
+            "--methods",
+            "prune",
+            "--budget",
+            "40",
+            "--threads",
+            "1",
+            "--json",
+            "-o",
+            str(best),
+            "--recipe-out",
+            str(recipe),
+        ]
+    )
     assert code == 0
     data = json.loads(capsys.readouterr().out)
     assert set(data) >= {"candidates", "recommended", "baseline", "message"}

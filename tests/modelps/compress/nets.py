@@ -31,7 +31,9 @@ class Net:
     def const(self, array: np.ndarray, hint: str) -> ir.Value:
         name = f"{hint}_{len(self.inits)}"
         array = np.asarray(array, np.float32) if array.dtype.kind == "f" else array
-        value = ir.val(name, ir.DataType.from_numpy(array.dtype), list(array.shape), const_value=ir.tensor(array, name=name))
+        value = ir.val(
+            name, ir.DataType.from_numpy(array.dtype), list(array.shape), const_value=ir.tensor(array, name=name)
+        )
         self.inits.append(value)
         return value
 
@@ -61,7 +63,12 @@ class Net:
     def bn(self, x: ir.Value) -> ir.Value:
         c = self.ch(x)
         r = self.rng
-        params = [r.uniform(0.5, 1.5, c), r.standard_normal(c) * 0.1, r.standard_normal(c) * 0.1, r.uniform(0.5, 1.5, c)]
+        params = [
+            r.uniform(0.5, 1.5, c),
+            r.standard_normal(c) * 0.1,
+            r.standard_normal(c) * 0.1,
+            r.uniform(0.5, 1.5, c),
+        ]
         return self.op("BatchNormalization", [x, *(self.const(p, "bn") for p in params)], c, epsilon=1e-5)
 
     def relu(self, x: ir.Value) -> ir.Value:
@@ -95,7 +102,9 @@ class Net:
     def gemm(self, x: ir.Value, n: int) -> ir.Value:
         k = self.ch(x)
         w = self.rng.standard_normal((n, k)) * np.sqrt(1.0 / k)
-        return self.op("Gemm", [x, self.const(w, "fc"), self.const(self.rng.standard_normal(n) * 0.1, "fcb")], n, transB=1)
+        return self.op(
+            "Gemm", [x, self.const(w, "fc"), self.const(self.rng.standard_normal(n) * 0.1, "fcb")], n, transB=1
+        )
 
     def cbr(self, x: ir.Value, cout: int, k: int = 3, stride: int = 1, act: str = "relu", group: int = 1) -> ir.Value:
         y = self.bn(self.conv(x, cout, k, stride, group=group, bias=False))
@@ -110,7 +119,14 @@ class Net:
         for i, out in enumerate(outputs):
             out.name = "y" if len(outputs) == 1 else f"y{i}"
             out.dtype = ir.DataType.FLOAT
-        graph = ir.Graph([self.x], list(outputs), nodes=self.nodes, initializers=self.inits, opset_imports={"": self.opset}, name="net")
+        graph = ir.Graph(
+            [self.x],
+            list(outputs),
+            nodes=self.nodes,
+            initializers=self.inits,
+            opset_imports={"": self.opset},
+            name="net",
+        )
         model = ir.Model(graph, ir_version=8 if self.opset >= 15 else 7)
         found = inferred_types(model)
         for out in outputs:

@@ -106,7 +106,12 @@ def _zero(model: ir.Model, analysis: Analysis, group: ChannelGroup, idx: np.ndar
         node = _node(model, param.node)
         if node.op_type == "PRelu" or (node.op_type == "BatchNormalization" and param.input_index not in (2, 3)):
             continue
-        if node.op_type == "Conv" and param.node not in group.producers and param.input_index == 1 and node.attributes["group"].as_int() == 1:
+        if (
+            node.op_type == "Conv"
+            and param.node not in group.producers
+            and param.input_index == 1
+            and node.attributes["group"].as_int() == 1
+        ):
             continue
         value = node.inputs[param.input_index]
         array = const_array(value).copy()

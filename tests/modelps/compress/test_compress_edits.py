@@ -62,7 +62,14 @@ def test_prune_channels_edit_validates_replays_and_undoes(r50: ir.Model, tmp_pat
     save(r50, path)
     model = Model.load(path)
     before = model.to_bytes()
-    edit = {"op": "prune_channels", "ratio": 0.5, "importance": "error", "round_to": 4, "reconstruct": "samples", "calib_samples": 8}
+    edit = {
+        "op": "prune_channels",
+        "ratio": 0.5,
+        "importance": "error",
+        "round_to": 4,
+        "reconstruct": "samples",
+        "calib_samples": 8,
+    }
     model.apply(edit)
     pruned_bytes = model.to_bytes()
     assert len(pruned_bytes) < len(before)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from tests.modelps.edits.edit_helpers import (
     IF_MODEL,
     LOOP_MODEL,
@@ -24,8 +25,12 @@ def test_mul_by_constant_scales_every_consumer_and_undo_restores_bytes() -> None
     m = model(IF_MODEL)
     edit = {"op": "insert_node", "tensor": "r", "op_type": "Mul", "constants": [2.0]}
     apply_and_check_undo(m, edit)
-    before, after = run_both(IF_MODEL, m, seed=3)
-    np.testing.assert_allclose(after["z"], np.tanh(2 * np.arctanh(before["z"])), rtol=1e-5, atol=1e-6)
+    feeds = feeds_for(m, seed=3)
+    feeds["c"] = np.array(False)
+    got = outputs(m, feeds)
+    r2 = 2 * np.maximum(feeds["x"] * W4 + 0.5, 0)
+    np.testing.assert_allclose(got["z"], np.tanh(r2), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got["y"], -r2, rtol=1e-6)  # the If's else branch reads it too
     node = next(n for n in m.ir.graph if n.name == "Mul_r")
     assert [v.name for v in node.inputs] == ["r", "Mul_r_c0"]
     assert m.ir.graph.initializers["Mul_r_c0"].const_value.numpy().tolist() == 2.0
@@ -54,7 +59,7 @@ def test_on_graph_output_keeps_the_output_name_and_type() -> None:
     np.testing.assert_array_equal(after["z"], -before["z"])
 
 
-def test_transpose_on_graph_input_reinfers_downstream_shapes_opset11() -> None:
+def test_transpose_on_graph_input_opset11() -> None:
     m = model(OPSET11_MODEL)
     edit = {"op": "insert_node", "tensor": "x", "op_type": "Transpose", "attributes": {"perm": [0, 1, 3, 2]}}
     apply_and_check_undo(m, edit)
@@ -62,6 +67,19 @@ def test_transpose_on_graph_input_reinfers_downstream_shapes_opset11() -> None:
     before, after = run_both(OPSET11_MODEL, m, batch=3)
     assert after["y"].shape == (3, 2)
     assert not np.allclose(before["y"], after["y"])
+
+
+def test_declared_shapes_downstream_are_reinferred() -> None:
+    text = """<ir_version: 8, opset_import: ["" : 17]>
+    g (float[N,2,3] x) => (float[N,2,3] y) <float[N,2,3] r> { r = Relu(x)  y = Neg(r) }"""
+    m = model(text)
+    apply_and_check_undo(
+        m, {"op": "insert_node", "tensor": "x", "op_type": "Transpose", "attributes": {"perm": [0, 2, 1]}}
+    )
+    graph = m.ir.graph
+    assert [str(v.shape) for v in (graph[0].outputs[0], graph[1].outputs[0], graph.outputs[0])] == ["[N,3,2]"] * 3
+    feeds = feeds_for(m, seed=0, batch=2)
+    np.testing.assert_array_equal(outputs(m, feeds)["y"], -np.maximum(feeds["x"].transpose(0, 2, 1), 0))
 
 
 def test_clip_with_constants_of_explicit_dtype_opset21() -> None:
@@ -126,3 +144,13 @@ def test_refuses_tensor_that_is_both_input_and_output() -> None:
     assert_refused(
         model(text), {"op": "insert_node", "tensor": "x", "op_type": "Neg"}, "both a graph input and a graph output"
     )
+
+
+def test_attribute_types_follow_the_schema() -> None:
+    m = model(IF_MODEL)
+    apply_and_check_undo(m, {"op": "insert_node", "tensor": "u", "op_type": "LeakyRelu", "attributes": {"alpha": 1}})
+    node = next(n for n in m.ir.graph if n.op_type == "LeakyRelu")
+    assert node.attributes["alpha"].type.name == "FLOAT"
+    feeds = feeds_for(m, seed=0)
+    u = feeds["x"] * W4 + 0.5
+    np.testing.assert_allclose(outputs(m, feeds)["z"], np.tanh(np.maximum(u, 0)), rtol=1e-6)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from tests.modelps.edits.edit_helpers import (
     IF_MODEL,
     LOOP_MODEL,
@@ -88,3 +89,23 @@ def test_refuses_initializer_listed_as_input() -> None:
     text = """<ir_version: 3, opset_import: ["" : 9]>
     g (float[2] x, float[2] w) => (float[2] y) <float[2] w = {1, 2}> { y = Add(x, w) }"""
     assert_refused(model(text), {"op": "set_input_shape", "input": "w", "shape": [3]}, "'w' is an initializer")
+
+
+def test_reshape_to_a_baked_batch_is_refused() -> None:
+    text = """<ir_version: 8, opset_import: ["" : 17]>
+    g (float[1,2,3] x) => (float[1,6] y) <int64[2] fixed = {1, 6}> { r = Relu(x)  y = Reshape(r, fixed) }"""
+    assert_refused(
+        model(text),
+        {"op": "set_input_shape", "input": "x", "axis": 0, "dim": 4},
+        r"Reshape node 'n1' cannot reshape 24 elements \(shape \[4, 2, 3\]\) to \[1, 6\]",
+    )
+
+
+@pytest.mark.parametrize("target", ["{0, 6}", "{-1, 6}", "{0, -1}"])
+def test_reshape_with_0_or_minus_1_follows_the_new_batch(target: str) -> None:
+    text = f"""<ir_version: 8, opset_import: ["" : 17]>
+    g (float[1,2,3] x) => (float[1,6] y) <int64[2] s = {target}> {{ r = Relu(x)  y = Reshape(r, s) }}"""
+    m = model(text)
+    apply_and_check_undo(m, {"op": "set_input_shape", "input": "x", "axis": 0, "dim": 4})
+    feeds = feeds_for(m, seed=0)
+    np.testing.assert_array_equal(outputs(m, feeds)["y"], np.maximum(feeds["x"], 0).reshape(4, 6))
