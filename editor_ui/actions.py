@@ -61,7 +61,8 @@ def apply_form(ws: Workspace, op: str, values: dict[str, Any]) -> Outcome:
         return Outcome(False, f"Refused: {exc}")
     except ModelPSError as exc:
         return Outcome(False, f"Refused: {exc}")
-    return Outcome(True, f"Applied {describe_edit(entry.edit)} as revision {entry.revision}", entry)
+    note = f" ({entry.message}: others edited meanwhile)" if entry.message.startswith("rebased") else ""
+    return Outcome(True, f"Applied {describe_edit(entry.edit)} as revision {entry.revision}{note}", entry)
 
 
 def apply_recipe_text(ws: Workspace, text: str) -> Outcome:
