@@ -39,6 +39,7 @@ METRIC = {"reid": "mAP", "face": "accuracy"}
 def calib_npz(model_path: Path, task: str, folder: Path, count: int = 48) -> Path:
     """Calibration images from the demo task's data with another seed than the evaluation's."""
     import onnx
+
     import zoo
 
     data = zoo.demo_task_data(task, 1)
@@ -160,7 +161,7 @@ def run_model(name: str, budget: float, folder: Path, log: Any, weights: str = "
             }
         )
         log(
-            f"  {label:28} {timings[label].median_ms:8.2f} ms {timings[label].speedup:5.2f}x fid {fid:.4f} {metric['metric']} {metric['value']:.4f}"
+            f"  {label:28} {timings[label].median_ms:8.2f} ms {timings[label].speedup:5.2f}x fid {fid:.4f} {metric['metric']} {metric['value']:.4f}"  # noqa: E501
         )
     messages = {label: msg for label, (_, msg, _) in chosen.items()}
     return {
@@ -179,7 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default="fedreid-resnet50,face-mobilefacenet")
     parser.add_argument("--budget", type=float, default=900.0)
     parser.add_argument("--out", type=Path, default=Path("bench/genie.json"))
-    parser.add_argument("--weights", default="demo", choices=["demo", "seeded"], help="zoo weights (judge fidelity on demo)")
+    parser.add_argument(
+        "--weights", default="demo", choices=["demo", "seeded"], help="zoo weights (judge fidelity on demo)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 

@@ -249,7 +249,14 @@ def search(model: Model | str | Path, goal: Goal | None = None, progress: Progre
                 levels = _levels(goal, base_ms["fp32"], precision, table)
                 allowed = max(1.0 - goal.min_fidelity, 1e-4)
                 plans = _trajectory(
-                    base, analysis, groups, scores, sensitivity, table, levels, base_ms["fp32"],
+                    base,
+                    analysis,
+                    groups,
+                    scores,
+                    sensitivity,
+                    table,
+                    levels,
+                    base_ms["fp32"],
                     loss_levels=(allowed, 3 * allowed),
                 )
                 for level, ratios in plans:
