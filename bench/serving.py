@@ -14,11 +14,11 @@ Run:  python bench/serving.py [--duration 6] [--repeats 3]   (a missing venv ski
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import http.client
 import json
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -34,7 +34,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-INPUT_SHAPE = (1, 3, 256, 128)  # person re-id input (FedReID's ResNet-50)
+INPUT_SHAPE = (1, 3, 256, 128)  # person re-id input (FedReID's ResNet-50), used for the torch fallback
+IO = {"input": "x", "output": "y"}  # the model's first input and output, set once the model is loaded
 
 
 # ---------------------------------------------------------------------------------------------- model
@@ -49,6 +50,9 @@ def resnet50_onnx(path: Path) -> Path:
         return path
     except (ImportError, AttributeError, KeyError, TypeError) as exc:
         print(f"# zoo unavailable ({type(exc).__name__}); exporting a torch ResNet-50 with random weights")
+    path = path.with_name("resnet50-torch.onnx")
+    if path.is_file():
+        return path
     import torch
     from torch import nn
 
@@ -68,7 +72,12 @@ def resnet50_onnx(path: Path) -> Path:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return torch.relu(self.body(x) + (x if self.down is None else self.down(x)))
 
-    layers: list[nn.Module] = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(3, 2, 1)]
+    layers: list[nn.Module] = [
+        nn.Conv2d(3, 64, 7, 2, 3, bias=False),
+        nn.BatchNorm2d(64),
+        nn.ReLU(),
+        nn.MaxPool2d(3, 2, 1),
+    ]
     cin = 64
     for mid, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 1)):  # last stride 1 as in re-id
         for i in range(blocks):
@@ -110,7 +119,7 @@ def wait_http(port: int, path: str, proc: subprocess.Popen, timeout: float = 180
     raise RuntimeError(f"port {port}{path} not ready after {timeout}s")
 
 
-MLSERVER_RUNTIME = '''
+MLSERVER_RUNTIME = """
 import onnxruntime as ort
 from mlserver import MLModel
 from mlserver.codecs import NumpyCodec
@@ -121,15 +130,16 @@ class OrtRuntime(MLModel):
     async def load(self) -> bool:
         self.session = ort.InferenceSession(self.settings.parameters.uri, providers=["CPUExecutionProvider"])
         self.input = self.session.get_inputs()[0].name
+        self.output = self.session.get_outputs()[0].name
         return True
 
     async def predict(self, payload: InferenceRequest) -> InferenceResponse:
         x = NumpyCodec.decode_input(payload.inputs[0])
-        y = self.session.run(None, {self.input: x.astype("float32")})[0]
+        y = self.session.run([self.output], {self.input: x.astype("float32")})[0]
         return InferenceResponse(model_name=self.name, outputs=[NumpyCodec.encode_output("y", y)])
-'''
+"""
 
-BENTO_SERVICE = '''
+BENTO_SERVICE = """
 import bentoml
 import numpy as np
 import onnxruntime as ort
@@ -144,8 +154,8 @@ class Rn50:
 
     @bentoml.api
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {{"x": x.astype(np.float32)}})[0]
-'''
+        return self.session.run(None, {{{input!r}: x.astype(np.float32)}})[0]
+"""
 
 
 def start_modelps(repo: Path, log: Path) -> tuple[subprocess.Popen, int]:
@@ -176,7 +186,7 @@ def start_mlserver(venv: Path, model: Path, work: Path, log: Path) -> tuple[subp
 def start_bentoml(venv: Path, model: Path, work: Path, log: Path) -> tuple[subprocess.Popen, int]:
     folder = work / "bento"
     folder.mkdir()
-    (folder / "service.py").write_text(BENTO_SERVICE.format(model=str(model)))
+    (folder / "service.py").write_text(BENTO_SERVICE.format(model=str(model), input=IO["input"]))
     port = free_port()
     env = dict(os.environ, BENTOML_HOME=str(work / "bentoml-home"), BENTOML_DO_NOT_TRACK="true")
     proc = subprocess.Popen([str(venv / "bin" / "bentoml"), "serve", "service:Rn50", "--port", str(port)],
@@ -188,14 +198,18 @@ def start_bentoml(venv: Path, model: Path, work: Path, log: Path) -> tuple[subpr
 # ---------------------------------------------------------------------------------------------- requests
 def v2_binary(x: np.ndarray) -> tuple[bytes, dict[str, str]]:
     header = json.dumps({
-        "inputs": [{"name": "x", "shape": list(x.shape), "datatype": "FP32", "parameters": {"binary_data_size": x.nbytes}}],
-        "outputs": [{"name": "y", "parameters": {"binary_data": True}}],
+        "inputs": [{"name": IO["input"], "shape": list(x.shape), "datatype": "FP32",
+                    "parameters": {"binary_data_size": x.nbytes}}],
+        "outputs": [{"name": IO["output"], "parameters": {"binary_data": True}}],
     }).encode()  # fmt: skip
     return header + x.tobytes(), {"Inference-Header-Content-Length": str(len(header))}
 
 
 def v2_json(x: np.ndarray) -> tuple[bytes, dict[str, str]]:
-    body = {"inputs": [{"name": "x", "shape": list(x.shape), "datatype": "FP32", "data": x.ravel().tolist()}]}
+    body = {
+        "inputs": [{"name": IO["input"], "shape": list(x.shape), "datatype": "FP32", "data": x.ravel().tolist()}],
+        "outputs": [{"name": IO["output"]}],
+    }
     return json.dumps(body).encode(), {"Content-Type": "application/json"}
 
 
@@ -212,12 +226,17 @@ def http_caller(port: int, path: str, body: bytes, headers: dict[str, str]) -> C
     """A factory of per-thread callers that POST the same pre-encoded body on a kept-alive connection."""
 
     def make() -> Callable[[], bytes]:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+        conn = [http.client.HTTPConnection("127.0.0.1", port, timeout=300)]
 
         def call() -> bytes:
-            conn.request("POST", path, body, headers)
-            response = conn.getresponse()
-            data = response.read()
+            try:
+                conn[0].request("POST", path, body, headers)
+                response = conn[0].getresponse()
+                data = response.read()
+            except (OSError, http.client.HTTPException) as exc:  # the server dropped the connection
+                conn[0].close()
+                conn[0] = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+                raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
             if response.status != 200:
                 raise RuntimeError(f"HTTP {response.status}: {data[:200]!r}")
             return data
@@ -260,7 +279,9 @@ def proc_cpu(pid: int | None) -> float:
     return total
 
 
-def run_load(make_call: Callable[[], Callable[[], object]], clients: int, duration: float, server_pid: int | None) -> dict:
+def run_load(
+    make_call: Callable[[], Callable[[], object]], clients: int, duration: float, server_pid: int | None
+) -> dict:
     latencies: list[list[float]] = [[] for _ in range(clients)]
     stop = threading.Event()
     barrier = threading.Barrier(clients + 1)
@@ -274,26 +295,27 @@ def run_load(make_call: Callable[[], Callable[[], object]], clients: int, durati
             t0 = time.perf_counter()
             try:
                 call()
-            except Exception as exc:
+            except ConnectionError as exc:  # counted, the client reconnects
                 errors.append(str(exc))
-                return
+                continue
             latencies[i].append(time.perf_counter() - t0)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(clients)]
     for t in threads:
         t.start()
-    barrier.wait()
-    client0, server0, t0 = proc_cpu(None), proc_cpu(server_pid) if server_pid else 0.0, time.perf_counter()
-    time.sleep(duration)
-    stop.set()
+    try:
+        barrier.wait()
+        client0, server0, t0 = proc_cpu(None), proc_cpu(server_pid) if server_pid else 0.0, time.perf_counter()
+        time.sleep(duration)
+    finally:
+        stop.set()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - t0
     client1, server1 = proc_cpu(None), proc_cpu(server_pid) if server_pid else 0.0
     flat = [x for lat in latencies for x in lat]
-    if errors:
-        raise RuntimeError(errors[0])
     return {
+        "errors": len(errors),
         "rps": len(flat) / elapsed,
         "latencies": flat,
         "client_cpu": (client1 - client0) / elapsed,
@@ -303,6 +325,7 @@ def run_load(make_call: Callable[[], Callable[[], object]], clients: int, durati
 
 
 def main() -> int:
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM also stops the servers
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=6.0, help="seconds per measurement")
     parser.add_argument("--repeats", type=int, default=3)
@@ -311,33 +334,41 @@ def main() -> int:
     parser.add_argument("--bentoml-venv", type=Path, default=Path("/tmp/bench-venv-bento"))
     parser.add_argument("--only", nargs="*", help="run only these variants")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "serving.json")
+    parser.add_argument("--overhead-only", action="store_true", help="only measure per-request overhead (tiny model)")
     args = parser.parse_args()
+    if args.overhead_only:
+        return overhead(args)
 
     import onnxruntime as ort
 
     import serving
 
     home = Path(os.environ.get("MODELPS_HOME", Path.home() / ".modelps"))
-    model = resnet50_onnx(home / "bench" / "resnet50-reid.onnx")
+    model = resnet50_onnx(home / "bench" / "fedreid-resnet50.onnx")
     work = Path(tempfile.mkdtemp(prefix="modelps-bench-"))
     repo = work / "repo"
     serving.publish(model, repo, "rn50", max_batch_size=16)
     serving.publish(model, repo, "rn50-nobatch", dynamic_batching=False)
-    x = np.random.default_rng(0).standard_normal(INPUT_SHAPE).astype(np.float32)
+    serving.publish(model, repo, "rn50-2inst", max_batch_size=16, instances=2)
     session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    expected = session.run(None, {"x": x})[0]
+    first = session.get_inputs()[0]
+    IO.update(input=first.name, output=session.get_outputs()[0].name)
+    shape = tuple(d if isinstance(d, int) else 1 for d in first.shape)
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    expected = session.run([IO["output"]], {IO["input"]: x})[0]
 
     procs: dict[str, subprocess.Popen] = {}
     variants: dict[str, tuple[Callable[[], Callable[[], object]], int | None]] = {}
     max_diff: dict[str, float] = {}
     notes: list[str] = []
     try:
-        variants["in-process ORT"] = (lambda: (lambda: session.run(None, {"x": x})), None)
+        variants["in-process ORT"] = (lambda: lambda: session.run([IO["output"]], {IO["input"]: x}), None)
         proc, port = start_modelps(repo, work / "modelps.log")
         procs["modelps"] = proc
         for label, model_name, encode in (
             ("modelps binary, batching", "rn50", v2_binary),
             ("modelps binary, no batching", "rn50-nobatch", v2_binary),
+            ("modelps binary, batching, 2 instances", "rn50-2inst", v2_binary),
             ("modelps JSON, batching", "rn50", v2_json),
             ("modelps JSON, no batching", "rn50-nobatch", v2_json),
         ):
@@ -383,8 +414,8 @@ def main() -> int:
                     make_call, pid = variants[name]
                     r = run_load(make_call, clients, args.duration, pid)
                     results[name][clients].append(r)
-                    print(f"# repeat {repeat} clients {clients:2d} {name:30s} {r['rps']:6.2f} req/s"
-                          f" (load average {r['loadavg']:.1f})", flush=True)  # fmt: skip
+                    line = f"# repeat {repeat} clients {clients:2d} {name:38s} {r['rps']:6.2f} req/s"
+                    print(f"{line} (load average {r['loadavg']:.1f}, {r['errors']} dropped connections)", flush=True)
     finally:
         for proc in procs.values():
             proc.terminate()
@@ -398,9 +429,61 @@ def main() -> int:
     summary = summarize(results, args.concurrency)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"cpus": os.cpu_count(), "duration": args.duration, "repeats": args.repeats, "model": model.name,
-            "input_shape": INPUT_SHAPE, "max_abs_diff": max_diff, "notes": notes}  # fmt: skip
+            "input_shape": shape, "io": IO, "max_abs_diff": max_diff, "notes": notes}  # fmt: skip
     args.out.write_text(json.dumps({"meta": meta, "summary": summary}, indent=2))
     print(table(summary, args.concurrency))
+    return 0
+
+
+def tiny_model(path: Path) -> Path:
+    """A small conv net (about 0.1 ms per run) to expose the server's own per-request cost."""
+    import onnx_ir as ir
+
+    from modelps.io import save
+
+    rng = np.random.default_rng(0)
+    text = (
+        '<ir_version: 8, opset_import: ["" : 17]>\n'
+        "tiny (float[N,3,32,32] x) => (float[N,8] y) {"
+        " c = Conv <pads = [1, 1, 1, 1]> (x, K)  r = Relu(c)  g = GlobalAveragePool(r)  y = Flatten <axis = 1> (g) }"
+    )
+    kernel = ir.tensor(rng.standard_normal((8, 3, 3, 3)).astype(np.float32), name="K")
+    model = ir.from_onnx_text(text, initializers=[kernel])
+    save(model, path)
+    return path
+
+
+def overhead(args: argparse.Namespace) -> int:
+    """Median per-request latency of a tiny model: in-process vs `modelps serve` (binary, JSON), 1 client."""
+    import onnxruntime as ort
+
+    import serving
+
+    work = Path(tempfile.mkdtemp(prefix="modelps-bench-"))
+    model = tiny_model(work / "tiny.onnx")
+    serving.publish(model, work / "repo", "tiny")
+    x = np.random.default_rng(0).standard_normal((1, 3, 32, 32)).astype(np.float32)
+    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    proc, port = start_modelps(work / "repo", work / "modelps.log")
+    try:
+        variants = {"in-process ORT": ((lambda: (lambda: session.run(["y"], {"x": x}))), None)}
+        for label, encode in (("modelps binary", v2_binary), ("modelps JSON", v2_json)):
+            body, headers = encode(x)
+            variants[label] = (http_caller(port, "/v2/models/tiny/infer", body, headers), proc.pid)
+        p50: dict[str, list[float]] = {k: [] for k in variants}
+        for _ in range(args.repeats):
+            for name, (make_call, pid) in variants.items():
+                r = run_load(make_call, 1, 2.0, pid)
+                p50[name].append(float(np.percentile(r["latencies"], 50)) * 1e3)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
+    base = statistics.median(p50["in-process ORT"])
+    print("| tiny model, 1 client | p50 ms (median of repeats) | overhead over in-process ms |")
+    print("|---|---|---|")
+    for name, values in p50.items():
+        print(f"| {name} | {statistics.median(values):.3f} | {statistics.median(values) - base:.3f} |")
     return 0
 
 
@@ -416,8 +499,11 @@ def summarize(results: dict[str, dict[int, list[dict]]], concurrency: list[int])
                 "p50_ms": float(np.percentile(lat, 50)),
                 "p99_ms": float(np.percentile(lat, 99)),
                 "client_cpu": statistics.median(r["client_cpu"] for r in runs),
-                "server_cpu": statistics.median(r["server_cpu"] for r in runs) if runs[0]["server_cpu"] is not None else None,
+                "server_cpu": statistics.median(r["server_cpu"] for r in runs)
+                if runs[0]["server_cpu"] is not None
+                else None,
                 "rps_runs": [round(r["rps"], 2) for r in runs],
+                "errors": sum(r["errors"] for r in runs),
                 "loadavg": [round(r["loadavg"], 1) for r in runs],
             }
     base = summary["in-process ORT"]
@@ -428,7 +514,9 @@ def summarize(results: dict[str, dict[int, list[dict]]], concurrency: list[int])
 
 
 def table(summary: dict[str, dict[str, dict]], concurrency: list[int]) -> str:
-    head = "| variant | " + " | ".join(f"{c} client{'s' if c > 1 else ''}: req/s (x in-proc), p50 / p99 ms" for c in concurrency)
+    head = "| variant | " + " | ".join(
+        f"{c} client{'s' if c > 1 else ''}: req/s (x in-proc), p50 / p99 ms" for c in concurrency
+    )
     lines = [head + " |", "|---|" + "---|" * len(concurrency)]
     for name, by_c in summary.items():
         cells = []

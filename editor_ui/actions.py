@@ -115,5 +115,5 @@ def history_rows(ws: Workspace) -> list[dict[str, Any]]:
 
 
 def recipe_json(ws: Workspace) -> str:
-    """The current recipe as JSON text (for download)."""
+    """Return the current recipe as JSON text (for download)."""
     return json.dumps(ws.recipe().to_dict(), indent=2) + "\n"

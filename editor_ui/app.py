@@ -60,7 +60,7 @@ def user_ui() -> str:
 
 
 def nav_ui() -> str:
-    """The page picker in the sidebar, plus the open model's name and revision."""
+    """Show the page picker in the sidebar, plus the open model's name and revision."""
     ws: Workspace | None = st.session_state.ws
     with st.sidebar:
         st.markdown(f"**ModelPS** · {st.session_state.user}")
@@ -115,7 +115,7 @@ def open_ui() -> None:
 
 
 def zoo_open_ui() -> None:
-    """The zoo tab: pick a model, weights or a checkpoint, export and open."""
+    """Show the zoo tab: pick a model, weights or a checkpoint, export and open."""
     models = opening.zoo_models()
     if not models:
         st.info("The model zoo is not installed here (it needs torch: pip install 'modelps[zoo]').")
@@ -140,7 +140,7 @@ def zoo_open_ui() -> None:
 
 
 def share_open_ui() -> None:
-    """The shared-session tab: open by id or start sharing the open model."""
+    """Show the shared-session tab: open by id or start sharing the open model."""
     if not panels.sessions_available():
         st.info("Shared sessions need the session store (pip install 'modelps[sessions]').")
         return
@@ -152,7 +152,7 @@ def share_open_ui() -> None:
 
 
 def current_graph(ws: Workspace) -> graph.GraphData:
-    """The graph data of the current revision (rebuilt only when the model changes)."""
+    """Return the graph data of the current revision (rebuilt only when the model changes)."""
     key = (id(ws), ws.revision, ws.model.history[-1] if ws.model.history else None)
     cached = st.session_state.graph_cache
     if cached is None or cached[0] != key:
@@ -178,7 +178,7 @@ def search_ui(data: graph.GraphData) -> None:
 
 
 def focus_index(data: graph.GraphData) -> int | None:
-    """The graph view's centre: the focus node, else its remembered neighbour, else none (the top)."""
+    """Return the graph view's centre: the focus node, else its remembered neighbour, else none (the top)."""
     for label in (st.session_state.focus, st.session_state.get("focus_fallback")):
         if label:
             index = data.index(label)
@@ -199,7 +199,7 @@ def keep_place(data: graph.GraphData) -> None:
 
 
 def graph_ui(ws: Workspace) -> None:
-    """The interactive graph; a click selects a node."""
+    """Show the interactive graph; a click selects a node."""
     data = current_graph(ws)
     search_ui(data)
     focus = focus_index(data)
@@ -208,7 +208,7 @@ def graph_ui(ws: Workspace) -> None:
         st.session_state.show_all = st.toggle(f"Show all {len(data.nodes)} nodes (slow)", key="show_all_toggle")
     view = graph.make_view(data, focus, show_all=st.session_state.show_all)
     if not view.complete:
-        centre = data.nodes[view.focus].label if view.focus is not None else ""
+        centre = data.nodes[view.focus if view.focus is not None else 0].label
         st.caption(f"{len(data.nodes)} nodes: showing {len(view.members)} around {centre!r}. "
                    "Search or select a node and press 'Focus here' to move.")
     spec = graph.echarts_spec(data, view)
@@ -264,7 +264,7 @@ def inspector_ui(ws: Workspace) -> None:
 
 
 def edit_form_ui(ws: Workspace, where: str) -> None:
-    """A form for any registered edit, pre-filled from the selected node."""
+    """Show a form for any registered edit, pre-filled from the selected node."""
     names = forms.edit_names()
     default = names.index("remove_node") if "remove_node" in names else 0
     op = st.selectbox("Edit", names, index=default, key=f"edit_op_{where}")
@@ -338,7 +338,7 @@ def edit_page_ui(ws: Workspace) -> None:
 
 
 def history_ui(ws: Workspace) -> None:
-    """The history table (revision, author, time, edit)."""
+    """Show the history table (revision, author, time, edit)."""
     st.subheader("History")
     st.dataframe(actions.history_rows(ws), hide_index=True, key="history_table")
 
@@ -405,7 +405,7 @@ def genie_ui(ws: Workspace) -> None:
 
 
 def genie_results_ui(ws: Workspace, result: dict[str, Any]) -> None:
-    """The scatter, the table and the apply buttons for a genie result."""
+    """Show the scatter, the table and the apply buttons for a genie result."""
     rows = panels.candidate_rows(result)
     if not rows:
         st.warning("The search found no candidate.")

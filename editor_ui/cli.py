@@ -37,7 +37,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def streamlit_command(host: str, port: int) -> list[str]:
-    """The ``streamlit run`` command line for the editor."""
+    """Return the ``streamlit run`` command line for the editor."""
     from editor_ui.opening import max_upload_mb
 
     return [
@@ -62,7 +62,7 @@ def _env(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _run_streamlit(args: argparse.Namespace) -> int:
-    print(f"ModelPS editor: http://{args.host}:{args.port}", file=sys.stderr)
+    sys.stderr.write(f"ModelPS editor: http://{args.host}:{args.port}\n")
     try:
         return subprocess.call(streamlit_command(args.host, args.port), env=_env(args))
     except KeyboardInterrupt:
@@ -81,10 +81,10 @@ def _up(args: argparse.Namespace) -> int:
     started = False
     if panels.serving_available():
         outcome = panels.start_server(args.serve_port)
-        print(f"Model server: {outcome.message}", file=sys.stderr)
+        sys.stderr.write(f"Model server: {outcome.message}\n")
         started = outcome.ok
     else:
-        print("Model server: serving is not installed; starting the editor only", file=sys.stderr)
+        sys.stderr.write("Model server: serving is not installed; starting the editor only\n")
     try:
         return _run_streamlit(args)
     finally:

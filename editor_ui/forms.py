@@ -54,7 +54,7 @@ def edit_names() -> list[str]:
 
 
 def edit_doc(op: str) -> str:
-    """The edit's docstring (what it handles and refuses), for the form's help text."""
+    """Return the edit's docstring (what it handles and refuses), for the form's help text."""
     doc = available_edits()[op].__doc__ or ""
     return " ".join(doc.split())
 
@@ -81,7 +81,7 @@ def _kind(hint: Any) -> tuple[Kind, tuple[Any, ...]]:
 
 
 def form_fields(op: str) -> list[FormField]:
-    """The fields of edit ``op``'s form, in parameter order."""
+    """Return the fields of edit ``op``'s form, in parameter order."""
     cls = available_edits()[op]
     hints = typing.get_type_hints(cls)
     fields = []
@@ -143,7 +143,7 @@ def parse_form(op: str, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def prefill(op: str, node: str | None, tensor: str | None) -> dict[str, str]:
-    """Initial text for a form: the selected node/tensor in picker fields, defaults elsewhere."""
+    """Return initial text for a form: the selected node/tensor in picker fields, defaults elsewhere."""
     values: dict[str, str] = {}
     for field in form_fields(op):
         if field.picker == "node" and node and field.name == "node":

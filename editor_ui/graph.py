@@ -89,7 +89,7 @@ _KINDS = {
 
 
 def op_colour(op_type: str) -> str:
-    """The fill colour for an op type (a family colour, Netron-like).
+    """Return the fill colour for an op type (a family colour, Netron-like).
 
     >>> op_colour("Conv"), op_colour("Relu"), op_colour("MyCustomOp")
     ('#3367d6', '#c62828', '#5d4037')
@@ -119,7 +119,7 @@ class GraphData:
     token: str
 
     def index(self, label: str) -> int | None:
-        """The index of the node called ``label``, or ``None``."""
+        """Return the index of the node called ``label``, or ``None``."""
         for i, node in enumerate(self.nodes):
             if node.label == label:
                 return i
@@ -135,7 +135,7 @@ class GraphData:
 
 
 def shape_text(value: ir.Value | None) -> str:
-    """A tensor's shape as text, e.g. ``1×64×56×56`` (``?`` when unknown).
+    """Return a tensor's shape as text, e.g. ``1×64×56×56`` (``?`` when unknown).
 
     >>> v = ir.Value(name="t", shape=ir.Shape([1, "batch", 3]))
     >>> shape_text(v)
@@ -317,12 +317,12 @@ def make_view(graph: GraphData, focus: int | None = None, *, show_all: bool = Fa
     as wide as the widest layer (at least four node widths).
     """
     complete = show_all or len(graph.nodes) <= FULL_VIEW_LIMIT
-    valid = focus is not None and 0 <= focus < len(graph.nodes)
+    if focus is not None and not 0 <= focus < len(graph.nodes):
+        focus = None
     if complete:
         members: list[int] = list(range(len(graph.nodes)))
     else:
-        focus = focus if valid else 0
-        members = neighbourhood(graph, focus)
+        members = neighbourhood(graph, 0 if focus is None else focus)
     raw = layered_positions(graph, members)
     min_x = min((p[0] for p in raw.values()), default=0.0)
     min_y = min((p[1] for p in raw.values()), default=0.0)
@@ -342,7 +342,7 @@ def make_view(graph: GraphData, focus: int | None = None, *, show_all: bool = Fa
 
 
 def echarts_spec(graph: GraphData, view: GraphView) -> dict:
-    """The ECharts option for ``view``: fixed positions, op colours, tensor shapes on edges.
+    """Return the ECharts option for ``view``: fixed positions, op colours, tensor shapes on edges.
 
     Nodes sit on hidden value axes whose range is the view's window; inside data-zoom on both axes
     gives pan and zoom. Selection is drawn by ECharts itself, so a click does not change the spec and

@@ -145,7 +145,7 @@ def node_info(model: ir.Model, name: str) -> NodeInfo:
 
 
 def model_summary(model: ir.Model) -> dict[str, Any]:
-    """Counts for the header: nodes, op types, parameters, inputs and outputs with shapes."""
+    """Return counts for the header: nodes, op types, parameters, inputs and outputs with shapes."""
     ops: dict[str, int] = {}
     for node in model.graph:
         ops[node.op_type] = ops.get(node.op_type, 0) + 1

@@ -141,7 +141,7 @@ def candidate_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def pareto_spec(rows: list[dict[str, Any]], baseline_ms: float | None = None) -> dict[str, Any]:
-    """An ECharts scatter of latency vs fidelity with the Pareto front drawn as a line."""
+    """Return an ECharts scatter of latency vs fidelity with the Pareto front drawn as a line."""
     front = sorted((r["latency_ms"], r["fidelity"]) for r in rows if r["pareto"])
     others = [[r["latency_ms"], r["fidelity"], r["candidate"]] for r in rows if not r["pareto"]]
     series: list[dict[str, Any]] = [
@@ -227,12 +227,12 @@ def serving_available() -> bool:
 
 
 def repository() -> Path:
-    """The local model repository, ``$MODELPS_HOME/repository``."""
+    """Return the local model repository, ``$MODELPS_HOME/repository``."""
     return home() / "repository"
 
 
 def safe_name(name: str) -> str:
-    """A repository-safe model name.
+    """Return a repository-safe model name.
 
     >>> safe_name("my model (v2).onnx")
     'my_model_v2_.onnx'
@@ -255,8 +255,9 @@ def _child_env() -> dict[str, str]:
 
 
 def publish(ws: Workspace, name: str, backend: str) -> Outcome:
-    """Build the current model for ``backend``, publish it to the local repository, and load it if the
-    local server is running.
+    """Build the current model for ``backend`` and publish it to the local repository.
+
+    If the local server is running, it is asked to load the new model.
     """
     with tempfile.TemporaryDirectory(prefix="modelps-publish-") as tmp:
         path = ws.model.save(Path(tmp, "model.onnx"))
@@ -277,7 +278,8 @@ def publish(ws: Workspace, name: str, backend: str) -> Outcome:
         except httpx.HTTPError as exc:
             return Outcome(False, f"{message} Loading it on the server failed: {exc}")
         if answer.status_code != 200:
-            return Outcome(False, f"{message} The server refused to load it ({answer.status_code}): {answer.text[:200]}")
+            refusal = f"The server refused to load it ({answer.status_code}): {answer.text[:200]}"
+            return Outcome(False, f"{message} {refusal}")
         message += " The server loaded it."
     return Outcome(True, message)
 
@@ -306,7 +308,7 @@ def _state_file() -> Path:
 
 
 def free_port() -> int:
-    """A free TCP port on loopback."""
+    """Return a free TCP port on loopback."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -364,7 +366,8 @@ def start_server(port: int | None = None, *, wait_s: float = 60.0) -> Outcome:
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            return Outcome(False, f"The server exited at start (code {proc.returncode}); see {home() / 'ui-server.log'}")
+            log_path = home() / "ui-server.log"
+            return Outcome(False, f"The server exited at start (code {proc.returncode}); see {log_path}")
         if _live(port):
             return Outcome(True, f"Server running at http://127.0.0.1:{port}")
         time.sleep(0.2)
@@ -420,7 +423,11 @@ def try_model(name: str, image: bytes | None = None, *, seed: int = 0) -> tuple[
     if not state.running:
         return Outcome(False, "The server is not running."), None
     try:
-        meta = httpx.get(f"{state.url}/v2/models/{name}", timeout=10).json()
+        answer = httpx.get(f"{state.url}/v2/models/{name}", timeout=10)
+        if answer.status_code != 200:
+            return Outcome(False, f"The server answered {answer.status_code} for model {name!r}: "
+                                  f"{answer.text[:300]}"), None
+        meta = answer.json()
         inputs = []
         rng = np.random.default_rng(seed)
         for spec in meta["inputs"]:
@@ -489,7 +496,7 @@ def share_workspace(ws: Workspace) -> tuple[Outcome, Workspace | None]:
 
 
 def member_rows(ws: Workspace) -> list[dict[str, Any]]:
-    """The session's members and roles."""
+    """Return the session's members and roles."""
     from editor_ui import shared
 
     return shared.members(ws) if isinstance(ws, shared.SessionWorkspace) else []

@@ -41,8 +41,8 @@ def _node_sig(node: ir.Node) -> tuple:
 
 def diff_models(a: ir.Model, b: ir.Model) -> dict[str, Any]:
     """Compare models ``a`` (older) and ``b`` (newer); returns lists of names and a summary line."""
-    nodes_a = {_node_key_anon(n): n for n in a.graph}
-    nodes_b = {_node_key_anon(n): n for n in b.graph}
+    nodes_a = {_node_key(n): n for n in a.graph}
+    nodes_b = {_node_key(n): n for n in b.graph}
     added = sorted(set(nodes_b) - set(nodes_a))
     removed = sorted(set(nodes_a) - set(nodes_b))
     changed = sorted(k for k in set(nodes_a) & set(nodes_b) if _node_sig(nodes_a[k]) != _node_sig(nodes_b[k]))
@@ -64,7 +64,8 @@ def diff_models(a: ir.Model, b: ir.Model) -> dict[str, Any]:
             continue
         if tuple(ta.const_value.shape) != tuple(tb.const_value.shape) or ta.const_value.dtype != tb.const_value.dtype:
             init_changes.append(f"{name}: {shape_text(ta)} → {shape_text(tb)}")
-        elif ta.const_value is not tb.const_value and not np.array_equal(ta.const_value.numpy(), tb.const_value.numpy()):
+        elif ta.const_value is not tb.const_value and not np.array_equal(ta.const_value.numpy(),
+                                                                         tb.const_value.numpy()):
             init_changes.append(f"{name}: values changed")
     parts = []
     for count, word in ((len(added), "added"), (len(removed), "removed"), (len(changed), "changed")):
@@ -83,6 +84,3 @@ def diff_models(a: ir.Model, b: ir.Model) -> dict[str, Any]:
         "summary": ", ".join(parts) or "no differences",
     }
 
-
-def _node_key_anon(node: ir.Node) -> str:
-    return _node_key(node) if node.name else f"{node.op_type}:{','.join(v.name or '' for v in node.outputs)}"

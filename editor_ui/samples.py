@@ -22,8 +22,10 @@ def _typed(value: ir.Value, shape: list[int]) -> ir.Value:
 
 
 def residual_cnn(nodes: int = 100, *, channels: int = 4, size: int = 8, seed: int = 0) -> ir.Model:
-    """A ResNet-like chain with exactly ``nodes`` nodes (at least 8): residual blocks of
-    Conv-Relu-Conv-Add-Relu, a Conv-Relu stem, a pooled Gemm head, and Relu padding to hit the count.
+    """Build a ResNet-like chain with exactly ``nodes`` nodes (at least 8).
+
+    Residual blocks of Conv-Relu-Conv-Add-Relu, a Conv-Relu stem, a pooled Gemm head, and Relu
+    padding to hit the count.
     """
     if nodes < 8:
         raise ValueError("residual_cnn needs at least 8 nodes")

@@ -72,13 +72,16 @@ class SessionWorkspace(Workspace):
 
     @property
     def model(self) -> Model:
+        """The model at the current revision."""
         return self._model
 
     @property
     def revision(self) -> int:
+        """The revision shown (0 = the base model)."""
         return self._head
 
     def history(self) -> list[HistoryEntry]:
+        """Every revision, oldest first."""
         return [_entry(rev) for rev in self._log if rev.revision > 0]
 
     def refresh(self) -> bool:
@@ -132,6 +135,7 @@ class SessionWorkspace(Workspace):
         return _entry(rev)
 
     def can_redo(self) -> bool:
+        """Return whether :meth:`redo` has something to do."""
         return bool(self._log) and self._log[-1].kind == "undo"
 
     def redo(self) -> HistoryEntry | None:
@@ -145,6 +149,7 @@ class SessionWorkspace(Workspace):
         return self.apply(dict(reverted.edit))
 
     def base_path(self) -> Path:
+        """Return the base model file."""
         assert self.session_id is not None
         data = store().base_bytes(self.session_id, self.user)
         folder = home() / "models"
@@ -157,10 +162,12 @@ class SessionWorkspace(Workspace):
         return path
 
     def recipe(self, revision: int | None = None) -> Recipe:
+        """Return the recipe from the base to ``revision`` (default: the current one)."""
         assert self.session_id is not None
         return store().recipe(self.session_id, self._head if revision is None else revision, self.user)
 
     def materialize(self, revision: int) -> ir.Model:
+        """Return the model as it was at ``revision``."""
         assert self.session_id is not None
         if not 0 <= revision <= self._head:
             raise EditError(f"revision {revision} does not exist (the latest is {self._head})")
@@ -174,7 +181,7 @@ def _session_name(name: str) -> str:
 
 
 def members(ws: SessionWorkspace) -> list[dict[str, str]]:
-    """The session's members and roles as table rows."""
+    """Return the session's members and roles as table rows."""
     assert ws.session_id is not None
     return [{"user": name, "role": role} for name, role in store().members(ws.session_id, ws.user).items()]
 

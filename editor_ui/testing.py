@@ -31,6 +31,7 @@ __all__ = [
     "node_view",
     "upload_model",
     "wait_idle",
+    "wait_text",
 ]
 
 CHROMIUM = "/usr/bin/chromium"
@@ -84,10 +85,19 @@ def launch_browser(playwright: Any) -> Any:
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
+_IDLE_JS = "() => !document.querySelector('[data-testid=\"stStatusWidget\"] *')"
+_TEXT_JS = "(text) => document.body.innerText.includes(text)"
+
+
 def wait_idle(page: Any, timeout_ms: float = 60_000) -> None:
     """Wait until Streamlit has finished the current run (its status widget is gone)."""
-    page.wait_for_timeout(150)
-    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=timeout_ms)
+    page.wait_for_timeout(60)
+    page.wait_for_function(_IDLE_JS, polling=25, timeout=timeout_ms)
+
+
+def wait_text(page: Any, text: str, timeout_ms: float = 60_000) -> None:
+    """Wait (polling every 25 ms, for timing) until ``text`` is on the page."""
+    page.wait_for_function(_TEXT_JS, arg=text, polling=25, timeout=timeout_ms)
 
 
 def login(page: Any, url: str, user: str) -> None:
@@ -115,7 +125,7 @@ def upload_model(page: Any, path: str | os.PathLike[str]) -> None:
 
 
 def graph_canvas(page: Any, timeout_ms: float = 60_000) -> Any:
-    """The graph chart's canvas, once drawn."""
+    """Return the graph chart's canvas, once drawn."""
     canvas = page.locator(".stECharts canvas, [data-testid='stEChartsChart'] canvas").first
     if canvas.count() == 0:
         canvas = page.locator("canvas").first
@@ -124,7 +134,7 @@ def graph_canvas(page: Any, timeout_ms: float = 60_000) -> Any:
 
 
 def node_view(model: Model, focus: str | None = None) -> tuple[graph.GraphData, graph.GraphView]:
-    """The graph data and the view the app draws for ``model`` (centred on ``focus``)."""
+    """Return the graph data and the view the app draws for ``model`` (centred on ``focus``)."""
     data = graph.build_graph(model.ir)
     index = data.index(focus) if focus else None
     return data, graph.make_view(data, index)
@@ -138,5 +148,5 @@ def click_node(page: Any, view: graph.GraphView, data: graph.GraphData, label: s
     if not (0 < x < box["width"] and 0 < y < box["height"]):
         raise ValueError(f"node {label!r} is outside the initial view ({x:.0f}, {y:.0f}); focus on it first")
     page.mouse.click(box["x"] + x, box["y"] + y)
-    page.get_by_role("heading", name=f"{data.nodes[data.index(label)].op} · {label}").wait_for()  # type: ignore[index]
+    wait_text(page, f"{data.nodes[data.index(label)].op} · {label}")  # type: ignore[index]
     wait_idle(page)

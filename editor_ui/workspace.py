@@ -26,7 +26,7 @@ __all__ = ["HistoryEntry", "LocalWorkspace", "Workspace", "home", "store_model_f
 
 
 def home() -> Path:
-    """The ModelPS home folder (``MODELPS_HOME`` or ``~/.modelps``)."""
+    """Return the ModelPS home folder (``MODELPS_HOME`` or ``~/.modelps``)."""
     return Path(os.environ.get("MODELPS_HOME") or Path.home() / ".modelps")
 
 
@@ -103,18 +103,18 @@ class Workspace:
         return False
 
     def base_path(self) -> Path:
-        """The base model file."""
+        """Return the base model file."""
         raise NotImplementedError
 
     def recipe(self, revision: int | None = None) -> Recipe:
-        """The recipe from the base to ``revision`` (default: the current one)."""
+        """Return the recipe from the base to ``revision`` (default: the current one)."""
         entries = self.history()
         upto = len(entries) if revision is None else revision
         edits = Recipe.from_dict([e.edit for e in entries[:upto]]).edits
         return Recipe(edits, self.model.base_sha256)
 
     def materialize(self, revision: int) -> ir.Model:
-        """The model as it was at ``revision`` (replayed from the base).
+        """Return the model as it was at ``revision`` (replayed from the base).
 
         Raises:
             EditError: ``revision`` is out of range.
@@ -142,15 +142,19 @@ class LocalWorkspace(Workspace):
 
     @property
     def model(self) -> Model:
+        """The model at the current revision."""
         return self._model
 
     def base_path(self) -> Path:
+        """Return the base model file."""
         return self._base
 
     def history(self) -> list[HistoryEntry]:
+        """Every revision, oldest first."""
         return list(self._entries)
 
     def apply(self, edit: dict[str, Any]) -> HistoryEntry:
+        """Apply and record one edit."""
         applied = self._model.apply(edit)
         entry = HistoryEntry(len(self._entries) + 1, self.user, time.time(), applied.to_dict())
         self._entries.append(entry)
@@ -158,6 +162,7 @@ class LocalWorkspace(Workspace):
         return entry
 
     def undo(self) -> HistoryEntry | None:
+        """Revert the last edit."""
         if not self._entries:
             raise EditError("nothing to undo")
         self._model.undo()
@@ -166,6 +171,7 @@ class LocalWorkspace(Workspace):
         return entry
 
     def redo(self) -> HistoryEntry | None:
+        """Re-apply the last undone edit."""
         if not self._undone:
             raise EditError("nothing to redo")
         self._model.redo()
@@ -174,4 +180,5 @@ class LocalWorkspace(Workspace):
         return entry
 
     def can_redo(self) -> bool:
+        """Return whether :meth:`redo` has something to do."""
         return bool(self._undone)

@@ -12,7 +12,7 @@ __all__ = ["make_calibrator"]
 
 
 def make_calibrator(trt: Any, batches: Iterator[dict[str, np.ndarray]], cache: Path) -> Any:
-    """An ``IInt8EntropyCalibrator2`` that copies each batch to device buffers it owns."""
+    """Make an ``IInt8EntropyCalibrator2`` that copies each batch to device buffers it owns."""
     from serving.runners.tensorrt import check_cuda, import_cudart
 
     cudart = import_cudart()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import sys
 from pathlib import Path
 
 from modelps.cli._common import add_json_flag, existing_file, print_json
@@ -65,9 +67,8 @@ def _build(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"path": result.path, "backend": result.backend, "flags": list(result.plan.flags), **result.details})
     else:
-        print(
-            f"built {result.path} ({result.backend}{', ' + '+'.join(result.plan.flags) if result.plan.flags else ''})"
-        )
+        flags = f", {'+'.join(result.plan.flags)}" if result.plan.flags else ""
+        sys.stdout.write(f"built {result.path} ({result.backend}{flags})\n")
     return 0
 
 
@@ -109,7 +110,7 @@ def _publish(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"name": result.name, "version": result.version, "path": result.path})
     else:
-        print(f"published {result.name} version {result.version} at {result.path}")
+        sys.stdout.write(f"published {result.name} version {result.version} at {result.path}\n")
     return 0
 
 
@@ -122,7 +123,11 @@ def _register_serve(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--repo", required=True, type=Path, help="model repository folder")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000; 0 picks a free one)")
-    p.add_argument("--api-key", help="bearer token for load/unload (required off loopback)")
+    p.add_argument(
+        "--api-key",
+        default=os.environ.get("MODELPS_API_KEY"),
+        help="bearer token for load/unload, required off loopback (default: $MODELPS_API_KEY)",
+    )
     p.add_argument("--auth-inference", action="store_true", help="require the API key for inference too")
     p.add_argument("--no-repository-api", action="store_true", help="turn the load/unload endpoints off")
     p.add_argument("--max-body-mb", type=float, default=64.0, help="larger request bodies get 413 (default 64)")

@@ -41,7 +41,7 @@ def _auth(api_key: str | None) -> dict[str, str]:
 
 
 def metadata(url: str, model: str, *, api_key: str | None = None, timeout: float = 30) -> dict[str, Any]:
-    """A model's metadata (``GET /v2/models/{model}``)."""
+    """Fetch a model's metadata (``GET /v2/models/{model}``)."""
     body, _ = _request(f"{url.rstrip('/')}/v2/models/{quote(model)}", None, _auth(api_key), timeout)
     return json.loads(body)
 

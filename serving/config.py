@@ -68,7 +68,7 @@ class ModelConfig:
         return self.default_model_filename or PLATFORMS[self.platform]
 
     def to_dict(self) -> dict[str, Any]:
-        """The config as a pbtxt-ready dict."""
+        """Return the config as a pbtxt-ready dict."""
         out: dict[str, Any] = {"name": self.name, "platform": self.platform, "max_batch_size": self.max_batch_size}
         out["input"] = [_tensor_dict(t) for t in self.inputs]
         out["output"] = [_tensor_dict(t) for t in self.outputs]
@@ -94,7 +94,7 @@ class ModelConfig:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        """The config in the JSON form Triton's ``GET /v2/models/{name}/config`` returns."""
+        """Return the config in the JSON form Triton's ``GET /v2/models/{name}/config`` returns."""
         data = self.to_dict()
         for key in ("input", "output"):
             for tensor in data[key]:

@@ -29,7 +29,7 @@ CONFIG_TO_WIRE = {config: wire for wire, config in WIRE_TO_CONFIG.items()}
 
 
 def to_numpy(datatype: str) -> np.dtype:
-    """The numpy dtype of a wire datatype such as ``"FP32"``.
+    """Return the numpy dtype of a wire datatype such as ``"FP32"``.
 
     Raises:
         KeyError: The datatype is unknown or has no fixed-size numpy equivalent (``BYTES``, ``BF16``).
@@ -43,7 +43,7 @@ def to_numpy(datatype: str) -> np.dtype:
 
 
 def from_numpy(dtype: np.dtype) -> str:
-    """The wire datatype of a numpy dtype.
+    """Return the wire datatype of a numpy dtype.
 
     Example::
 

@@ -46,7 +46,7 @@ class Metrics:
         )
 
     def observer(self, model: str):  # noqa: ANN201 - returns a BatchObserver
-        """A :data:`serving.scheduler.BatchObserver` recording into this registry for ``model``."""
+        """Return a :data:`serving.scheduler.BatchObserver` recording into this registry for ``model``."""
         queue = self.queue.labels(model)
         compute = self.compute.labels(model)
         batch = self.batch_size.labels(model)
@@ -60,5 +60,5 @@ class Metrics:
         return observe
 
     def render(self) -> bytes:
-        """The Prometheus text exposition of every metric."""
+        """Render the Prometheus text exposition of every metric."""
         return generate_latest(self.registry)

@@ -12,7 +12,7 @@ from serving.errors import ConfigError, ModelPSError
 from serving.metrics import Metrics
 from serving.protocol import ProtocolError
 from serving.repository import Repository
-from serving.runners import Runner, runner_for
+from serving.runners import Runner, runners_for
 from serving.scheduler import ModelWorker
 from serving.settings import ServerSettings
 
@@ -35,7 +35,7 @@ class LoadedModel:
         return max(self.workers)
 
     def metadata(self) -> dict[str, Any]:
-        """The Open Inference Protocol model metadata."""
+        """Return the Open Inference Protocol model metadata."""
         batch = self.config.max_batch_size > 0
         return {
             "name": self.config.name,
@@ -96,7 +96,7 @@ class ModelManager:
         logger.info("unloaded model %s", name)
 
     def get(self, name: str, version: str | None) -> tuple[LoadedModel, int, ModelWorker]:
-        """The model, version number and worker a request goes to.
+        """Find the model, version number and worker a request goes to.
 
         Raises:
             ProtocolError: 404 for an unknown model or version, 400 for a malformed version.
@@ -147,6 +147,8 @@ class ModelManager:
     def _why(self, name: str) -> str:
         if name in self._failures:
             return f" (failed to load: {self._failures[name]})"
+        if name in self.repository.names():
+            return f" (it is in the repository but not loaded: POST /v2/repository/models/{name}/load)"
         return ""
 
     def _build(self, name: str) -> LoadedModel:
@@ -155,12 +157,15 @@ class ModelManager:
         try:
             for version in self.repository.served_versions(name, config):
                 path = self.repository.model_path(name, version, config)
-                runners = []
-                for _ in range(config.instance_count):
-                    runner = runner_for(config, path, self.settings.ort)
-                    runners.append(runner)
-                    runner.activate()
-                    _check_signature(config, runner, f"{name} version {version}")
+                runners = runners_for(config, path, self.settings.ort)
+                try:
+                    for runner in runners:
+                        runner.activate()
+                        _check_signature(config, runner, f"{name} version {version}")
+                except BaseException:
+                    for runner in runners:
+                        runner.deactivate()
+                    raise
                 queue = config.dynamic_batching.max_queue_size if config.dynamic_batching else 0
                 workers[version] = ModelWorker(
                     f"{name}:{version}",

@@ -47,13 +47,13 @@ class InferRequest:
     id: str | None = None
 
     def batch_key(self) -> tuple[Any, ...]:
-        """Requests with equal keys can be concatenated along the batch dimension."""
+        """Return a key: requests with equal keys can be concatenated along the batch dimension."""
         shapes = tuple((n, a.shape[1:], a.dtype.str) for n, a in sorted(self.inputs.items()))
         return shapes, tuple(name for name, _ in self.outputs)
 
 
 def error_body(message: str) -> bytes:
-    """The JSON body of an error response (``{"error": message}``, what tritonclient reads)."""
+    """Return the JSON body of an error response (``{"error": message}``, what tritonclient reads)."""
     return orjson.dumps({"error": message})
 
 

@@ -67,7 +67,7 @@ def check_name(name: str) -> str:
 
 
 def onnx_signature(path: Path) -> tuple[list[tuple[str, str, list[int]]], list[tuple[str, str, list[int]]]]:
-    """Inputs and outputs of an ONNX file as ``(name, wire datatype, dims with -1 for dynamic)``.
+    """Read the inputs and outputs of an ONNX file as ``(name, wire datatype, dims with -1 for dynamic)``.
 
     Raises:
         RepositoryError: A tensor has a type the protocol cannot carry.
@@ -95,7 +95,8 @@ def _signature_from_sidecar(
     sidecar = path.with_name(path.name + ".json")
     if not sidecar.is_file():
         raise RepositoryError(
-            f"{path}: a TensorRT engine needs the {sidecar.name} that `modelps build --backend tensorrt` writes beside it"
+            f"{path}: a TensorRT engine needs the {sidecar.name} that "
+            "`modelps build --backend tensorrt` writes beside it"
         )
     info = json.loads(sidecar.read_text(encoding="utf-8"))
     limits = [p["max"][0] for p in info.get("profile", []) if p.get("max")]
@@ -276,7 +277,7 @@ class Repository:
         return [v for v in _versions_on_disk(folder) if (folder / str(v) / config.model_filename).is_file()]
 
     def served_versions(self, name: str, config: ModelConfig) -> list[int]:
-        """The versions the config's ``version_policy`` selects (ascending).
+        """Return the versions the config's ``version_policy`` selects (ascending).
 
         Raises:
             RepositoryError: The policy selects nothing that exists.
@@ -291,10 +292,11 @@ class Repository:
             chosen = available[-numbers[0] :] if numbers[0] > 0 else []
         if not chosen:
             raise RepositoryError(
-                f"model {name!r} has no version to serve (on disk: {available or 'none'}, policy: {kind} {list(numbers)})"
+                f"model {name!r} has no version to serve "
+                f"(on disk: {available or 'none'}, policy: {kind} {list(numbers)})"
             )
         return chosen
 
     def model_path(self, name: str, version: int, config: ModelConfig) -> Path:
-        """The model file of one version."""
+        """Return the model file of one version."""
         return self.root / name / str(version) / config.model_filename

@@ -50,6 +50,13 @@ def _resolve(future: asyncio.Future[Any], value: Any, error: BaseException | Non
         future.set_result(value)
 
 
+def _deliver(job: _Job, value: Any, error: BaseException | None) -> None:
+    try:
+        job.loop.call_soon_threadsafe(_resolve, job.future, value, error)
+    except RuntimeError:  # the event loop is closed: the server has stopped, nobody is waiting
+        pass
+
+
 class ModelWorker:
     """Executes one model version's requests on one thread per runner.
 
@@ -108,7 +115,7 @@ class ModelWorker:
         return job.future
 
     def queued(self) -> int:
-        """Requests waiting now."""
+        """Count the requests waiting now."""
         return len(self._queue)
 
     def stop(self) -> None:
@@ -127,7 +134,13 @@ class ModelWorker:
             batch = self._next_batch()
             if batch is None:
                 return
-            self._execute(runner, batch)
+            try:
+                self._execute(runner, batch)
+            except Exception as exc:  # keep the thread alive whatever happens
+                logger.exception("worker %s failed a batch", self.label)
+                error = ProtocolError(500, f"inference on model {self.label} failed: {type(exc).__name__}: {exc}")
+                for job in batch:
+                    _deliver(job, {}, error)
 
     def _next_batch(self) -> list[_Job] | None:
         with self._cond:
@@ -181,7 +194,7 @@ class ModelWorker:
         if self.observer is not None:
             self.observer(sum(job.request.batch for job in batch), elapsed, waits)
         for job, result, error in zip(batch, results, errors, strict=True):
-            job.loop.call_soon_threadsafe(_resolve, job.future, result, error)
+            _deliver(job, result, error)
 
     def _run_merged(self, runner: Runner, batch: list[_Job], names: list[str]) -> list[dict[str, np.ndarray]]:
         first = batch[0].request.inputs

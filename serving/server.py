@@ -62,7 +62,9 @@ def _bind(host: str, port: int) -> socket.socket:
 def _uvicorn_server(app: Any) -> Any:
     import uvicorn
 
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", server_header=False)
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="off", server_header=False, timeout_keep_alive=75
+    )
     return uvicorn.Server(config)
 
 

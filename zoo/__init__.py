@@ -14,8 +14,8 @@ from __future__ import annotations
 from zoo.api import build_module, export
 from zoo.data import demo_task_data
 from zoo.errors import CheckpointError, ExportError, UnknownModelError, ZooError
-from zoo.evaluate import embed, evaluate, task_embeddings, task_metrics
-from zoo.metrics import fidelity, face_verification, knn_accuracy, reid_metrics
+from zoo.evaluation import embed, evaluate, task_embeddings, task_metrics
+from zoo.metrics import face_verification, fidelity, knn_accuracy, reid_metrics
 from zoo.registry import ModelSpec, get_spec, list_models
 
 __all__ = [

@@ -87,7 +87,7 @@ def export(
 
 
 def _export_checked(module: Any, spec: Any, path: Path, opset: int, dynamic_batch: bool) -> Path:
-    from zoo.export import export_module, verify_export
+    from zoo.onnx_export import export_module, verify_export
 
     export_module(module, spec, path, opset=opset, dynamic_batch=dynamic_batch)
     err = verify_export(module, path, spec, batch=3 if dynamic_batch else 1)

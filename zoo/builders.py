@@ -48,7 +48,7 @@ def build_ssl(spec: ModelSpec, variant: str | None = None) -> nn.Module:
 
 
 def build_mobilefacenet(spec: ModelSpec, variant: str | None = None) -> nn.Module:
-    """insightface MobileFaceNet."""
+    """Insightface MobileFaceNet."""
     from zoo.nets.mobilefacenet import MobileFaceNet
 
     _no_variant(spec, variant)
@@ -56,7 +56,7 @@ def build_mobilefacenet(spec: ModelSpec, variant: str | None = None) -> nn.Modul
 
 
 def build_iresnet50(spec: ModelSpec, variant: str | None = None) -> nn.Module:
-    """insightface IResNet-50."""
+    """Insightface IResNet-50."""
     from zoo.nets.iresnet import iresnet50
 
     _no_variant(spec, variant)

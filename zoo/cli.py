@@ -88,7 +88,7 @@ def _export(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from modelps.cli._common import print_json
-    from zoo.evaluate import evaluate
+    from zoo.evaluation import evaluate
 
     report = evaluate(args.model, args.task, reference=args.reference)
     if args.json:

@@ -9,8 +9,10 @@ The URL comes from the caller, else ``MODELPS_DB``, else ``sqlite:///$MODELPS_HO
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ __all__ = [
     "is_sqlite",
     "resolve_url",
     "schema_version",
+    "session_lock",
     "upgrade",
     "write_transaction",
 ]
@@ -84,7 +87,7 @@ def create_engine(url: str) -> sa.Engine:
         raise StoreError(f"cannot parse the database URL {url!r}: {exc}") from exc
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "postgresql":
-        kwargs["pool_pre_ping"] = True
+        kwargs["pool_recycle"] = 1800  # a dropped connection is replaced on its next error, no ping per checkout
         kwargs["connect_args"] = {"connect_timeout": 10}
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -94,7 +97,21 @@ def create_engine(url: str) -> sa.Engine:
         raise StoreError(f"cannot use the database URL {parsed.render_as_string(hide_password=True)}: {exc}") from exc
     if is_sqlite(engine):
         _configure_sqlite(engine)
+    elif engine.dialect.name == "postgresql":
+        _configure_postgresql(engine)
     return engine
+
+
+def _configure_postgresql(engine: sa.Engine) -> None:
+    """Bound every lock wait (row locks and the session writer lock) by the busy timeout."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET lock_timeout = '{int(BUSY_TIMEOUT_S * 1000)}ms'")
+        dbapi_connection.autocommit = autocommit
 
 
 def _configure_sqlite(engine: sa.Engine) -> None:
@@ -127,6 +144,61 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
         conn = conn.execution_options(**{_WRITE: True})
         with conn.begin():
             yield conn
+
+
+@contextlib.contextmanager
+def session_lock(engine: sa.Engine, session_id: str, timeout: float = BUSY_TIMEOUT_S) -> Iterator[None]:
+    """Hold a lock on one session across processes while an edit is validated and committed.
+
+    Writers of the same session then take turns, so a writer that lost a race learns it before
+    spending time on validation; the unique (session, revision) constraint remains the guarantee.
+    PostgreSQL: an advisory lock on a pooled connection. SQLite: ``flock`` on a file beside the
+    database. Both are released by the operating system or the server if the process dies.
+
+    Raises:
+        StoreError: The lock was not free within ``timeout`` seconds.
+    """
+    digest = hashlib.blake2b(session_id.encode(), digest_size=8).digest()
+    if engine.dialect.name == "postgresql":
+        key = int.from_bytes(digest, "big", signed=True)
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            if timeout != BUSY_TIMEOUT_S:
+                conn.execute(sa.text(f"SET lock_timeout = '{int(timeout * 1000)}ms'"))
+            try:
+                conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            except sa.exc.OperationalError as exc:
+                raise StoreError(f"session {session_id}: another writer held it for over {timeout:.0f} s") from exc
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                if timeout != BUSY_TIMEOUT_S:
+                    conn.execute(sa.text(f"SET lock_timeout = '{int(BUSY_TIMEOUT_S * 1000)}ms'"))
+        return
+    database = engine.url.database if is_sqlite(engine) else None
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): the database constraint alone arbitrates
+        fcntl = None  # type: ignore[assignment]
+    if not database or database == ":memory:" or fcntl is None:
+        yield
+        return
+    folder = Path(database).with_name(Path(database).name + ".locks")
+    folder.mkdir(exist_ok=True)
+    with open(folder / f"{digest.hex()}.lock", "a+b") as handle:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise StoreError(f"session {session_id}: another writer held it for over {timeout:.0f} s") from None
+                time.sleep(0.0005)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def schema_version(conn: sa.Connection) -> str | None:

@@ -31,7 +31,11 @@ from modelps.model import Model
 from modelps.sessions.errors import SessionError, StoreError
 from modelps.tape import ModelHolder, Tape
 
-__all__ = ["RevisionRow", "edit_chain", "replay", "undo_target"]
+__all__ = ["MissingRow", "RevisionRow", "edit_chain", "replay", "undo_target"]
+
+
+class MissingRow(StoreError):
+    """The walk back through history needs a revision that is not in the rows given."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +76,7 @@ def edit_chain(
     while current > 0 and not available(current):
         row = rows.get(current)
         if row is None:
-            raise StoreError(f"revision {current} is missing from the store")
+            raise MissingRow(f"revision {current} is missing from the store")
         if row.kind == "edit":
             chain.append(row)
             current -= 1

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 __all__ = [
     "ROLES",
     "SCHEMA_HEAD",
+    "blobs",
     "comments",
     "members",
     "metadata",
@@ -19,7 +20,7 @@ __all__ = [
     "users",
 ]
 
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002"
 """The newest migration's revision id; the store upgrades to it on open."""
 
 ROLES = ("owner", "editor", "viewer")
@@ -91,3 +92,12 @@ snapshots = sa.Table(
     sa.Column("revision", sa.Integer, primary_key=True),
     sa.Column("sha256", sa.String(64), nullable=False),
 )
+
+blobs = sa.Table(
+    "blobs",
+    metadata,
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+"""Base models kept in the database (PostgreSQL by default) so every client can fetch them."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -54,8 +55,8 @@ from modelps.sessions.errors import (
     StoreError,
 )
 from modelps.sessions.records import CommentInfo, RecipeDiff, RevisionInfo, SessionInfo
-from modelps.sessions.replay import RevisionRow, edit_chain, replay, undo_target
-from modelps.sessions.schema import comments, members, revisions, sessions, snapshots, users
+from modelps.sessions.replay import MissingRow, RevisionRow, edit_chain, replay, undo_target
+from modelps.sessions.schema import blobs, comments, members, revisions, sessions, snapshots, users
 from modelps.validate import validate
 
 __all__ = ["SessionStore", "parse_edit"]
@@ -63,6 +64,7 @@ __all__ = ["SessionStore", "parse_edit"]
 logger = logging.getLogger(__name__)
 
 _RANK = {"viewer": 1, "editor": 2, "owner": 3}
+_DB_BLOB_LIMIT = 512 << 20  # PostgreSQL bytea values stop at 1 GiB; larger bases stay in the blob folder
 _RETRYABLE_SQLSTATES = ("40001", "40P01")  # PostgreSQL serialization failure, deadlock
 
 
@@ -94,6 +96,9 @@ class SessionStore:
         blob_dir: Folder for model files; default ``$MODELPS_BLOBS`` or ``$MODELPS_HOME/blobs``.
         snapshot_after_s: Store a snapshot of a revision whose replay took longer than this.
         cache_size: How many sessions' head models this process keeps for fast writes.
+        blobs_in_db: Also keep base models in the database, so clients on other machines (with
+            their own blob folders) can open every session; default: on for PostgreSQL, off for
+            SQLite. The blob folder then acts as a local cache; snapshots always stay local.
 
     ``user=None`` on a reading method means the local administrator (whoever can open the database
     directly); the editor UI always names its user, so roles apply. Writes always need a user.
@@ -107,19 +112,28 @@ class SessionStore:
         blob_dir: str | os.PathLike[str] | None = None,
         snapshot_after_s: float = 0.3,
         cache_size: int = 4,
+        blobs_in_db: bool | None = None,
     ) -> None:
         self.url = db.resolve_url(url)
         self.engine = db.create_engine(self.url)
+        # PostgreSQL reads run in autocommit: one round trip per query instead of BEGIN/query/COMMIT
+        self._reader = (
+            self.engine if db.is_sqlite(self.engine) else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         with self._errors("open"):
             db.upgrade(self.engine)
         self.blobs = BlobStore(blob_dir or os.environ.get("MODELPS_BLOBS") or db.default_home() / "blobs")
         self.snapshot_after_s = snapshot_after_s
+        self.blobs_in_db = not db.is_sqlite(self.engine) if blobs_in_db is None else blobs_in_db
         self._cache_size = cache_size
         self._cache: collections.OrderedDict[str, tuple[int, Model]] = collections.OrderedDict()
         self._lock = threading.RLock()
+        self._pending: dict[tuple[str, int], threading.Thread] = {}
+        self._pending_lock = threading.Lock()
 
     def close(self) -> None:
-        """Release database connections and cached models."""
+        """Finish background snapshots, then release database connections and cached models."""
+        self.wait_for_snapshots()
         self._cache.clear()
         self.engine.dispose()
 
@@ -150,7 +164,7 @@ class SessionStore:
         except ValidationError as exc:
             raise ValidationError(f"{path}: the base model fails validation: {exc}") from exc
         base_sha = io.file_sha256(path)
-        blob = self.blobs.put(_self_contained_bytes(path, base.ir))
+        blob = self._put_base(_self_contained_bytes(path, base.ir))
         session_id = uuid.uuid4().hex[:12]
         now = _now()
         with self._write() as conn:
@@ -207,7 +221,7 @@ class SessionStore:
             PermissionDenied: ``user`` is not a member.
         """
         with self._read() as conn:
-            role = self._require(conn, session_id, user, "viewer")
+            access = self._require(conn, session_id, user, "viewer")
             row = (
                 conn.execute(
                     sa.select(sessions, users.c.name.label("owner_name"))
@@ -217,8 +231,9 @@ class SessionStore:
                 .mappings()
                 .one()
             )
-            head = self._head(conn, session_id)
-        return SessionInfo(row["id"], row["name"], row["base_sha256"], row["owner_name"], row["created_at"], head, role)
+        return SessionInfo(
+            row["id"], row["name"], row["base_sha256"], row["owner_name"], row["created_at"], access.head, access.role
+        )
 
     def members(self, session_id: str, user: str | None = None) -> dict[str, str]:
         """Members of a session and their roles, ``{name: role}``."""
@@ -278,9 +293,7 @@ class SessionStore:
             SessionNotFound: No such session.
         """
         with self._read() as conn:
-            if user is not None:
-                self._require(conn, session_id, user, "viewer")
-            return self._head(conn, session_id)
+            return self._require(conn, session_id, user, "viewer").head
 
     def log(
         self, session_id: str, user: str | None = None, *, since: int = 0, limit: int | None = None
@@ -313,9 +326,9 @@ class SessionStore:
     def recipe(self, session_id: str, revision: int | None = None, user: str | None = None) -> Recipe:
         """Return the recipe that rebuilds ``revision`` (default: head) from the base model, undos resolved."""
         with self._read() as conn:
-            self._require(conn, session_id, user, "viewer")
+            head = self._require(conn, session_id, user, "viewer").head
             base_sha = conn.execute(sa.select(sessions.c.base_sha256).where(sessions.c.id == session_id)).scalar_one()
-            number = self._resolve_revision(conn, session_id, revision)
+            number = head if revision is None else self._check_revision(session_id, revision, head)
             rows = self._rows(conn, session_id, number)
         _, chain = edit_chain(rows, number)
         return Recipe(tuple(edit_from_dict(row.edit or {}) for row in chain), base_sha)
@@ -356,10 +369,9 @@ class SessionStore:
             RevisionNotFound: ``expect_revision`` is from the future.
         """
         parsed = parse_edit(edit)
-        with self._lock:
+        with self._lock, db.session_lock(self.engine, session_id):
             with self._read() as conn:
-                self._require(conn, session_id, user, "editor")
-                head = self._head(conn, session_id)
+                head = self._require(conn, session_id, user, "editor").head
             self._check_expected(session_id, expect_revision, head)
             model = self._working_model(session_id, head)
             try:
@@ -445,24 +457,25 @@ class SessionStore:
     def _revert(
         self, session_id: str, user: str, to: int | None, expect_revision: int | None, message: str | None
     ) -> RevisionInfo:
+        kind = "undo" if to is None else "checkout"
         for _ in range(10):
-            with self._read() as conn:
-                self._require(conn, session_id, user, "editor")
-                head = self._head(conn, session_id)
-                rows = self._rows(conn, session_id, head)
-            if expect_revision is not None:
-                self._check_expected(session_id, expect_revision, head)
-            if to is None:
-                target = undo_target(rows, head)
-                kind, marker = "undo", {"op": "undo", "reverts": target + 1, "to": target}
-            else:
-                target = self._check_revision(session_id, to, head)
-                kind, marker = "checkout", {"op": "checkout", "to": target}
-            try:
-                return self._commit(session_id, user, head, kind=kind, edit=marker, target=target, message=message)
-            except ConflictError:
+            with self._lock, db.session_lock(self.engine, session_id):
+                with self._read() as conn:
+                    head = self._require(conn, session_id, user, "editor").head
+                    rows = self._rows(conn, session_id, head)
                 if expect_revision is not None:
-                    raise
+                    self._check_expected(session_id, expect_revision, head)
+                if to is None:
+                    target = undo_target(rows, head)
+                    marker: dict[str, Any] = {"op": "undo", "reverts": target + 1, "to": target}
+                else:
+                    target = self._check_revision(session_id, to, head)
+                    marker = {"op": "checkout", "to": target}
+                try:
+                    return self._commit(session_id, user, head, kind=kind, edit=marker, target=target, message=message)
+                except ConflictError:
+                    if expect_revision is not None:
+                        raise
         raise StoreError(f"session {session_id}: too many concurrent writers; {kind} did not get through")
 
     def _commit(
@@ -480,11 +493,10 @@ class SessionStore:
         now = _now()
         try:
             with self._write() as conn:
-                self._require(conn, session_id, user, "editor")
-                current = self._head(conn, session_id)
-                if current != head:
-                    raise ConflictError(session_id, head, current)
-                author_id = self._ensure_user(conn, user)
+                access = self._require(conn, session_id, user, "editor")
+                if access.head != head:
+                    raise ConflictError(session_id, head, access.head)
+                author_id = access.user_id
                 conn.execute(
                     sa.insert(revisions).values(
                         session_id=session_id,
@@ -507,16 +519,17 @@ class SessionStore:
     def materialize(self, session_id: str, revision: int | None = None, user: str | None = None) -> Model:
         """Rebuild the model of ``revision`` (default: head) as a new :class:`~modelps.Model` the caller owns.
 
-        Replays the stored edits from the nearest snapshot (or the base); a replay slower than
-        ``snapshot_after_s`` leaves a snapshot so the next open is fast. The returned model's own
+        Replays the stored edits from the nearest snapshot (or the base); after a replay slower than
+        ``snapshot_after_s`` a background thread stores a snapshot of the revision so the next open
+        is fast (:meth:`wait_for_snapshots`). The returned model's own
         undo history starts empty; :meth:`recipe` gives the session's full recipe.
 
         Raises:
             RevisionNotFound: The session has no such revision.
         """
         with self._read() as conn:
-            self._require(conn, session_id, user, "viewer")
-            number = self._resolve_revision(conn, session_id, revision)
+            head = self._require(conn, session_id, user, "viewer").head
+            number = head if revision is None else self._check_revision(session_id, revision, head)
         return self._build(session_id, number)
 
     def export_onnx(
@@ -540,7 +553,7 @@ class SessionStore:
         with self._read() as conn:
             self._require(conn, session_id, user, "viewer")
             blob = conn.execute(sa.select(sessions.c.base_blob).where(sessions.c.id == session_id)).scalar_one()
-        return self.blobs.get(blob)
+        return self._fetch_blob(blob).read_bytes()
 
     def _working_model(self, session_id: str, head: int) -> Model:
         """Return the head model for validating a write: this process's cached copy, else a rebuild."""
@@ -555,10 +568,14 @@ class SessionStore:
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
-    def _build(self, session_id: str, revision: int, cached: tuple[int, Model] | None = None) -> Model:
+    def _build(
+        self, session_id: str, revision: int, cached: tuple[int, Model] | None = None, *, snapshot: bool = True
+    ) -> Model:
+        # with a cached model, first read only the revisions after it: usually the walk stops there
+        since = cached[0] + 1 if cached is not None and cached[0] <= revision else 0
         with self._read() as conn:
             base_blob = conn.execute(sa.select(sessions.c.base_blob).where(sessions.c.id == session_id)).scalar_one()
-            rows = self._rows(conn, session_id, revision)
+            rows = self._rows(conn, session_id, revision, since)
             snaps = dict(
                 conn.execute(
                     sa.select(snapshots.c.revision, snapshots.c.sha256).where(
@@ -572,7 +589,14 @@ class SessionStore:
                 return True
             return number in snaps and self.blobs.has(snaps[number])
 
-        start, chain = edit_chain(rows, revision, available)
+        try:
+            start, chain = edit_chain(rows, revision, available)
+        except MissingRow:
+            if not since:
+                raise
+            with self._read() as conn:
+                rows = self._rows(conn, session_id, revision)
+            start, chain = edit_chain(rows, revision, available)
         if cached is not None and cached[0] == start and start > 0:
             model = cached[1]
         elif start > 0:
@@ -581,15 +605,68 @@ class SessionStore:
             model = self._load_blob(base_blob)
         model, seconds = replay(model, chain)
         logger.debug("session %s: rebuilt revision %d from %d in %.3f s", session_id, revision, start, seconds)
-        if seconds > self.snapshot_after_s and revision not in snaps:
-            self._save_snapshot(session_id, revision, model)
+        if snapshot and seconds > self.snapshot_after_s and revision not in snaps:
+            self._snapshot_later(session_id, revision)
         return model
 
+    def _snapshot_later(self, session_id: str, revision: int) -> None:
+        """Store a snapshot of a revision from a background thread, so this open stays fast."""
+        key = (session_id, revision)
+        with self._pending_lock:
+            if key in self._pending:
+                return
+            thread = threading.Thread(
+                target=self._snapshot_job, args=key, name=f"modelps-snapshot-{session_id}-{revision}", daemon=True
+            )
+            self._pending[key] = thread
+        thread.start()
+
+    def _snapshot_job(self, session_id: str, revision: int) -> None:
+        try:
+            self._save_snapshot(session_id, revision, self._build(session_id, revision, snapshot=False))
+        except Exception as exc:  # noqa: BLE001  (a snapshot is only an optimisation)
+            logger.warning("session %s: no snapshot of revision %d (%s)", session_id, revision, exc)
+        finally:
+            with self._pending_lock:
+                self._pending.pop((session_id, revision), None)
+
+    def wait_for_snapshots(self, timeout: float | None = None) -> None:
+        """Wait until the snapshots being written in the background are stored."""
+        for thread in list(self._pending.values()):
+            thread.join(timeout)
+
     def _load_blob(self, sha256: str) -> Model:
+        return Model(io.load(self._fetch_blob(sha256)))
+
+    def _put_base(self, data: bytes) -> str:
+        """Store a base model in the blob folder and, with ``blobs_in_db``, in the database."""
+        sha = self.blobs.put(data)
+        if self.blobs_in_db and len(data) > _DB_BLOB_LIMIT:
+            logger.warning(
+                "base model %s… is %d MiB: kept only in the blob folder %s (share that folder between clients)",
+                sha[:12],
+                len(data) >> 20,
+                self.blobs.root,
+            )
+        elif self.blobs_in_db:
+            with self._write() as conn:
+                if conn.execute(sa.select(blobs.c.size).where(blobs.c.sha256 == sha)).first() is None:
+                    conn.execute(sa.insert(blobs).values(sha256=sha, size=len(data), data=data))
+        return sha
+
+    def _fetch_blob(self, sha256: str) -> Path:
+        """Return the local path of a blob, copying it from the database first if only the database has it."""
         path = self.blobs.path(sha256)
-        if not path.is_file():
-            self.blobs.get(sha256)  # raises the explanatory error
-        return Model(io.load(path))
+        if path.is_file():
+            return path
+        if self.blobs_in_db:
+            with self._read() as conn:
+                data = conn.execute(sa.select(blobs.c.data).where(blobs.c.sha256 == sha256)).scalar()
+            if data is not None:
+                self.blobs.put(bytes(data))
+                return path
+        self.blobs.get(sha256)  # raises the explanatory error
+        return path
 
     def _save_snapshot(self, session_id: str, revision: int, model: Model) -> None:
         try:
@@ -616,9 +693,9 @@ class SessionStore:
             raise SessionError("a comment needs some text")
         now = _now()
         with self._write() as conn:
-            self._require(conn, session_id, user, "viewer")
+            access = self._require(conn, session_id, user, "viewer")
             if revision is not None:
-                self._check_revision(session_id, revision, self._head(conn, session_id))
+                self._check_revision(session_id, revision, access.head)
             author_id = self._ensure_user(conn, user)
             result = conn.execute(
                 sa.insert(comments).values(
@@ -675,7 +752,7 @@ class SessionStore:
 
         _check_name(user, "user name")
         content = bundle.read_bundle(path)
-        base_blob = self.blobs.put(content.base)
+        base_blob = self._put_base(content.base)
         base = self._load_blob(base_blob)
         try:
             validate(base.ir, "full")
@@ -743,7 +820,7 @@ class SessionStore:
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[sa.Connection]:
-        with self._errors("read"), self.engine.connect() as conn, conn.begin():
+        with self._errors("read"), self._reader.connect() as conn, conn.begin():
             yield conn
 
     @contextlib.contextmanager
@@ -771,50 +848,54 @@ class SessionStore:
             sa.select(members.c.role).where(members.c.session_id == session_id, members.c.user_id == user_id)
         ).scalar()
 
-    def _require(self, conn: sa.Connection, session_id: str, user: str | None, need: str) -> str | None:
-        """Check that the session exists and ``user`` holds at least role ``need``; returns the role."""
-        exists = conn.execute(sa.select(sessions.c.id).where(sessions.c.id == session_id)).scalar()
-        if exists is None:
+    def _require(self, conn: sa.Connection, session_id: str, user: str | None, need: str) -> _Access:
+        """Check in one query that the session exists and ``user`` holds at least role ``need``.
+
+        Returns the user's role (``None`` for the administrator, ``user=None``) and the head revision.
+        """
+        head = (
+            sa.select(sa.func.max(revisions.c.number))
+            .where(revisions.c.session_id == sessions.c.id)
+            .scalar_subquery()
+            .label("head")
+        )
+        columns: list[Any] = [sessions.c.id, head]
+        if user is not None:
+            user_id = sa.select(users.c.id).where(users.c.name == user).scalar_subquery()
+            role = (
+                sa.select(members.c.role)
+                .where(members.c.session_id == sessions.c.id, members.c.user_id == user_id)
+                .scalar_subquery()
+                .label("role")
+            )
+            columns += [role, user_id.label("user_id")]
+        row = conn.execute(sa.select(*columns).where(sessions.c.id == session_id)).first()
+        if row is None or row.head is None:
             raise SessionNotFound(f"no session with id {session_id!r} (see `modelps session list`)")
         if user is None:
             if need != "viewer":
                 raise PermissionDenied(f"session {session_id}: changing a session needs a user name")
-            return None
-        user_id = self._user_id(conn, user)
-        role = None if user_id is None else self._role_of(conn, session_id, user_id)
-        if role is None:
+            return _Access(None, int(row.head), None)
+        if row.role is None:
             raise PermissionDenied(
                 f"user {user!r} is not a member of session {session_id}; ask its owner to share it with them"
             )
-        if _RANK[role] < _RANK[need]:
+        if _RANK[row.role] < _RANK[need]:
             action = "edit it" if need == "editor" else "share it or change its members"
             hint = "ask its owner for the editor role" if need == "editor" else "only its owner can"
             raise PermissionDenied(
-                f"user {user!r} is {_article(role)} of session {session_id} and cannot {action}; {hint}"
+                f"user {user!r} is {_article(row.role)} of session {session_id} and cannot {action}; {hint}"
             )
-        return role
+        return _Access(row.role, int(row.head), int(row.user_id))
 
     @staticmethod
-    def _head(conn: sa.Connection, session_id: str) -> int:
-        head = conn.execute(
-            sa.select(sa.func.max(revisions.c.number)).where(revisions.c.session_id == session_id)
-        ).scalar()
-        if head is None:
-            raise SessionNotFound(f"no session with id {session_id!r} (see `modelps session list`)")
-        return int(head)
-
-    @staticmethod
-    def _rows(conn: sa.Connection, session_id: str, upto: int) -> dict[int, RevisionRow]:
+    def _rows(conn: sa.Connection, session_id: str, upto: int, since: int = 0) -> dict[int, RevisionRow]:
         result = conn.execute(
             sa.select(revisions.c.number, revisions.c.kind, revisions.c.edit, revisions.c.target).where(
-                revisions.c.session_id == session_id, revisions.c.number <= upto
+                revisions.c.session_id == session_id, revisions.c.number <= upto, revisions.c.number >= since
             )
         )
         return {row.number: RevisionRow.from_db(*row) for row in result}
-
-    def _resolve_revision(self, conn: sa.Connection, session_id: str, revision: int | None) -> int:
-        head = self._head(conn, session_id)
-        return head if revision is None else self._check_revision(session_id, revision, head)
 
     @staticmethod
     def _check_revision(session_id: str, revision: int, head: int) -> int:
@@ -830,6 +911,13 @@ class SessionStore:
         self._check_revision(session_id, expected, head)
         if expected != head:
             raise ConflictError(session_id, expected, head)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Access:
+    role: str | None
+    head: int
+    user_id: int | None
 
 
 class _Retryable(Exception):

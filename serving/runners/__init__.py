@@ -17,13 +17,18 @@ __all__ = [
     "Runner",
     "TrtEngineLoader",
     "TrtRunner",
-    "runner_for",
+    "runners_for",
 ]
 
 
-def runner_for(config: ModelConfig, path: Path, settings: OrtSettings | None = None) -> Runner:
-    """An inactive runner for one model version (``tensorrt_plan`` -> TensorRT, else ONNX Runtime)."""
+def runners_for(config: ModelConfig, path: Path, settings: OrtSettings | None = None) -> list[Runner]:
+    """Make inactive runners, one per model instance (``tensorrt_plan`` -> TensorRT, else ONNX Runtime).
+
+    ONNX Runtime instances share one session (its ``run`` is thread-safe), so N instances cost one
+    copy of the weights; TensorRT instances each get their own execution context and stream.
+    """
     if config.platform == "tensorrt_plan":
-        return TrtRunner(TrtEngineLoader(path))
+        return [TrtRunner(TrtEngineLoader(path)) for _ in range(config.instance_count)]
     providers = providers_for(config.instance_kind, config.accelerator)
-    return OrtRunner(OrtSessionLoader(path, providers, settings))
+    loader = OrtSessionLoader(path, providers, settings, shared=True)
+    return [OrtRunner(loader) for _ in range(config.instance_count)]

@@ -63,7 +63,7 @@ def import_onnxruntime(gpu: bool = False) -> Any:
 
 
 def providers_for(kind: str, accelerator: str | None, options: Mapping[str, Any] | None = None) -> list[Any]:
-    """Execution providers for a config's instance kind and accelerator, in priority order.
+    """List execution providers for a config's instance kind and accelerator, in priority order.
 
     Example::
 
@@ -103,25 +103,41 @@ def session_options(ort: Any, settings: OrtSettings) -> Any:
 
 
 class OrtSessionLoader:
-    """Lazily creates an ``onnxruntime.InferenceSession`` for a model file."""
+    """Lazily creates an ``onnxruntime.InferenceSession`` for a model file.
+
+    With ``shared=True`` every call returns the same session: several runners (model instances)
+    then run concurrently on one session (``InferenceSession.run`` is thread-safe) without loading
+    the weights again.
+    """
 
     def __init__(
-        self, path: str | Path, providers: list[Any] | None = None, settings: OrtSettings | None = None
+        self,
+        path: str | Path,
+        providers: list[Any] | None = None,
+        settings: OrtSettings | None = None,
+        *,
+        shared: bool = False,
     ) -> None:
         self.path = Path(path)
         self.providers = providers or ["CPUExecutionProvider"]
         self.settings = settings or OrtSettings()
+        self.shared = shared
+        self._session: Any = None
 
     def __call__(self) -> Any:
-        """Create the session.
+        """Create the session (or return the shared one).
 
         Raises:
             BackendUnavailableError: onnxruntime (or its GPU build) is missing.
         """
+        if self.shared and self._session is not None:
+            return self._session
         gpu = any((p[0] if isinstance(p, tuple) else p) != "CPUExecutionProvider" for p in self.providers)
         ort = import_onnxruntime(gpu=gpu)
         session = ort.InferenceSession(str(self.path), session_options(ort, self.settings), providers=self.providers)
         logger.info("loaded %s with %s", self.path, session.get_providers())
+        if self.shared:
+            self._session = session
         return session
 
 
@@ -147,13 +163,16 @@ class OrtRunner(Runner):
 
     @property
     def inputs(self) -> list[TensorSpec]:
+        """See :attr:`Runner.inputs`."""
         return [_spec(v) for v in self.session.get_inputs()]
 
     @property
     def outputs(self) -> list[TensorSpec]:
+        """See :attr:`Runner.outputs`."""
         return [_spec(v) for v in self.session.get_outputs()]
 
     def infer(self, feeds: Mapping[str, np.ndarray], output_names: Sequence[str]) -> dict[str, np.ndarray]:
+        """See :meth:`Runner.infer`."""
         try:
             results = self.session.run(list(output_names), dict(feeds))
         except self._invalid as exc:

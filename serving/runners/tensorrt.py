@@ -96,7 +96,8 @@ class TrtRunner(Runner):
         self.trt, self.engine = self.loader()
         self.context = self.engine.create_execution_context()
         self.stream = check_cuda(self.cudart, self.cudart.cudaStreamCreate())
-        inputs, outputs = [], []
+        inputs: list[TensorSpec] = []
+        outputs: list[TensorSpec] = []
         for i in range(self.engine.num_io_tensors):
             name = self.engine.get_tensor_name(i)
             dtype = np.dtype(self.trt.nptype(self.engine.get_tensor_dtype(name)))
@@ -114,10 +115,12 @@ class TrtRunner(Runner):
 
     @property
     def inputs(self) -> list[TensorSpec]:
+        """See :attr:`Runner.inputs`."""
         return self._specs[0]
 
     @property
     def outputs(self) -> list[TensorSpec]:
+        """See :attr:`Runner.outputs`."""
         return self._specs[1]
 
     def _buffer(self, name: str, nbytes: int) -> int:
@@ -130,6 +133,7 @@ class TrtRunner(Runner):
         return pointer
 
     def infer(self, feeds: Mapping[str, np.ndarray], output_names: Sequence[str]) -> dict[str, np.ndarray]:
+        """Copy inputs to the device, execute on the stream, copy outputs back."""
         cudart = self.cudart
         h2d = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice
         d2h = cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
@@ -149,7 +153,7 @@ class TrtRunner(Runner):
                 shape, dtype=np.dtype(self.trt.nptype(self.engine.get_tensor_dtype(spec.name)))
             )
             self.context.set_tensor_address(spec.name, self._buffer(spec.name, results[spec.name].nbytes))
-        if not self.context.execute_async_v3(self.stream):
+        if not self.context.execute_async_v3(int(self.stream)):
             raise RuntimeError("TensorRT execution failed")
         for name, array in results.items():
             pointer = self._buffers[name][0]

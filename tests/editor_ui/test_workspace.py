@@ -77,7 +77,8 @@ def test_recipe_replays_to_the_same_model(ws: LocalWorkspace) -> None:
     assert actions.apply_recipe_text(other, json.dumps(recipe)).ok
     assert other.model.to_bytes() == ws.model.to_bytes()
     feeds = runtime.make_inputs(ws.model.ir, seed=1)
-    np.testing.assert_array_equal(runtime.run(ws.model.ir, feeds)["logits"], runtime.run(other.model.ir, feeds)["logits"])
+    expected = runtime.run(ws.model.ir, feeds)["logits"]
+    np.testing.assert_array_equal(runtime.run(other.model.ir, feeds)["logits"], expected)
 
 
 def test_recipe_with_a_bad_edit_applies_the_good_prefix(ws: LocalWorkspace) -> None:

@@ -58,12 +58,11 @@ def slow(path: Path, steps: int = 12, size: int = 384) -> Path:
         path,
         f"slow (float[N,4] x) => (float[N,4] y) {{"
         f" s = ReduceMean <axes = [1], keepdims = 1> (x)  s3 = Unsqueeze(s, ax2)  a0 = Expand(s3, shp)"
-        f" {' '.join(chain)}  r = ReduceMean <axes = [1, 2], keepdims = 0> ({prev})  r2 = Unsqueeze(r, ax1)  y = Add(x, r2) }}",
+        f" {' '.join(chain)}  r = ReduceMean <axes = [1, 2], keepdims = 0> ({prev})"
+        "  r2 = Unsqueeze(r, ax1)  y = Add(x, r2) }",
         {
             "ax1": np.array([1], np.int64),
             "ax2": np.array([2], np.int64),
             "shp": np.array([1, size, size], np.int64),
         },
     )
-
-

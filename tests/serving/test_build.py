@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
-from tests.serving._serving_models import convnet, mlp
 
 import serving
 from serving.build import ShapeProfile, make_profile, parse_shapes, plan_build
 from serving.errors import BackendUnavailableError, BuildError
+from tests.serving._serving_models import convnet, mlp
 
 HAS_TRT = importlib.util.find_spec("tensorrt") is not None
 HAS_CUDA_EP = "CUDAExecutionProvider" in ort.get_available_providers()
@@ -19,7 +19,11 @@ HAS_CUDA_EP = "CUDAExecutionProvider" in ort.get_available_providers()
 def test_parse_shapes() -> None:
     assert parse_shapes(None) == {}
     assert parse_shapes(["x:1x3x8x8", "ns:scope/in:2"]) == {"x": (1, 3, 8, 8), "ns:scope/in": (2,)}
-    for bad, message in [("x=1x3", "must look like NAME:1x3x224x224"), ("x:1x-3", "must look like"), (":4", "must look like")]:
+    for bad, message in [
+        ("x=1x3", "must look like NAME:1x3x224x224"),
+        ("x:1x-3", "must look like"),
+        (":4", "must look like"),
+    ]:
         with pytest.raises(BuildError, match=message):
             parse_shapes(bad)
     with pytest.raises(BuildError, match="input 'x' is given two shapes"):
@@ -45,7 +49,12 @@ def test_profile_explicit_shapes() -> None:
         ({}, {}, {}, r"input 'x' has dynamic dimension\(s\) at \[0, 2, 3\].*--max-shape x:Nx3xNxN"),
         ({"x": (1, 3, 8, 8)}, {}, {}, "input 'x' needs all three of --min-shape, --opt-shape and --max-shape"),
         ({"y": (1,)}, {}, {}, r"--min-shape names unknown input\(s\) \['y'\]"),
-        ({"x": (1, 3, 8)}, {"x": (1, 3, 8, 8)}, {"x": (1, 3, 8, 8)}, "min shape \\[1, 3, 8\\] has rank 3, the model's is 4"),
+        (
+            {"x": (1, 3, 8)},
+            {"x": (1, 3, 8, 8)},
+            {"x": (1, 3, 8, 8)},
+            "min shape \\[1, 3, 8\\] has rank 3, the model's is 4",
+        ),
         ({"x": (1, 4, 8, 8)}, {"x": (1, 3, 8, 8)}, {"x": (1, 3, 8, 8)}, "sets fixed dimension 1 to 4, not 3"),
         ({"x": (2, 3, 8, 8)}, {"x": (1, 3, 8, 8)}, {"x": (4, 3, 8, 8)}, "need min <= opt <= max in every dimension"),
         ({"x": (0, 3, 8, 8)}, {"x": (1, 3, 8, 8)}, {"x": (4, 3, 8, 8)}, "dimensions must be at least 1"),
@@ -61,7 +70,9 @@ def test_plan_flags_and_levels() -> None:
     assert plan_build("ort-cpu", x).flags == () and plan_build("ort-cpu", x).opt_level == "extended"
     trt = plan_build("tensorrt", x, fp16=True, int8=True, calib="c.npz", workspace_mb=64)
     assert trt.flags == ("FP16", "INT8") and trt.workspace_bytes == 64 << 20 and trt.calib == Path("c.npz")
-    ort_trt = plan_build("ort-trt", x, fp16=True, min_shapes={"x": (1, 4)}, opt_shapes={"x": (2, 4)}, max_shapes={"x": (8, 4)})
+    ort_trt = plan_build(
+        "ort-trt", x, fp16=True, min_shapes={"x": (1, 4)}, opt_shapes={"x": (2, 4)}, max_shapes={"x": (8, 4)}
+    )
     assert ort_trt.opt_level == "basic"
     assert ort_trt.provider_options() == {
         "trt_fp16_enable": True,
@@ -104,7 +115,10 @@ def test_build_ort_cpu_saves_an_optimised_model_with_equal_outputs(models_dir: P
 
 @pytest.mark.skipif(HAS_CUDA_EP, reason="this onnxruntime has the CUDA provider")
 def test_build_ort_cuda_without_gpu_build_says_how_to_install(models_dir: Path) -> None:
-    with pytest.raises(BackendUnavailableError, match="has no CUDAExecutionProvider: pip uninstall -y onnxruntime && pip install onnxruntime-gpu"):
+    with pytest.raises(
+        BackendUnavailableError,
+        match="has no CUDAExecutionProvider: pip uninstall -y onnxruntime && pip install onnxruntime-gpu",
+    ):
         serving.build(mlp(models_dir / "m.onnx"), models_dir / "o.onnx", "ort-cuda")
 
 
@@ -115,7 +129,9 @@ def test_build_tensorrt_without_tensorrt_says_how_to_install(models_dir: Path) -
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not HAS_TRT, reason="needs TensorRT (pip install --extra-index-url https://pypi.nvidia.com tensorrt) and a GPU")
+@pytest.mark.skipif(
+    not HAS_TRT, reason="needs TensorRT (pip install --extra-index-url https://pypi.nvidia.com tensorrt) and a GPU"
+)
 def test_tensorrt_engine_serves_equal_outputs(models_dir: Path, tmp_path: Path) -> None:
     source = convnet(models_dir / "c.onnx")
     engine = serving.build(

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.serving._serving_models import convnet, mlp
 
 import serving
+from tests.serving._serving_models import convnet, mlp
 
 
 def modelps(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -44,7 +44,10 @@ def test_build_and_publish(models_dir: Path, tmp_path: Path) -> None:
         (["build", "{m}", "-o", "{t}/o.onnx", "--fp16"], "modelps: error: --fp16/--int8 need a TensorRT backend"),
         (["build", "{m}", "-o", "{t}/o.plan", "--backend", "tensorrt", "--min-shape", "x:1x4"], "needs all three"),
         (["publish", "{m}", "--repo", "{t}", "--name", "a/b"], "modelps: error: model name 'a/b' must be"),
-        (["serve", "--repo", "{t}", "--host", "0.0.0.0"], "modelps: error: refusing to listen on 0.0.0.0 without --api-key"),
+        (
+            ["serve", "--repo", "{t}", "--host", "0.0.0.0"],
+            "modelps: error: refusing to listen on 0.0.0.0 without --api-key",
+        ),
         (["serve", "--repo", "{t}/missing"], "the model repository folder does not exist"),
     ],
 )
@@ -61,7 +64,8 @@ def test_serve_runs_until_interrupted(models_dir: Path, tmp_path: Path) -> None:
     serving.publish(mlp(models_dir / "m.onnx"), repo, "mlp")
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "modelps", "serve", "--repo", str(repo), "--port", "0", "--threads", "1", "--spin", "off"],
+        [sys.executable, "-m", "modelps", "serve", "--repo", str(repo), "--port", "0", "--threads", "1",
+         "--spin", "off"],
         stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     try:

@@ -51,7 +51,12 @@ def test_reads_triton_documentation_style() -> None:
     "message",
     [
         {"name": "m", "max_batch_size": 4, "flag": True, "ratio": 0.5},
-        {"input": [{"name": "a", "data_type": "TYPE_INT64", "dims": [-1]}, {"name": 'q"x', "data_type": "TYPE_BOOL", "dims": [1, 2]}]},
+        {
+            "input": [
+                {"name": "a", "data_type": "TYPE_INT64", "dims": [-1]},
+                {"name": 'q"x', "data_type": "TYPE_BOOL", "dims": [1, 2]},
+            ]
+        },
         {"dynamic_batching": {"max_queue_delay_microseconds": 0, "default_queue_policy": {"max_queue_size": 3}}},
         {"version_policy": {"all": {}}},
     ],
@@ -65,7 +70,7 @@ def test_round_trip(message: dict) -> None:
     [
         ('name: "m"\ninput [ { name: "x" ', "unexpected end of text"),
         ("name: @", "line 1: unexpected character '@'"),
-        ('a { b: 1 }\n}', "line 2: expected a field name, found '}'"),
+        ("a { b: 1 }\n}", "line 2: expected a field name, found '}'"),
         ("3: 4", "line 1: expected a field name, found '3'"),
     ],
 )

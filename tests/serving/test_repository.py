@@ -3,12 +3,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.serving._serving_models import convnet, fixed, mlp
 
 import serving
 import serving.pbtxt
 from serving.config import DynamicBatching, ModelConfig, TensorSpec, read_config
 from serving.errors import ConfigError, RepositoryError
+from tests.serving._serving_models import convnet, fixed, mlp
 
 
 def test_publish_writes_triton_layout(models_dir: Path, tmp_path: Path) -> None:
@@ -44,7 +44,12 @@ def test_publish_options(models_dir: Path, tmp_path: Path) -> None:
     path = mlp(models_dir / "m.onnx")
     repo = tmp_path / "repo"
     gpu = serving.publish(path, repo, "g", backend="ort-trt", max_batch_size=32, max_queue_size=5, instances=2).config
-    assert (gpu.instance_kind, gpu.accelerator, gpu.max_batch_size, gpu.instance_count) == ("KIND_GPU", "tensorrt", 32, 2)
+    assert (gpu.instance_kind, gpu.accelerator, gpu.max_batch_size, gpu.instance_count) == (
+        "KIND_GPU",
+        "tensorrt",
+        32,
+        2,
+    )
     assert gpu.dynamic_batching == DynamicBatching(max_queue_delay_us=500, max_queue_size=5)
     assert read_config(repo / "g" / "config.pbtxt") == gpu
     plain = serving.publish(path, repo, "p", dynamic_batching=False, max_batch_size=0).config
@@ -60,7 +65,10 @@ def test_publish_options(models_dir: Path, tmp_path: Path) -> None:
         ({"name": "ok", "backend": "tflite"}, "unknown backend 'tflite'"),
         ({"name": "ok", "version": 0}, "version must be a positive integer, not 0"),
         ({"name": "ok", "instances": 0}, "--instances must be at least 1"),
-        ({"name": "ok", "dynamic_batching": False, "max_queue_size": 3}, "--max-queue-size is part of dynamic batching"),
+        (
+            {"name": "ok", "dynamic_batching": False, "max_queue_size": 3},
+            "--max-queue-size is part of dynamic batching",
+        ),
     ],
 )
 def test_publish_refuses(models_dir: Path, tmp_path: Path, kwargs: dict, error: str) -> None:
@@ -70,7 +78,9 @@ def test_publish_refuses(models_dir: Path, tmp_path: Path, kwargs: dict, error: 
 
 
 def test_publish_refuses_batching_a_fixed_batch_model(models_dir: Path, tmp_path: Path) -> None:
-    with pytest.raises(RepositoryError, match=r"--max-batch-size 4 needs a dynamic first \(batch\) dimension.*fixed: x \[3\]"):
+    with pytest.raises(
+        RepositoryError, match=r"--max-batch-size 4 needs a dynamic first \(batch\) dimension.*fixed: x \[3\]"
+    ):
         serving.publish(fixed(models_dir / "f.onnx"), tmp_path, "f", max_batch_size=4)
 
 
@@ -115,7 +125,9 @@ def test_version_policies(models_dir: Path, tmp_path: Path) -> None:
         config = ModelConfig(**{**base.__dict__, "version_policy": policy})
         assert r.served_versions("m", config) == expected
         assert ModelConfig.from_dict(serving.pbtxt.loads(serving.pbtxt.dumps(config.to_dict()))) == config
-    with pytest.raises(RepositoryError, match=r"model 'm' has no version to serve \(on disk: \[1, 2, 3\], policy: specific \[9\]\)"):
+    with pytest.raises(
+        RepositoryError, match=r"model 'm' has no version to serve \(on disk: \[1, 2, 3\], policy: specific \[9\]\)"
+    ):
         r.served_versions("m", ModelConfig(**{**base.__dict__, "version_policy": ("specific", (9,))}))
     with pytest.raises(RepositoryError, match="no model named 'zz'"):
         r.config("zz")

@@ -18,7 +18,6 @@ from tritonclient.utils import InferenceServerException
 import serving
 from serving.errors import ServingError
 from serving.settings import ServerSettings
-
 from tests.serving._serving_models import convnet, fixed, mlp, slow
 
 TOL = 1e-5
@@ -123,7 +122,9 @@ def test_dynamic_height_width(client: httpclient.InferenceServerClient, repo: Pa
 
 def test_unbatched_int_model_json(client: httpclient.InferenceServerClient) -> None:
     x = np.array([1, -2, 7], np.int32)
-    result = client.infer("fixed", [_input("x", x, "INT32", False)], outputs=[httpclient.InferRequestedOutput("y", False)])
+    result = client.infer(
+        "fixed", [_input("x", x, "INT32", False)], outputs=[httpclient.InferRequestedOutput("y", False)]
+    )
     assert result.as_numpy("y").tolist() == [3, -6, 21]
 
 
@@ -145,17 +146,43 @@ def _status(exc: pytest.ExceptionInfo[InferenceServerException]) -> str:
     "model,inputs,status,message",
     [
         ("nope", [("x", np.ones((1, 4), np.float32), "FP32")], "404", "unknown model 'nope'"),
-        ("mlp", [("q", np.ones((1, 4), np.float32), "FP32")], "400", "unknown input 'q' for model 'mlp'; inputs are ['x']"),
-        ("mlp", [("x", np.ones((1, 5), np.float32), "FP32")], "400", "input 'x': shape [1, 5] does not match the model's [-1, 4]"),
+        (
+            "mlp",
+            [("q", np.ones((1, 4), np.float32), "FP32")],
+            "400",
+            "unknown input 'q' for model 'mlp'; inputs are ['x']",
+        ),
+        (
+            "mlp",
+            [("x", np.ones((1, 5), np.float32), "FP32")],
+            "400",
+            "input 'x': shape [1, 5] does not match the model's [-1, 4]",
+        ),
         ("mlp", [("x", np.ones((1, 2, 4), np.float32), "FP32")], "400", "input 'x': shape [1, 2, 4] does not match"),
-        ("mlp", [("x", np.ones((1, 4), np.float64), "FP64")], "400", "input 'x': datatype 'FP64' does not match the model's 'FP32'"),
+        (
+            "mlp",
+            [("x", np.ones((1, 4), np.float64), "FP64")],
+            "400",
+            "input 'x': datatype 'FP64' does not match the model's 'FP32'",
+        ),
         ("mlp", [("x", np.ones((9, 4), np.float32), "FP32")], "400", "batch size 9 is outside 1..8 (max_batch_size)"),
-        ("fixed", [("x", np.ones(3, np.float32), "FP32")], "400", "input 'x': datatype 'FP32' does not match the model's 'INT32'"),
+        (
+            "fixed",
+            [("x", np.ones(3, np.float32), "FP32")],
+            "400",
+            "input 'x': datatype 'FP32' does not match the model's 'INT32'",
+        ),
     ],
 )
 @pytest.mark.parametrize("binary", [False, True])
 def test_bad_requests(
-    client: httpclient.InferenceServerClient, repo: Path, model: str, inputs: list, status: str, message: str, binary: bool
+    client: httpclient.InferenceServerClient,
+    repo: Path,
+    model: str,
+    inputs: list,
+    status: str,
+    message: str,
+    binary: bool,
 ) -> None:
     tensors = [_input(name, array, datatype, binary) for name, array, datatype in inputs]
     with pytest.raises(InferenceServerException) as exc:
@@ -180,14 +207,18 @@ def _raw(server: serving.ServerHandle, path: str, body: bytes, headers: dict[str
     return httpx.post(server.url + path, content=body, headers=headers or {}, timeout=30)
 
 
-def test_raw_protocol_errors(server: serving.ServerHandle, client: httpclient.InferenceServerClient, repo: Path) -> None:
+def test_raw_protocol_errors(
+    server: serving.ServerHandle, client: httpclient.InferenceServerClient, repo: Path
+) -> None:
     x = np.ones((2, 4), np.float32).tobytes()
 
     def binary(size: int, payload: bytes) -> httpx.Response:
         header = json.dumps(
             {"inputs": [{"name": "x", "shape": [2, 4], "datatype": "FP32", "parameters": {"binary_data_size": size}}]}
         ).encode()
-        return _raw(server, "/v2/models/mlp/infer", header + payload, {"Inference-Header-Content-Length": str(len(header))})
+        return _raw(
+            server, "/v2/models/mlp/infer", header + payload, {"Inference-Header-Content-Length": str(len(header))}
+        )
 
     response = binary(31, x[:31])
     assert response.status_code == 400
@@ -202,7 +233,10 @@ def test_raw_protocol_errors(server: serving.ServerHandle, client: httpclient.In
     assert response.status_code == 400 and response.json()["error"].startswith("the request is not valid JSON")
     body = json.dumps({"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP32", "data": [1, 2, 3]}]}).encode()
     response = _raw(server, "/v2/models/mlp/infer", body)
-    assert response.status_code == 400 and response.json()["error"] == "input 'x': shape [1, 4] needs 4 values but 'data' has 3"
+    assert (
+        response.status_code == 400
+        and response.json()["error"] == "input 'x': shape [1, 4] needs 4 values but 'data' has 3"
+    )
     body = json.dumps({"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP32", "data": ["a", 1, 2, 3]}]}).encode()
     response = _raw(server, "/v2/models/mlp/infer", body)
     assert response.status_code == 400 and response.json()["error"].startswith("input 'x': data cannot be read as FP32")
@@ -226,6 +260,7 @@ def test_repository_index_load_unload(
     with pytest.raises(InferenceServerException) as exc:
         client.infer("fixed", [_input("x", np.ones(3, np.int32), "INT32", True)])
     assert _status(exc) == "404"
+    assert "unknown model 'fixed' (it is in the repository but not loaded" in exc.value.message()
     assert {e["name"]: e["state"] for e in client.get_model_repository_index()}["fixed"] == "UNAVAILABLE"
     # a new version published while serving is picked up by load; the newest is served
     serving.publish(fixed(tmp_path / "fixed2.onnx"), repo, "fixed")
@@ -295,7 +330,9 @@ def test_api_key(repo: Path) -> None:
         with pytest.raises(InferenceServerException) as exc:
             c.infer("mlp", [_input("x", np.ones((1, 4), np.float32), "FP32", True)])
         assert _status(exc) == "401"
-        ok = c.infer("mlp", [_input("x", np.ones((1, 4), np.float32), "FP32", True)], headers={"Authorization": "Bearer k"})
+        ok = c.infer(
+            "mlp", [_input("x", np.ones((1, 4), np.float32), "FP32", True)], headers={"Authorization": "Bearer k"}
+        )
         assert ok.as_numpy("z").tolist() == [[2, 2, 2, 2]]
         assert c.is_server_live()  # health stays open
         c.close()
@@ -313,9 +350,9 @@ def test_refuses_open_repository_api_off_loopback(repo: Path) -> None:
 @pytest.fixture(scope="module")
 def slow_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("slowrepo")
-    path = slow(tmp_path_factory.mktemp("slowsrc") / "slow.onnx")
-    serving.publish(path, root, "batched", max_batch_size=8)
-    serving.publish(path, root, "single", dynamic_batching=False)
+    src = tmp_path_factory.mktemp("slowsrc")
+    serving.publish(slow(src / "slow.onnx"), root, "batched", max_batch_size=8)
+    serving.publish(slow(src / "slower.onnx", steps=48), root, "single", dynamic_batching=False)
     return root
 
 
@@ -336,7 +373,7 @@ def _concurrent(url: str, model: str, arrays: list[np.ndarray]) -> list[np.ndarr
 @pytest.mark.slow
 def test_dynamic_batching_merges_concurrent_requests(slow_repo: Path) -> None:
     rng = np.random.default_rng(11)
-    arrays = [rng.random((1, 4), dtype=np.float32) for _ in range(8)]
+    arrays = [rng.random((1, 4), dtype=np.float32) for _ in range(12)]
     with serving.start_background(slow_repo, port=0, models=("batched",)) as handle:
         results = _concurrent(handle.url, "batched", arrays)
         text = httpx.get(handle.url + "/metrics").text
@@ -347,13 +384,13 @@ def test_dynamic_batching_merges_concurrent_requests(slow_repo: Path) -> None:
     executions = _metric(text, 'modelps_batch_size_count{model="batched"}')
     samples = _metric(text, 'modelps_batch_size_sum{model="batched"}')
     singles = _metric(text, 'modelps_batch_size_bucket{le="1.0",model="batched"}')
-    assert samples == 8
-    assert executions < 8 and singles < executions  # at least one execution merged several requests
+    assert samples == 12
+    assert executions < 12 and singles < executions  # at least one execution merged several requests
 
 
 @pytest.mark.slow
 def test_full_queue_answers_503(slow_repo: Path) -> None:
-    arrays = [np.full((1, 4), i, np.float32) for i in range(6)]
+    arrays = [np.full((1, 4), i, np.float32) for i in range(8)]
     with serving.start_background(slow_repo, port=0, models=("single",), max_queue_size=1) as handle:
         results = _concurrent(handle.url, "single", arrays)
         refused = [r for r in results if isinstance(r, InferenceServerException)]
@@ -365,3 +402,10 @@ def test_full_queue_answers_503(slow_repo: Path) -> None:
         assert len(refused) < len(arrays)
         after = _concurrent(handle.url, "single", arrays[:1])  # still serving
         assert isinstance(after[0], np.ndarray)
+
+
+@pytest.mark.parametrize("algorithm", ["gzip", "deflate"])
+def test_compressed_requests(client: httpclient.InferenceServerClient, algorithm: str) -> None:
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+    result = client.infer("mlp", [_input("x", x, "FP32", True)], request_compression_algorithm=algorithm)
+    assert result.as_numpy("z").tolist() == (2 * x).tolist()

@@ -110,6 +110,6 @@ def test_metrics_do_not_import_torch():
     import subprocess
     import sys
 
-    code = "import sys, zoo.metrics, zoo.evaluate, zoo.cli, zoo; print('torch' in sys.modules)"
+    code = "import sys, zoo.metrics, zoo.evaluation, zoo.cli, zoo; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

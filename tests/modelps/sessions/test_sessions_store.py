@@ -107,6 +107,7 @@ def test_snapshots_are_written_for_slow_replays_and_used(db_url: str, model_path
         for n in range(3):
             store.apply(sid, "ann", rename(f"n{n}", f"m{n}"), expect_revision=n)
         reference = store.materialize(sid, 2).to_bytes()  # replays 2 edits: a snapshot of revision 2 is stored
+        store.wait_for_snapshots()
         with store.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(snapshots.c.revision, snapshots.c.sha256).where(snapshots.c.session_id == sid)
@@ -207,3 +208,27 @@ def test_base_with_external_data_is_stored_self_contained(store: SessionStore, t
 
 def _comparable(rev: RevisionInfo) -> tuple[object, ...]:
     return (rev.revision, rev.parent, rev.author, rev.kind, rev.edit, rev.target, rev.message, rev.time.timestamp())
+
+
+def test_clients_with_their_own_blob_folders(db_url: str, model_path: Path, tmp_path: Path) -> None:
+    from modelps.sessions import StoreError
+
+    with SessionStore(db_url, blob_dir=tmp_path / "a") as first:
+        sid = first.create_session(model_path, name="shared", user="ann").id
+        first.apply(sid, "ann", rename("n0", "a"), expect_revision=0)
+        expected = first.materialize(sid).to_bytes()
+        server = not first.engine.dialect.name == "sqlite"
+    # a client on another machine: empty blob folder; PostgreSQL stores keep base models in the database
+    with SessionStore(db_url, blob_dir=tmp_path / "b") as other:
+        assert other.blobs_in_db is server
+        if server:
+            assert other.materialize(sid).to_bytes() == expected
+            assert other.blobs.has(io.file_sha256(model_path))  # cached locally from now on
+        else:
+            with pytest.raises(StoreError, match="is missing from .*MODELPS_HOME"):
+                other.materialize(sid)
+    if not server:  # SQLite can keep them in the database too when asked
+        with SessionStore(db_url, blob_dir=tmp_path / "c", blobs_in_db=True) as writer:
+            sid = writer.create_session(model_path, name="in-db", user="ann").id
+        with SessionStore(db_url, blob_dir=tmp_path / "d", blobs_in_db=True) as reader:
+            assert reader.materialize(sid).to_bytes() == modelps.Model.load(model_path).to_bytes()
