@@ -205,6 +205,15 @@ def main(argv: list[str] | None = None) -> int:
                 f"{row['centered_cosine_task_images']:.4f} | {row['task_metric']} {row['task_value']:.4f} | "
                 f"{row['task_drop_points']:+.2f} | {row['size_mb']:.1f} |"
             )
+        print("\nSearch candidates (speed-ups from the search's own interleaved run):\n")
+        print("| candidate | speed-up | predicted ms | measured ms | centered cosine | pruned |")
+        print("|---|---|---|---|---|---|")
+        for cand in sorted(res["candidates"], key=lambda c: -c["speedup"]):
+            pred = f"{cand['predicted_ms']:.2f}" if cand["predicted_ms"] is not None else "-"
+            print(
+                f"| {cand['name']} | {cand['speedup']:.2f}x | {pred} | {cand['latency_ms']:.2f} | "
+                f"{cand['fidelity']['centered_cosine']:.4f} | {cand['pruned_fraction']:.0%} |"
+            )
         for label, msg in res["messages"].items():
             print(f"- {label}: {msg}")
         print(f"- latency predictor: {res['predictor_error']}")
