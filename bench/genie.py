@@ -175,25 +175,8 @@ def run_model(name: str, budget: float, folder: Path, log: Any, weights: str = "
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", default="fedreid-resnet50,face-mobilefacenet")
-    parser.add_argument("--budget", type=float, default=900.0)
-    parser.add_argument("--out", type=Path, default=Path("bench/genie.json"))
-    parser.add_argument(
-        "--weights", default="demo", choices=["demo", "seeded"], help="zoo weights (judge fidelity on demo)"
-    )
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
-
-    def log(text: str) -> None:
-        print(text, file=sys.stderr, flush=True)
-
-    results = []
-    with tempfile.TemporaryDirectory(prefix="genie-bench-") as tmp:
-        for name in args.models.split(","):
-            results.append(run_model(name, args.budget, Path(tmp), log, args.weights))
-    args.out.write_text(json.dumps(results, indent=2, default=float) + "\n")
+def render(results: list[dict[str, Any]]) -> None:
+    """Print the results as Markdown tables."""
     for res in results:
         print(f"\n## {res['model']}, {res['weights']} weights (search {res['search_time_s']:.0f} s)\n")
         print("| variant | latency ms | speed-up (range) | centered cosine | task metric | drop (points) | MB |")
@@ -217,6 +200,28 @@ def main(argv: list[str] | None = None) -> int:
         for label, msg in res["messages"].items():
             print(f"- {label}: {msg}")
         print(f"- latency predictor: {res['predictor_error']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default="fedreid-resnet50,face-mobilefacenet")
+    parser.add_argument("--budget", type=float, default=900.0)
+    parser.add_argument("--out", type=Path, default=Path("bench/genie.json"))
+    parser.add_argument(
+        "--weights", default="demo", choices=["demo", "seeded"], help="zoo weights (judge fidelity on demo)"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+
+    def log(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    results = []
+    with tempfile.TemporaryDirectory(prefix="genie-bench-") as tmp:
+        for name in args.models.split(","):
+            results.append(run_model(name, args.budget, Path(tmp), log, args.weights))
+    args.out.write_text(json.dumps(results, indent=2, default=float) + "\n")
+    render(results)
     return 0
 
 
