@@ -39,6 +39,7 @@ METRIC = {"reid": "mAP", "face": "accuracy"}
 def calib_npz(model_path: Path, task: str, folder: Path, count: int = 48) -> Path:
     """Calibration images from the demo task's data with another seed than the evaluation's."""
     import onnx
+
     import zoo
 
     data = zoo.demo_task_data(task, 1)
@@ -51,12 +52,23 @@ def calib_npz(model_path: Path, task: str, folder: Path, count: int = 48) -> Pat
     return path
 
 
+_REFERENCE: dict[str, dict[str, np.ndarray]] = {}
+
+
 def task_metric(path: Path, task: str, reference: Path) -> dict[str, Any]:
+    """The demo task metric of ``path`` and its fidelity to ``reference`` on all task images."""
     import zoo
 
-    report = zoo.evaluate(str(path), task, reference=str(reference))
-    key = next(k for k in report if k.lower() == METRIC[task].lower() or k.lower().endswith(METRIC[task].lower()))
-    return {"metric": key, "value": float(report[key]), "fidelity": report.get("fidelity", {})}
+    key = f"{reference}:{task}"
+    if key not in _REFERENCE:
+        _REFERENCE[key] = zoo.task_embeddings(str(reference), task)
+    ref = _REFERENCE[key]
+    emb = ref if path == reference else zoo.task_embeddings(str(path), task)
+    report = zoo.task_metrics(task, emb)
+    metric = next(k for k in report if k.lower() == METRIC[task].lower() or k.lower().endswith(METRIC[task].lower()))
+    a = np.concatenate([ref[k] for k in ref])
+    b = np.concatenate([emb[k] for k in ref])
+    return {"metric": metric, "value": float(report[metric]), "fidelity": zoo.fidelity(a, b)}
 
 
 def build(model_path: Path, recipe: Any, out: Path) -> Path:
@@ -149,7 +161,7 @@ def run_model(name: str, budget: float, folder: Path, log: Any, weights: str = "
             }
         )
         log(
-            f"  {label:28} {timings[label].median_ms:8.2f} ms {timings[label].speedup:5.2f}x fid {fid:.4f} {metric['metric']} {metric['value']:.4f}"
+            f"  {label:28} {timings[label].median_ms:8.2f} ms {timings[label].speedup:5.2f}x fid {fid:.4f} {metric['metric']} {metric['value']:.4f}"  # noqa: E501
         )
     messages = {label: msg for label, (_, msg, _) in chosen.items()}
     return {
@@ -163,23 +175,8 @@ def run_model(name: str, budget: float, folder: Path, log: Any, weights: str = "
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", default="fedreid-resnet50,face-mobilefacenet")
-    parser.add_argument("--budget", type=float, default=900.0)
-    parser.add_argument("--out", type=Path, default=Path("bench/genie.json"))
-    parser.add_argument("--weights", default="demo", choices=["demo", "seeded"], help="zoo weights (judge fidelity on demo)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
-
-    def log(text: str) -> None:
-        print(text, file=sys.stderr, flush=True)
-
-    results = []
-    with tempfile.TemporaryDirectory(prefix="genie-bench-") as tmp:
-        for name in args.models.split(","):
-            results.append(run_model(name, args.budget, Path(tmp), log, args.weights))
-    args.out.write_text(json.dumps(results, indent=2, default=float) + "\n")
+def render(results: list[dict[str, Any]]) -> None:
+    """Print the results as Markdown tables."""
     for res in results:
         print(f"\n## {res['model']}, {res['weights']} weights (search {res['search_time_s']:.0f} s)\n")
         print("| variant | latency ms | speed-up (range) | centered cosine | task metric | drop (points) | MB |")
@@ -191,9 +188,40 @@ def main(argv: list[str] | None = None) -> int:
                 f"{row['centered_cosine_task_images']:.4f} | {row['task_metric']} {row['task_value']:.4f} | "
                 f"{row['task_drop_points']:+.2f} | {row['size_mb']:.1f} |"
             )
+        print("\nSearch candidates (speed-ups from the search's own interleaved run):\n")
+        print("| candidate | speed-up | predicted ms | measured ms | centered cosine | pruned |")
+        print("|---|---|---|---|---|---|")
+        for cand in sorted(res["candidates"], key=lambda c: -c["speedup"]):
+            pred = f"{cand['predicted_ms']:.2f}" if cand["predicted_ms"] is not None else "-"
+            print(
+                f"| {cand['name']} | {cand['speedup']:.2f}x | {pred} | {cand['latency_ms']:.2f} | "
+                f"{cand['fidelity']['centered_cosine']:.4f} | {cand['pruned_fraction']:.0%} |"
+            )
         for label, msg in res["messages"].items():
             print(f"- {label}: {msg}")
         print(f"- latency predictor: {res['predictor_error']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default="fedreid-resnet50,face-mobilefacenet")
+    parser.add_argument("--budget", type=float, default=900.0)
+    parser.add_argument("--out", type=Path, default=Path("bench/genie.json"))
+    parser.add_argument(
+        "--weights", default="demo", choices=["demo", "seeded"], help="zoo weights (judge fidelity on demo)"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+
+    def log(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    results = []
+    with tempfile.TemporaryDirectory(prefix="genie-bench-") as tmp:
+        for name in args.models.split(","):
+            results.append(run_model(name, args.budget, Path(tmp), log, args.weights))
+    args.out.write_text(json.dumps(results, indent=2, default=float) + "\n")
+    render(results)
     return 0
 
 

@@ -103,13 +103,13 @@ def run(args: argparse.Namespace) -> int:
 def _print_table(result: Any) -> None:
     base = result.baseline
     _out(
-        f"original: {base.latency_ms:.2f} ms (p10-p90 {base.spread_ms[0]:.2f}-{base.spread_ms[1]:.2f}), {base.size_bytes / 1e6:.1f} MB"
+        f"original: {base.latency_ms:.2f} ms (p10-p90 {base.spread_ms[0]:.2f}-{base.spread_ms[1]:.2f}), {base.size_bytes / 1e6:.1f} MB"  # noqa: E501
     )
     _out(f"{'candidate':28} {'ms':>8} {'speedup':>8} {'fidelity':>9} {'MB':>7} {'pred ms':>8}  pareto")
     for c in sorted(result.candidates, key=lambda c: -c.speedup):
         pred = f"{c.predicted_ms:8.2f}" if c.predicted_ms is not None else f"{'-':>8}"
         _out(
-            f"{c.name:28} {c.latency_ms:8.2f} {c.speedup:7.2f}x {c.score:9.4f} {c.size_bytes / 1e6:7.1f} {pred}  {'*' if c.pareto else ''}"
+            f"{c.name:28} {c.latency_ms:8.2f} {c.speedup:7.2f}x {c.score:9.4f} {c.size_bytes / 1e6:7.1f} {pred}  {'*' if c.pareto else ''}"  # noqa: E501
         )
     _out(result.message)
     if result.recommended is not None:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import onnx
@@ -563,24 +563,29 @@ class _Analyzer:
         axis = _int_attr(node, "axis", 1)
         if layout is None or shape is None or axis != 1 or any(not isinstance(d, int) for d in shape[2:]):
             return self.opaque(node)
-        spatial = int(np.prod(shape[2:], dtype=np.int64)) if len(shape) > 2 else 1
+        spatial = _prod(shape[2:])
         self.touch(layout, node.name or "")
         self.set_layout(node.outputs[0], tuple((s, r * spatial) for s, r in layout))
         return None
 
     def op_Reshape(self, node: ir.Node) -> None:
-        src = self.shape(node.inputs[0])
-        dst = self.shape(node.outputs[0])
+        src_shape = self.shape(node.inputs[0])
+        dst_shape = self.shape(node.outputs[0])
         layout = self.layout(node.inputs[0])
         target = const_array(node.inputs[1])
-        known = src is not None and dst is not None and all(isinstance(d, int) for d in (*src, *dst))
-        if layout is None or target is None or not known or len(src) < 2 or len(dst) < 2 or src[0] != dst[0]:
+        if src_shape is None or dst_shape is None or layout is None or target is None:
+            return self.opaque(node)
+        if not all(isinstance(d, int) for d in (*src_shape, *dst_shape)):
+            return self.opaque(node)
+        src = [int(d) for d in src_shape if isinstance(d, int)]
+        dst = [int(d) for d in dst_shape if isinstance(d, int)]
+        if len(src) < 2 or len(dst) < 2 or src[0] != dst[0]:
             return self.opaque(node)
         name = node.name or ""
-        rest_in = int(np.prod(src[2:], dtype=np.int64)) if len(src) > 2 else 1
+        rest_in = _prod(src[2:])
         if len(dst) == 2 and dst[1] == src[1] * rest_in:
             new = tuple((s, r * rest_in) for s, r in layout)
-        elif dst[1] == src[1] and int(np.prod(dst[2:], dtype=np.int64)) == rest_in:
+        elif dst[1] == src[1] and _prod(dst[2:]) == rest_in:
             new = layout
         else:
             return self.opaque(node)
@@ -675,6 +680,14 @@ class _Analyzer:
         return self.op_unary(node)
 
 
+def _prod(dims: Sequence[int | str | None]) -> int:
+    """Product of known integer dims (1 for none)."""
+    result = 1
+    for d in dims:
+        result *= int(d) if isinstance(d, int) else 1
+    return result
+
+
 def _int_attr(node: ir.Node, name: str, default: int) -> int:
     attr = node.attributes.get(name)
     return default if attr is None else int(attr.as_int())
@@ -689,7 +702,7 @@ def analyze(model: ir.Model) -> Analysis:
     return _Analyzer(model).run()
 
 
-def layout_indices(layout: Layout, analysis: Analysis, keep: dict[int, np.ndarray]) -> tuple[np.ndarray, int]:
+def layout_indices(layout: Layout, analysis: Analysis, keep: Mapping[int, np.ndarray]) -> tuple[np.ndarray, int]:
     """Kept element indices along a tensor axis with ``layout`` and the axis's original length.
 
     ``keep`` maps group ids to sorted kept channel indices (groups not in it are kept whole).

@@ -172,7 +172,7 @@ def prune(
             indices, length = layout_indices(layout, analysis, by_id)
             if new.shape[axis] != length:
                 raise PruneError(
-                    f"input {index} of node {node_name!r} has {new.shape[axis]} entries on axis {axis}, expected {length}"
+                    f"input {index} of node {node_name!r} has {new.shape[axis]} entries on axis {axis}, expected {length}"  # noqa: E501
                 )
             if len(indices) != length:
                 new = np.take(new, indices, axis=axis)

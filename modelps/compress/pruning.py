@@ -56,8 +56,11 @@ def group_ratios(
     return ratios
 
 
-def plan_and_prune(model: ir.Model, params: PruneParams) -> ir.Model:
-    """Prune ``model`` as the ``prune_channels`` edit ``params`` describes; return the new model."""
+def plan_and_prune(model: ir.Model, params: Any) -> ir.Model:
+    """Prune ``model`` as the ``prune_channels`` edit ``params`` describes; return the new model.
+
+    ``params`` has the fields of :class:`PruneParams` (the edit itself).
+    """
     from modelps.compress.calib import load_calibration
     from modelps.compress.reconstruct import reconstruct
 
@@ -105,12 +108,12 @@ def activation_scores(
     nodes = nodes_by_name(model.graph)
     wanted = {g.id for g in groups}
     uses = [u for u in analysis.consumers if any(analysis.space_group[s] in wanted for s, _ in u.layout)]
-    names = list(dict.fromkeys(nodes[u.node].inputs[0].name for u in uses))
+    names = list(dict.fromkeys(_name(nodes[u.node].inputs[0]) for u in uses))
     acts = capture(model, feeds, names) if names else {}
     scores = {g.name: np.zeros(g.size) for g in groups}
     for use in uses:
         node = nodes[use.node]
-        x = acts[node.inputs[0].name]
+        x = acts[_name(node.inputs[0])]
         energy_in = (x.astype(np.float64) ** 2).reshape(x.shape[0], x.shape[1], -1).mean(axis=(0, 2))
         weight = const_array(node.inputs[1])
         assert weight is not None
@@ -126,3 +129,9 @@ def activation_scores(
                     scores[group.name] += block
             offset += size * rep
     return scores
+
+
+def _name(value: ir.Value | None) -> str:
+    """A tensor's name (every tensor the pruner touches is named)."""
+    assert value is not None and value.name is not None
+    return value.name

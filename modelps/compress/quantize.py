@@ -10,6 +10,8 @@ unquantized and ran slower than FP32 in our measurements).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -112,23 +114,27 @@ def quantize_static_qdq(
             except Exception as exc:  # noqa: BLE001  pre-processing is an optimization
                 logger.warning("ORT quant_pre_process failed (%s); quantizing without it", exc)
         kept = _surviving(current, exclude)
+        chatter = io.StringIO()  # ORT's histogram calibrators print to stdout: keep --json output clean
         try:
-            quantize_static(
-                str(current),
-                str(out),
-                reader,
-                quant_format=QuantFormat.QDQ,
-                op_types_to_quantize=list(op_types) if op_types else None,
-                per_channel=per_channel,
-                activation_type=qtype[activation_type],
-                weight_type=qtype[weight_type],
-                nodes_to_exclude=kept,
-                calibrate_method=calib[method],
-                use_external_data_format=large,
-                extra_options={"CalibTensorRangeSymmetric": False},
-            )
+            with contextlib.redirect_stdout(chatter):
+                quantize_static(
+                    str(current),
+                    str(out),
+                    reader,
+                    quant_format=QuantFormat.QDQ,
+                    op_types_to_quantize=list(op_types) if op_types else None,
+                    per_channel=per_channel,
+                    activation_type=qtype[activation_type],
+                    weight_type=qtype[weight_type],
+                    nodes_to_exclude=kept,
+                    calibrate_method=calib[method],
+                    use_external_data_format=large,
+                    extra_options={"CalibTensorRangeSymmetric": False},
+                )
         except Exception as exc:  # noqa: BLE001  ORT raises many types
             raise EditError(f"ONNX Runtime could not quantize the model: {exc}", op="quantize_int8") from exc
+        if chatter.getvalue():
+            logger.debug("onnxruntime quantization: %s", chatter.getvalue().strip())
         loaded = onnx.load(str(out), load_external_data=True)
     return ir.serde.deserialize_model(loaded)
 

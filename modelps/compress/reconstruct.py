@@ -87,8 +87,8 @@ def reconstruct(
     rng = np.random.default_rng(seed)
     done: list[str] = []
     for step, chunk in enumerate(chunks):
-        in_names = list(dict.fromkeys(pruned_nodes[u.node].inputs[0].name for u in chunk))
-        out_names = list(dict.fromkeys(pruned_nodes[u.node].outputs[0].name for u in chunk))
+        in_names = list(dict.fromkeys(_name(pruned_nodes[u.node].inputs[0]) for u in chunk))
+        out_names = list(dict.fromkeys(_name(pruned_nodes[u.node].outputs[0]) for u in chunk))
         if sequential:
             inputs = capture(pruned, feeds, in_names)
             targets = capture(original, feeds, out_names)
@@ -97,13 +97,13 @@ def reconstruct(
             inputs, targets = captured, captured
         for use in chunk:
             node = pruned_nodes[use.node]
-            x = inputs[node.inputs[0].name]
+            x = inputs[_name(node.inputs[0])]
             if not sequential:
                 idx, length = layout_indices(use.layout, analysis, keep)
                 x = np.take(x.reshape(x.shape[0], length, *x.shape[2:]) if x.ndim > 2 else x, idx, axis=1)
             out_layout = analysis.layouts.get(node.outputs[0].name or "")
             out_idx = layout_indices(out_layout, analysis, keep)[0] if out_layout else None
-            _refit(pruned.graph, node, use, x, targets[node.outputs[0].name], out_idx, max_rows, ridge, rng)
+            _refit(pruned.graph, node, use, x, targets[_name(node.outputs[0])], out_idx, max_rows, ridge, rng)
             done.append(use.node)
         if progress is not None:
             progress(step + 1, len(chunks))
@@ -219,3 +219,9 @@ def _conv_rows(
 def _ints(node: ir.Node, name: str, default: list[int]) -> list[int]:
     attr = node.attributes.get(name)
     return default if attr is None else list(attr.as_ints())
+
+
+def _name(value: ir.Value | None) -> str:
+    """A tensor's name (every tensor the pruner touches is named)."""
+    assert value is not None and value.name is not None
+    return value.name

@@ -84,5 +84,7 @@ def test_gpu_backends_measure(backend: str) -> None:
     if backend == "tensorrt":
         pytest.importorskip("tensorrt", reason="TensorRT's Python package is not installed")
     model = nets.resnet18(width=8)
-    timings = measure({"base": model_bytes(model)}, runtime.make_inputs(model), baseline="base", backend=backend, rounds=2, iters=2)
+    timings = measure(
+        {"base": model_bytes(model)}, runtime.make_inputs(model), baseline="base", backend=backend, rounds=2, iters=2
+    )
     assert timings["base"].median_ms > 0
