@@ -83,7 +83,13 @@ def main() -> None:
     print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))
     for r in rows:
-        print("| " + " | ".join(f"{v:.2f}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) else v for v in r.values()) + " |")
+        print(
+            "| "
+            + " | ".join(
+                f"{v:.2f}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) else v for v in r.values()
+            )
+            + " |"
+        )
     results = Path(__file__).resolve().parent / "results"
     results.mkdir(exist_ok=True)
     (results / "zoo.json").write_text(json.dumps({"repeats": args.repeats, "rows": rows}, indent=2))

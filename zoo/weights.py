@@ -61,7 +61,7 @@ def calibration_inputs(spec: ModelSpec, seed: int = 0, n: int = _CALIBRATION_IMA
 
 
 def seeded_module(spec: ModelSpec, seed: int = 0, variant: str | None = None, calibrate: bool = True) -> nn.Module:
-    """The deployed network with seeded original initialisers and recalibrated BatchNorm (eval mode)."""
+    """Return the deployed network with seeded original initialisers and recalibrated BatchNorm (eval mode)."""
     torch.manual_seed(seed)
     module = spec.build(variant)
     if calibrate:
@@ -88,7 +88,7 @@ def prepare(
     variant: str | None = None,
     checkpoint: str | os.PathLike[str] | Mapping[str, torch.Tensor] | None = None,
 ) -> nn.Module:
-    """The deployed torch module of ``spec`` in eval mode, with the requested weights.
+    """Return the deployed torch module of ``spec`` in eval mode, with the requested weights.
 
     ``checkpoint`` (a user's state dict or file) overrides ``weights``.
 

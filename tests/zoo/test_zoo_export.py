@@ -78,7 +78,9 @@ def test_seeded_weights_are_reproducible_and_seed_dependent():
     b = zoo.build_module("face-mobilefacenet", seed=0).state_dict()
     c = zoo.build_module("face-mobilefacenet", seed=1).state_dict()
     key = "layers.0.layers.0.weight"
-    assert torch.equal(a[key], b[key]) and torch.equal(a["conv_sep.layers.1.running_var"], b["conv_sep.layers.1.running_var"])
+    assert torch.equal(a[key], b[key]) and torch.equal(
+        a["conv_sep.layers.1.running_var"], b["conv_sep.layers.1.running_var"]
+    )
     assert not torch.equal(a[key], c[key])
     # BatchNorm statistics were recalibrated (not the defaults 0 / 1)
     assert not torch.allclose(a["conv_sep.layers.1.running_var"], torch.ones(512))
