@@ -10,7 +10,7 @@ from zoo.registry import get_spec
 
 
 def test_demo_training_is_reproducible(monkeypatch):
-    monkeypatch.setitem(train.DEMO_SETTINGS, "face-mobilefacenet", {"images": 64, "epochs": 1, "batch": 32, "lr": 1e-3})
+    monkeypatch.setitem(train.DEMO_SETTINGS, "face-mobilefacenet", {"images": 32, "epochs": 1, "batch": 16, "lr": 1e-3})
     spec = get_spec("face-mobilefacenet")
     a, b = train.train_demo(spec, seed=0), train.train_demo(spec, seed=0)
     assert a.keys() == b.keys()
