@@ -29,7 +29,7 @@ EXPORT_VERSION = 1
 def build_module(
     name: str, weights: str = "seeded", *, seed: int = 0, variant: str | None = None, checkpoint: Any = None
 ) -> Any:
-    """The deployed torch module of zoo model ``name`` in eval mode (imports torch)."""
+    """Return the deployed torch module of zoo model ``name`` in eval mode (imports torch)."""
     from zoo.weights import prepare
 
     return prepare(get_spec(name), weights, seed=seed, variant=variant, checkpoint=checkpoint)

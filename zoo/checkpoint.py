@@ -147,7 +147,9 @@ def load_checkpoint(
     Raises:
         CheckpointError: The checkpoint cannot be read or does not fit (see :func:`remap_state_dict`).
     """
-    state = read_state_dict(checkpoint) if isinstance(checkpoint, (str, os.PathLike)) else _unwrap(checkpoint, "checkpoint")
+    state = (
+        read_state_dict(checkpoint) if isinstance(checkpoint, (str, os.PathLike)) else _unwrap(checkpoint, "checkpoint")
+    )
     where = str(checkpoint) if isinstance(checkpoint, (str, os.PathLike)) else "checkpoint"
     try:
         module.load_state_dict(remap_state_dict(state, module.state_dict(), spec, variant), strict=True)

@@ -26,14 +26,19 @@ def register(subparsers: Any) -> None:
     p.add_argument("name", help="zoo model name (see `modelps zoo list`)")
     p.add_argument("-o", "--output", type=Path, help="output file (default: NAME.onnx)")
     p.add_argument("--checkpoint", type=Path, help="a .pth state dict saved by the original training code")
-    p.add_argument("--weights", choices=("seeded", "demo"), default="seeded",
-                   help="seeded: original init + BatchNorm recalibration; demo: trained on digits (default: seeded)")
+    p.add_argument(
+        "--weights",
+        choices=("seeded", "demo"),
+        default="seeded",
+        help="seeded: original init + BatchNorm recalibration; demo: trained on digits (default: seeded)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the initialisation and demo training (default: 0)")
     p.add_argument("--variant", help="deployable variant, e.g. `heads` (SSL online network with projector+predictor)")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (default: 17)")
     batch = p.add_mutually_exclusive_group()
-    batch.add_argument("--dynamic-batch", dest="dynamic_batch", action="store_true", default=True,
-                       help="symbolic batch axis (default)")
+    batch.add_argument(
+        "--dynamic-batch", dest="dynamic_batch", action="store_true", default=True, help="symbolic batch axis (default)"
+    )
     batch.add_argument("--static-batch", dest="dynamic_batch", action="store_false", help="batch fixed at 1")
     add_json_flag(p)
     p.set_defaults(func=_export)
@@ -46,6 +51,14 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=_eval)
 
 
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
 def _list(args: argparse.Namespace) -> int:
     from modelps.cli._common import print_json
     from zoo.registry import list_models
@@ -54,10 +67,13 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
         return 0
-    print(f"{'name':<22} {'family':<7} {'input':<11} {'output':>6} {'params':>12}  variants")
+    _out(f"{'name':<22} {'family':<7} {'input':<11} {'output':>6} {'params':>12}  variants")
     for r in rows:
         shape = "x".join(map(str, r["input_shape"]))
-        print(f"{r['name']:<22} {r['family']:<7} {shape:<11} {r['output_dim']:>6} {r['params']:>12,}  {','.join(r['variants'])}")
+        _out(
+            f"{r['name']:<22} {r['family']:<7} {shape:<11} {r['output_dim']:>6} {r['params']:>12,}  "
+            + ",".join(r["variants"])
+        )
     return 0
 
 
@@ -71,7 +87,7 @@ def _export(args: argparse.Namespace) -> int:
     get_spec(args.name)  # unknown names fail before torch is imported
     out = args.output or Path(f"{args.name}.onnx")
     start = time.perf_counter()
-    print(f"exporting {args.name} ({'checkpoint' if args.checkpoint else args.weights} weights) ...", file=sys.stderr)
+    _err(f"exporting {args.name} ({'checkpoint' if args.checkpoint else args.weights} weights) ...")
     path = export(
         args.name, out, weights=args.weights, seed=args.seed, opset=args.opset, dynamic_batch=args.dynamic_batch,
         checkpoint=args.checkpoint, variant=args.variant,
@@ -81,7 +97,7 @@ def _export(args: argparse.Namespace) -> int:
     if args.json:
         print_json(info)
     else:
-        print(f"wrote {path} ({info['bytes'] / 1e6:.1f} MB, opset {args.opset}, "
+        _out(f"wrote {path} ({info['bytes'] / 1e6:.1f} MB, opset {args.opset}, "
               f"{'dynamic' if args.dynamic_batch else 'static'} batch) in {info['seconds']} s")  # fmt: skip
     return 0
 
@@ -97,9 +113,9 @@ def _eval(args: argparse.Namespace) -> int:
     for key, value in report.items():
         if isinstance(value, dict):
             for k, v in value.items():
-                print(f"{key}.{k}: {v:.4f}")
+                _out(f"{key}.{k}: {v:.4f}")
         elif isinstance(value, float):
-            print(f"{key}: {value:.4f}")
+            _out(f"{key}: {value:.4f}")
         else:
-            print(f"{key}: {value}")
+            _out(f"{key}: {value}")
     return 0

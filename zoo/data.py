@@ -132,8 +132,8 @@ def digit_images(
 ) -> np.ndarray:
     """Render 8x8 digits (N x 8 x 8 in [0, 1]) as NCHW float32 images of ``task``'s input size, in [0, 1].
 
-    ``reid``: the digit (112 px) stands on a 256x128 canvas at a random height, drawn in a random
-    "clothing" colour; ``camera`` (0/1 per image) changes tint and brightness. ``face``: the digit
+    ``reid``: the digit (112 px) stands on a 256x128 canvas, shifted up to 20 px, drawn in a
+    muted random "clothing" colour; ``camera`` (0/1 per image) changes tint and brightness. ``face``: the digit
     fills a 112x112 crop with a small random shift. ``ssl``: the digit is 28 px on a 32x32 canvas.
     ``augment=False`` gives the centred, untinted rendering.
     """
@@ -148,9 +148,12 @@ def digit_images(
         glyph = _upsample(d, size)
         dy_max, dx_max = h - size, w - size
         if augment:
-            dy = int(rng.integers(0, dy_max + 1)) if task == "reid" else int(np.clip(dy_max // 2 + rng.integers(-4, 5), 0, dy_max))
+            jitter = 20 if task == "reid" else 4
+            dy = int(np.clip(dy_max // 2 + rng.integers(-jitter, jitter + 1), 0, dy_max))
             dx = int(np.clip(dx_max // 2 + rng.integers(-4, 5), 0, dx_max))
-            fg = rng.uniform(0.5, 1.0, 3).astype(np.float32) if task == "reid" else np.full(3, rng.uniform(0.7, 1.0), np.float32)
+            fg = np.full(3, rng.uniform(0.7, 1.0), np.float32)
+            if task == "reid":  # a muted "clothing" colour
+                fg = np.clip(fg + rng.uniform(-0.2, 0.2, 3), 0, 1).astype(np.float32)
             bg = np.float32(rng.uniform(0.05, 0.35))
         else:
             dy, dx, fg, bg = dy_max // 2, dx_max // 2, np.ones(3, np.float32), np.float32(0.1)
@@ -208,7 +211,7 @@ def _task_data(task: str, seed: int) -> dict[str, Any]:
 
 
 def demo_task_data(task: str, seed: int = 0) -> dict[str, Any]:
-    """The evaluation set of a demo task, from held-out digits (never used in training).
+    """Return the evaluation set of a demo task, from held-out digits (never used in training).
 
     * ``reid``: ``query`` (30 images, camera 0) and ``gallery`` (150, camera 1) with ``*_ids`` and ``*_cams``.
     * ``face``: ``images`` (240), ``ids``, ``pairs`` (1200 x 2 indices, half same-identity), ``same``.

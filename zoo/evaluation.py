@@ -50,7 +50,9 @@ def embed(model: str | os.PathLike[str] | Any, images: np.ndarray, batch: int = 
     inp = session.get_inputs()[0]
     shape = list(inp.shape)
     if len(shape) != 4 or any(isinstance(d, int) and d != s for d, s in zip(shape[1:], images.shape[1:], strict=True)):
-        raise ZooError(f"model input {inp.name!r} has shape {shape}; the task feeds images of shape {list(images.shape[1:])}")
+        raise ZooError(
+            f"model input {inp.name!r} has shape {shape}; the task feeds images of shape {list(images.shape[1:])}"
+        )
     step = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else batch
     out = []
     for s in range(0, len(images), step):
@@ -74,7 +76,7 @@ def task_embeddings(model: str | os.PathLike[str] | Any, task: str, seed: int = 
 
 
 def task_metrics(task: str, emb: dict[str, np.ndarray], seed: int = 0) -> dict[str, float]:
-    """The task metrics of embeddings from :func:`task_embeddings`."""
+    """Compute the task metrics of embeddings from :func:`task_embeddings`."""
     d = demo_task_data(task, seed)
     if task == "reid":
         return metrics.reid_metrics(

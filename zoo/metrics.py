@@ -94,7 +94,7 @@ def reid_metrics(
 
 
 def tar_at_far(scores: np.ndarray, same: np.ndarray, far: float) -> float:
-    """True accept rate at the smallest threshold whose false accept rate is at most ``far``.
+    """Return the true accept rate at the smallest threshold whose false accept rate is at most ``far``.
 
     >>> tar_at_far(np.array([0.9, 0.8, 0.7, 0.2, 0.75]), np.array([1, 1, 1, 0, 0], bool), 0.4)
     0.6666666666666666
@@ -107,7 +107,7 @@ def tar_at_far(scores: np.ndarray, same: np.ndarray, far: float) -> float:
 
 
 def _best_threshold(scores: np.ndarray, same: np.ndarray) -> float:
-    """The accuracy-maximising threshold, placed midway between adjacent scores."""
+    """Return the accuracy-maximising threshold, placed midway between adjacent scores."""
     u = np.unique(scores)
     candidates = np.concatenate([[u[0] - 1], (u[1:] + u[:-1]) / 2, [u[-1] + 1]])
     order = np.argsort(scores)

@@ -57,8 +57,15 @@ def export_module(
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                module, (example,), tmp, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                opset_version=opset, dynamic_axes=axes, do_constant_folding=True, dynamo=False,
+                module,
+                (example,),
+                tmp,
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
+                opset_version=opset,
+                dynamic_axes=axes,
+                do_constant_folding=True,
+                dynamo=False,
             )
         onnx.checker.check_model(tmp, full_check=True)
         os.replace(tmp, path)
@@ -79,7 +86,13 @@ def max_relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
 
 
 def verify_export(
-    module: nn.Module, path: str | os.PathLike[str], spec: ModelSpec, *, batch: int = 3, seed: int = 0, tol: float = 1e-4
+    module: nn.Module,
+    path: str | os.PathLike[str],
+    spec: ModelSpec,
+    *,
+    batch: int = 3,
+    seed: int = 0,
+    tol: float = 1e-4,
 ) -> float:
     """Run torch and ONNX Runtime on the same seeded batch; return the max relative error.
 
@@ -97,5 +110,7 @@ def verify_export(
     (actual,) = session.run([OUTPUT_NAME], {INPUT_NAME: x})
     err = max_relative_error(actual, expected)
     if not err < tol:
-        raise ExportError(f"{spec.name}: ONNX Runtime output differs from torch (max relative error {err:.2e} >= {tol})")
+        raise ExportError(
+            f"{spec.name}: ONNX Runtime output differs from torch (max relative error {err:.2e} >= {tol})"
+        )
     return err

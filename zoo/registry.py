@@ -64,7 +64,7 @@ class ModelSpec:
         return getattr(importlib.import_module(module), func)(self, variant)
 
     def summary(self) -> dict[str, Any]:
-        """The row ``modelps zoo list`` prints."""
+        """Return the row ``modelps zoo list`` prints."""
         return {
             "name": self.name,
             "family": self.family,
@@ -89,7 +89,7 @@ _SPECS: tuple[ModelSpec, ...] = (
         mean=IMAGENET_MEAN,
         std=IMAGENET_STD,
         builder="zoo.builders:build_fedreid",
-        checkpoint="ft_net: model.<torchvision resnet50>, classifier.add_block.{0,1}, classifier.classifier.0 (dropped)",
+        checkpoint="ft_net: model.<torchvision resnet50>, classifier.add_block.{0,1}; classifier.classifier dropped",
     ),
     ModelSpec(
         name="fedureid-resnet50",
@@ -116,7 +116,7 @@ _SPECS: tuple[ModelSpec, ...] = (
         std=CIFAR_STD,
         builder="zoo.builders:build_ssl",
         variants={"heads": "online network: encoder, projector MLP and predictor MLP (2048-d output)"},
-        checkpoint="EasyFL BYOLModel: online_encoder.* (fc.* = projector), online_predictor.*, target_encoder.* ignored",
+        checkpoint="EasyFL BYOLModel: online_encoder.* (fc.* = projector), online_predictor.*; target_* ignored",
     ),
     ModelSpec(
         name="fedssl-byol-resnet50",
@@ -130,7 +130,7 @@ _SPECS: tuple[ModelSpec, ...] = (
         std=CIFAR_STD,
         builder="zoo.builders:build_ssl",
         variants={"heads": "online network: encoder, projector MLP and predictor MLP (2048-d output)"},
-        checkpoint="EasyFL BYOLModel: online_encoder.* (fc.* = projector), online_predictor.*, target_encoder.* ignored",
+        checkpoint="EasyFL BYOLModel: online_encoder.* (fc.* = projector), online_predictor.*; target_* ignored",
     ),
     ModelSpec(
         name="face-mobilefacenet",
@@ -169,7 +169,7 @@ def list_models() -> list[ModelSpec]:
 
 
 def get_spec(name: str) -> ModelSpec:
-    """The spec called ``name``.
+    """Return the spec called ``name``.
 
     Raises:
         UnknownModelError: No zoo model has that name (the message lists the names).

@@ -36,13 +36,16 @@ logger = logging.getLogger(__name__)
 
 # images, epochs, batch and learning rate per model: chosen so every model trains in about a minute
 DEMO_SETTINGS: dict[str, dict[str, float]] = {
-    "fedreid-resnet50": {"images": 320, "epochs": 5, "batch": 32, "lr": 1e-3},
+    "fedreid-resnet50": {"images": 320, "epochs": 6, "batch": 32, "lr": 2e-3},
     "fedureid-resnet50": {"images": 256, "epochs": 5, "batch": 32, "lr": 1e-3},
-    "fedssl-byol-resnet18": {"images": 512, "epochs": 2, "batch": 64, "lr": 1e-3},
-    "fedssl-byol-resnet50": {"images": 384, "epochs": 2, "batch": 64, "lr": 1e-3},
+    "fedssl-byol-resnet18": {"images": 512, "epochs": 4, "batch": 64, "lr": 1e-3, "views": 4},
+    "fedssl-byol-resnet50": {"images": 384, "epochs": 4, "batch": 64, "lr": 1e-3, "views": 3},
     "face-mobilefacenet": {"images": 480, "epochs": 5, "batch": 32, "lr": 2e-3},
     "face-iresnet50": {"images": 192, "epochs": 6, "batch": 32, "lr": 1e-3},
 }
+
+
+_RECALIBRATION = 128  # training images that re-estimate BatchNorm statistics before training
 
 
 def train_demo(spec: ModelSpec, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -93,6 +96,7 @@ def _train_reid(spec: ModelSpec, seed: int, cfg: dict[str, float]) -> nn.Module:
     net = FedReIDNet(class_num=10)
     recalibrate_bn(net, calibration_inputs(spec, seed))
     x, y = _digit_set("reid", int(cfg["images"]), seed, spec.mean, spec.std, camera=np.arange(int(cfg["images"])) % 2)
+    recalibrate_bn(net, x[:_RECALIBRATION].numpy())
     trunk = net.model
     h = _precompute(lambda b: trunk.layer3(trunk.layer2(trunk.layer1(trunk.stem(b)))), x)
     params = [*trunk.layer4.parameters(), *net.classifier.parameters()]
@@ -118,6 +122,7 @@ def _train_ureid(spec: ModelSpec, seed: int, cfg: dict[str, float]) -> nn.Module
     recalibrate_bn(net, calibration_inputs(spec, seed))
     n = int(cfg["images"])
     views = [_digit_set("reid", n, seed, spec.mean, spec.std, camera=np.full(n, c))[0] for c in (0, 1)]
+    recalibrate_bn(net, torch.cat([v[: _RECALIBRATION // 2] for v in views]).numpy())
     trunk = net.model
 
     def prefix(b: torch.Tensor) -> torch.Tensor:
@@ -167,6 +172,7 @@ def _train_face(spec: ModelSpec, seed: int, cfg: dict[str, float]) -> nn.Module:
     recalibrate_bn(net, calibration_inputs(spec, seed))
     n = int(cfg["images"])
     x, y = _digit_set("face", n, seed, spec.mean, spec.std, camera=np.arange(n) % 2)
+    recalibrate_bn(net, x[:_RECALIBRATION].numpy())
     head = _CosFace(spec.output_dim, 10)
     if spec.name == "face-iresnet50":  # frozen stem and first three stages
         x = _precompute(lambda b: net.layer3(net.layer2(net.layer1(net.prelu(net.bn1(net.conv1(b)))))), x)
@@ -182,6 +188,7 @@ def _train_face(spec: ModelSpec, seed: int, cfg: dict[str, float]) -> nn.Module:
             for layer in net.layers[6:]:
                 b = layer(b)
             return net.features(net.conv_sep(b))
+
     params = [p for m in trained for p in m.parameters() if p.requires_grad] + list(head.parameters())
     opt = torch.optim.Adam(params, lr=cfg["lr"], weight_decay=5e-4)
     for m in trained:
@@ -214,28 +221,43 @@ def _augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
 
 
 def _train_ssl(spec: ModelSpec, seed: int, cfg: dict[str, float]) -> nn.Module:
-    from zoo.nets.cifar_resnet import BYOLModel, cifar_resnet
+    from zoo.nets.cifar_resnet import BYOLModel, _byol_loss, cifar_resnet
 
     depth = 50 if spec.name.endswith("resnet50") else 18
     encoder = cifar_resnet(depth)
     byol = BYOLModel(encoder)
-    calib = torch.from_numpy(calibration_inputs(spec, seed))
-    recalibrate_bn(nn.Sequential(byol.online_encoder, byol.online_predictor), calib.numpy())
+    calib = calibration_inputs(spec, seed)
+    recalibrate_bn(nn.Sequential(byol.online_encoder, byol.online_predictor), calib)
     byol.target_encoder.load_state_dict(byol.online_encoder.state_dict())
-    n = int(cfg["images"])
+    n, views = int(cfg["images"]), int(cfg.get("views", 4))
     x, _ = _digit_set("ssl", n, seed, spec.mean, spec.std, augment=False)
-    frozen = [encoder.conv1, encoder.bn1, encoder.layer1] + ([encoder.layer2] if depth == 50 else [])
-    for m in frozen:
-        m.requires_grad_(False)
-    params = [p for p in [*byol.online_encoder.parameters(), *byol.online_predictor.parameters()] if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=cfg["lr"], weight_decay=1e-6)
-    byol.train()
-    for m in frozen:
-        m.eval()
     g = torch.Generator().manual_seed(seed)
+
+    def prefix(b: torch.Tensor) -> torch.Tensor:  # frozen: stem and layer1-3
+        return encoder.layer3(encoder.layer2(encoder.layer1(F.relu(encoder.bn1(encoder.conv1(b))))))
+
+    recalibrate_bn(nn.Sequential(byol.online_encoder, byol.online_predictor), _augment(x[:_RECALIBRATION], g).numpy())
+    byol.target_encoder.load_state_dict(byol.online_encoder.state_dict())
+    encoder.eval()
+    hs = torch.stack([_precompute(prefix, _augment(x, g)) for _ in range(views)])  # views x N x C x H x W
+
+    def project(net: nn.Module, h: torch.Tensor) -> torch.Tensor:
+        return net.fc(torch.flatten(F.adaptive_avg_pool2d(net.layer4(h), 1), 1))
+
+    trained = [encoder.layer4, encoder.fc, byol.online_predictor]
+    params = [p for m in trained for p in m.parameters()]
+    opt = torch.optim.Adam(params, lr=cfg["lr"], weight_decay=1e-6)
+    for m in trained:
+        m.train()
+    byol.target_encoder.train()
     with _progress(_steps(n, cfg), spec.name) as bar:
         for idx in _batches(n, int(cfg["batch"]), int(cfg["epochs"]), seed):
-            loss = byol(_augment(x[idx], g), _augment(x[idx], g))
+            pick = torch.stack([torch.randperm(views, generator=g)[:2] for _ in idx])
+            h1, h2 = hs[pick[:, 0], idx], hs[pick[:, 1], idx]
+            p1, p2 = byol.online_predictor(project(encoder, h1)), byol.online_predictor(project(encoder, h2))
+            with torch.no_grad():
+                z1, z2 = project(byol.target_encoder, h1), project(byol.target_encoder, h2)
+            loss = (_byol_loss(p1, z2) + _byol_loss(p2, z1)).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()

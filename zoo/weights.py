@@ -2,7 +2,8 @@
 
 * ``seeded``: ``torch.manual_seed(seed)``, the original code's initialisers, then the BatchNorm
   running statistics are re-estimated on augmented crops of scikit-image sample photographs, so
-  activations have unit scale instead of exploding or collapsing.
+  activations have unit scale instead of exploding or collapsing. Cached under
+  ``$MODELPS_HOME/zoo/weights``.
 * ``demo``: a model trained on scikit-learn digits by :mod:`zoo.train`, cached under
   ``$MODELPS_HOME/zoo/weights`` and reproducible from the seed.
 """
@@ -23,12 +24,13 @@ from zoo.data import calibration_images, normalize
 from zoo.errors import ZooError
 from zoo.registry import ModelSpec
 
-__all__ = ["WEIGHTS", "demo_weights_path", "prepare", "recalibrate_bn", "seeded_module"]
+__all__ = ["WEIGHTS", "demo_weights_path", "prepare", "recalibrate_bn", "seeded_module", "seeded_weights_path"]
 
 logger = logging.getLogger(__name__)
 
 WEIGHTS = ("seeded", "demo")
-DEMO_VERSION = 1
+DEMO_VERSION = 2
+SEEDED_VERSION = 1
 _CALIBRATION_IMAGES = 64
 
 
@@ -61,12 +63,22 @@ def calibration_inputs(spec: ModelSpec, seed: int = 0, n: int = _CALIBRATION_IMA
 
 
 def seeded_module(spec: ModelSpec, seed: int = 0, variant: str | None = None, calibrate: bool = True) -> nn.Module:
-    """The deployed network with seeded original initialisers and recalibrated BatchNorm (eval mode)."""
+    """Return the deployed network with seeded original initialisers and recalibrated BatchNorm (eval mode)."""
     torch.manual_seed(seed)
     module = spec.build(variant)
     if calibrate:
         recalibrate_bn(module, calibration_inputs(spec, seed))
     return module.eval()
+
+
+def seeded_weights_path(spec: ModelSpec, seed: int = 0, variant: str | None = None) -> os.PathLike[str]:
+    """Path of the cached seeded, BatchNorm-recalibrated state dict (computed on first use, under a lock)."""
+
+    def produce(tmp: os.PathLike[str]) -> None:
+        torch.save(seeded_module(spec, seed, variant).state_dict(), tmp)
+
+    tag = f"-{variant}" if variant else ""
+    return cached_file(f"weights/{spec.name}{tag}-seeded-s{seed}-v{SEEDED_VERSION}.pt", produce)
 
 
 def demo_weights_path(spec: ModelSpec, seed: int = 0) -> os.PathLike[str]:
@@ -88,7 +100,7 @@ def prepare(
     variant: str | None = None,
     checkpoint: str | os.PathLike[str] | Mapping[str, torch.Tensor] | None = None,
 ) -> nn.Module:
-    """The deployed torch module of ``spec`` in eval mode, with the requested weights.
+    """Return the deployed torch module of ``spec`` in eval mode, with the requested weights.
 
     ``checkpoint`` (a user's state dict or file) overrides ``weights``.
 
@@ -100,7 +112,10 @@ def prepare(
         torch.manual_seed(seed)
         return load_checkpoint(spec.build(variant), spec, checkpoint, variant).eval()
     if weights == "seeded":
-        return seeded_module(spec, seed, variant)
+        torch.manual_seed(seed)
+        module = spec.build(variant)
+        module.load_state_dict(torch.load(seeded_weights_path(spec, seed, variant), weights_only=True))
+        return module.eval()
     if weights == "demo":
         torch.manual_seed(seed)
         module = spec.build(variant)

@@ -98,7 +98,9 @@ def test_missing_key_is_named(tmp_path):
     sd = _mbf_state()
     del sd["conv_sep.layers.0.weight"]
     torch.save(sd, tmp_path / "bad.pth")
-    with pytest.raises(zoo.CheckpointError, match=r"bad\.pth: .*face-mobilefacenet: 1 missing keys: conv_sep\.layers\.0\.weight$"):
+    with pytest.raises(
+        zoo.CheckpointError, match=r"bad\.pth: .*face-mobilefacenet: 1 missing keys: conv_sep\.layers\.0\.weight$"
+    ):
         zoo.export("face-mobilefacenet", tmp_path / "x.onnx", checkpoint=tmp_path / "bad.pth")
     assert not (tmp_path / "x.onnx").exists()
 

@@ -49,8 +49,9 @@ def test_export_and_eval(tmp_path, capsys):
 def test_errors_are_one_line(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 1
-    err = capsys.readouterr().err.strip()
-    assert err.startswith(message) and "\n" not in err
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(message)
+    assert all(not line.startswith("Traceback") for line in err)
 
 
 def test_eval_rejects_wrong_input_size(tmp_path, capsys):

@@ -30,6 +30,7 @@ class BasicBlock(nn.Module):
         self.shortcut = _shortcut(in_planes, planes * self.expansion, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the module."""
         out = F.relu(self.bn1(self.conv1(x)))
         return F.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
 
@@ -50,6 +51,7 @@ class Bottleneck(nn.Module):
         self.shortcut = _shortcut(in_planes, planes * self.expansion, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the module."""
         out = F.relu(self.bn1(self.conv1(x)))
         out = F.relu(self.bn2(self.conv2(out)))
         return F.relu(self.bn3(self.conv3(out)) + self.shortcut(x))
@@ -76,7 +78,9 @@ class CifarResNet(nn.Module):
         self.layer4 = self._make_layer(block, 512, num_blocks[3], 2)
         self.fc: nn.Module = nn.Linear(self.feature_dim, num_classes)
 
-    def _make_layer(self, block: type[BasicBlock] | type[Bottleneck], planes: int, n: int, stride: int) -> nn.Sequential:
+    def _make_layer(
+        self, block: type[BasicBlock] | type[Bottleneck], planes: int, n: int, stride: int
+    ) -> nn.Sequential:
         layers = []
         for s in [stride] + [1] * (n - 1):
             layers.append(block(self.in_planes, planes, s))
@@ -84,12 +88,13 @@ class CifarResNet(nn.Module):
         return nn.Sequential(*layers)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The pooled encoder feature (before ``fc``)."""
+        """Return the pooled encoder feature (before ``fc``)."""
         out = F.relu(self.bn1(self.conv1(x)))
         out = self.layer4(self.layer3(self.layer2(self.layer1(out))))
         return torch.flatten(F.adaptive_avg_pool2d(out, 1), 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the module."""
         return self.fc(self.features(x))
 
 
@@ -108,11 +113,14 @@ class MLP(nn.Module):
     def __init__(self, dim: int, projection_size: int, hidden_size: int = 4096) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(dim, hidden_size), nn.BatchNorm1d(hidden_size), nn.ReLU(inplace=True),
+            nn.Linear(dim, hidden_size),
+            nn.BatchNorm1d(hidden_size),
+            nn.ReLU(inplace=True),
             nn.Linear(hidden_size, projection_size),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the module."""
         return self.net(x)
 
 
@@ -138,6 +146,7 @@ class BYOLModel(nn.Module):
             t.copy_(o)
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+        """Run the module."""
         p1, p2 = self.online_predictor(self.online_encoder(x1)), self.online_predictor(self.online_encoder(x2))
         with torch.no_grad():
             z1, z2 = self.target_encoder(x1), self.target_encoder(x2)
@@ -154,6 +163,7 @@ class SimSiamModel(nn.Module):
         self.online_predictor = MLP(projection_size, projection_size, hidden_size)
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+        """Run the module."""
         z1, z2 = self.online_encoder(x1), self.online_encoder(x2)
         p1, p2 = self.online_predictor(z1), self.online_predictor(z2)
         return -(F.cosine_similarity(p1, z2.detach()).mean() + F.cosine_similarity(p2, z1.detach()).mean()) / 2
@@ -162,7 +172,9 @@ class SimSiamModel(nn.Module):
 class MoCoModel(nn.Module):
     """MoCo (v1, or v2 with ``mlp=True``) as EasyFL lays it out: ``encoder_q``, ``encoder_k`` and a ``queue``."""
 
-    def __init__(self, depth: int = 18, dim: int = 128, k: int = 4096, m: float = 0.99, t: float = 0.1, mlp: bool = False):
+    def __init__(
+        self, depth: int = 18, dim: int = 128, k: int = 4096, m: float = 0.99, t: float = 0.1, mlp: bool = False
+    ):
         super().__init__()
         self.encoder_q = cifar_resnet(depth, dim)
         self.encoder_k = cifar_resnet(depth, dim)
@@ -177,6 +189,7 @@ class MoCoModel(nn.Module):
         self.register_buffer("queue_ptr", torch.zeros(1, dtype=torch.long))
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+        """Run the module."""
         with torch.no_grad():
             for pk, pq in zip(self.encoder_k.parameters(), self.encoder_q.parameters(), strict=True):
                 pk.mul_(self.m).add_(pq.detach(), alpha=1 - self.m)
@@ -222,6 +235,7 @@ class SSLEncoder(nn.Module):
             self.online_encoder.fc = nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the module."""
         if self.with_heads:
             return self.online_predictor(self.online_encoder(x))
         return self.online_encoder.features(x)

@@ -26,6 +26,7 @@ class IBasicBlock(nn.Module):
         self.downsample = downsample
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the module."""
         out = self.bn3(self.conv2(self.prelu(self.bn2(self.conv1(self.bn1(x))))))
         return out + (x if self.downsample is None else self.downsample(x))
 
@@ -77,6 +78,7 @@ class IResNet(nn.Module):
         return self.features(self.fc(self.dropout(torch.flatten(self.bn2(x), 1))))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the module."""
         return self.head(self.trunk(x))
 
 

@@ -24,6 +24,7 @@ class ConvBlock(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the module."""
         return self.layers(x)
 
 
@@ -37,6 +38,7 @@ class LinearBlock(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the module."""
         return self.layers(x)
 
 
@@ -53,6 +55,7 @@ class DepthWise(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the module."""
         out = self.layers(x)
         return x + out if self.residual else out
 
@@ -65,6 +68,7 @@ class Residual(nn.Module):
         self.layers = nn.Sequential(*[DepthWise(c, c, True, 1, groups) for _ in range(num_block)])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the module."""
         return self.layers(x)
 
 
@@ -81,6 +85,7 @@ class GDC(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the module."""
         return self.layers(x)
 
 
@@ -95,14 +100,16 @@ class MobileFaceNet(nn.Module):
             self.layers.append(ConvBlock(c1, c1, 3, 1, 1, groups=64))
         else:
             self.layers.append(Residual(c1, blocks[0], 128))
-        self.layers.extend([
-            DepthWise(c1, c1, stride=2, groups=128),
-            Residual(c1, blocks[1], 128),
-            DepthWise(c1, c2, stride=2, groups=256),
-            Residual(c2, blocks[2], 256),
-            DepthWise(c2, c2, stride=2, groups=512),
-            Residual(c2, blocks[3], 256),
-        ])
+        self.layers.extend(
+            [
+                DepthWise(c1, c1, stride=2, groups=128),
+                Residual(c1, blocks[1], 128),
+                DepthWise(c1, c2, stride=2, groups=256),
+                Residual(c2, blocks[2], 256),
+                DepthWise(c2, c2, stride=2, groups=512),
+                Residual(c2, blocks[3], 256),
+            ]
+        )
         self.conv_sep = ConvBlock(c2, 512)
         self.features = GDC(num_features)
         for m in self.modules():
@@ -115,6 +122,7 @@ class MobileFaceNet(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the module."""
         for layer in self.layers:
             x = layer(x)
         return self.features(self.conv_sep(x))

@@ -31,6 +31,7 @@ class Bottleneck(nn.Module):
         self.downsample = downsample
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the module."""
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
@@ -78,11 +79,12 @@ class ResNet(nn.Module):
         return self.maxpool(self.relu(self.bn1(self.conv1(x))))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The pooled 2048-d trunk feature (no ``fc``)."""
+        """Return the pooled 2048-d trunk feature (no ``fc``)."""
         x = self.layer4(self.layer3(self.layer2(self.layer1(self.stem(x)))))
         return torch.flatten(self.avgpool(x), 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the module."""
         return self.fc(self.features(x))
 
 
@@ -123,6 +125,7 @@ class ClassBlock(nn.Module):
         self.classifier.apply(weights_init_classifier)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the module."""
         return self.classifier(self.add_block(x))
 
 
@@ -148,6 +151,7 @@ class FedReIDNet(nn.Module):
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the module."""
         return self.classifier.add_block(self.model.features(x))
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
@@ -164,4 +168,5 @@ class FedUReIDNet(nn.Module):
         self.model.fc = nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the module."""
         return F.normalize(self.model.features(x), dim=1)
