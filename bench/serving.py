@@ -466,7 +466,7 @@ def overhead(args: argparse.Namespace) -> int:
     session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     proc, port = start_modelps(work / "repo", work / "modelps.log")
     try:
-        variants = {"in-process ORT": ((lambda: (lambda: session.run(["y"], {"x": x}))), None)}
+        variants = {"in-process ORT": ((lambda: lambda: session.run(["y"], {"x": x})), None)}
         for label, encode in (("modelps binary", v2_binary), ("modelps JSON", v2_json)):
             body, headers = encode(x)
             variants[label] = (http_caller(port, "/v2/models/tiny/infer", body, headers), proc.pid)

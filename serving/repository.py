@@ -17,7 +17,9 @@ import logging
 import os
 import re
 import shutil
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import onnx
 import onnx_ir as ir
@@ -160,7 +162,7 @@ def _make_config(
 
 
 def publish(
-    model: str | os.PathLike[str],
+    model: str | os.PathLike[str] | ir.Model | Any,
     repo: str | os.PathLike[str],
     name: str,
     *,
@@ -175,7 +177,8 @@ def publish(
     """Copy a model into ``repo/name/version/`` and (re)write ``repo/name/config.pbtxt``.
 
     Args:
-        model: An ONNX file (ORT backends) or a TensorRT engine built by :func:`serving.build`.
+        model: An ONNX file (ORT backends), a TensorRT engine built by :func:`serving.build`, or a
+            model in memory (``modelps.Model`` or ``onnx_ir.Model``), saved into the repository.
         repo: The repository folder (created if missing).
         name: The model's name in the repository and in URLs.
         version: The version number; default one more than the newest present.
@@ -194,6 +197,19 @@ def publish(
     if backend not in BACKENDS:
         raise RepositoryError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
     check_name(name)
+    in_memory = _in_memory_model(model)
+    if in_memory is not None:
+        if backend == "tensorrt":
+            raise RepositoryError("a TensorRT backend needs an engine file from `modelps build --backend tensorrt`")
+        with tempfile.TemporaryDirectory(prefix="modelps-publish-") as folder:
+            from modelps.io import save
+
+            path = save(in_memory, Path(folder) / "model.onnx", external_data="model.onnx.data")
+            return publish(
+                path, repo, name, version=version, backend=backend, max_batch_size=max_batch_size,
+                dynamic_batching=dynamic_batching, queue_delay_us=queue_delay_us,
+                max_queue_size=max_queue_size, instances=instances,
+            )  # fmt: skip
     source = Path(model)
     if not source.is_file():
         raise RepositoryError(f"{source}: no such model file")
@@ -220,6 +236,13 @@ def publish(
     write_config(config, folder / "config.pbtxt")
     logger.info("published %s version %d to %s", name, version, target_dir)
     return PublishResult(name, version, target_dir / config.model_filename, config)
+
+
+def _in_memory_model(model: Any) -> ir.Model | None:
+    if isinstance(model, ir.Model):
+        return model
+    inner = getattr(model, "ir", None)  # modelps.Model
+    return inner if isinstance(inner, ir.Model) else None
 
 
 def _copy_model(source: Path, target: Path, backend: str) -> None:

@@ -131,3 +131,20 @@ def test_version_policies(models_dir: Path, tmp_path: Path) -> None:
         r.served_versions("m", ModelConfig(**{**base.__dict__, "version_policy": ("specific", (9,))}))
     with pytest.raises(RepositoryError, match="no model named 'zz'"):
         r.config("zz")
+
+
+def test_publish_an_in_memory_model(models_dir: Path, tmp_path: Path) -> None:
+    import modelps
+
+    model = modelps.Model.load(mlp(models_dir / "m.onnx"))
+    first = serving.publish(model, tmp_path, "mem")
+    second = serving.publish(model.ir, tmp_path, "mem")
+    assert (first.version, second.version) == (1, 2)
+    assert [t.name for t in first.config.outputs] == ["y", "z"]
+    folder = tmp_path / "mem" / "1"
+    assert (folder / "model.onnx").is_file()
+    assert serving.Repository(tmp_path).served_versions("mem", first.config) == [2]
+    import numpy as np
+
+    with serving.OrtRunner(serving.OrtSessionLoader(folder / "model.onnx")) as runner:
+        assert runner.infer({"x": np.ones((1, 4), np.float32)}, ["z"])["z"].tolist() == [[2, 2, 2, 2]]
