@@ -17,6 +17,7 @@ is ever opened, and :func:`save` never follows a symlink or writes outside the t
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -26,11 +27,20 @@ from pathlib import Path
 
 import onnx
 import onnx_ir as ir
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, EncodeError
 
 from modelps.errors import ModelLoadError, ModelSaveError, UnsafeModelError
 
-__all__ = ["file_sha256", "load", "load_proto", "model_bytes", "save"]
+__all__ = [
+    "file_sha256",
+    "has_external_data",
+    "inlined_weights",
+    "load",
+    "load_proto",
+    "model_bytes",
+    "save",
+    "weight_bytes",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -98,8 +108,35 @@ def load(path: str | os.PathLike[str]) -> ir.Model:
 
 
 def model_bytes(model: ir.Model) -> bytes:
-    """Serialize a model deterministically (equal models give equal bytes)."""
-    return ir.to_proto(model).SerializeToString(deterministic=True)
+    """Serialize a model deterministically, external weights inlined (equal models give equal bytes)."""
+    with inlined_weights(model):
+        return ir.to_proto(model).SerializeToString(deterministic=True)
+
+
+def has_external_data(model: ir.Model) -> bool:
+    """Whether any initializer of the model still refers to an external data file."""
+    return any(
+        isinstance(value.const_value, ir.ExternalTensor)
+        for graph in model.graphs()
+        for value in graph.initializers.values()
+    )
+
+
+@contextlib.contextmanager
+def inlined_weights(model: ir.Model) -> Iterator[None]:
+    """Temporarily replace external (memory-mapped) initializers by in-memory tensors."""
+    swapped: list[tuple[ir.Value, ir.TensorProtocol]] = []
+    try:
+        for graph in model.graphs():
+            for value in graph.initializers.values():
+                tensor = value.const_value
+                if isinstance(tensor, ir.ExternalTensor):
+                    swapped.append((value, tensor))
+                    value.const_value = ir.Tensor(tensor.numpy(), name=tensor.name)
+        yield
+    finally:
+        for value, tensor in swapped:
+            value.const_value = tensor
 
 
 def save(
@@ -137,11 +174,30 @@ def save(
     return path
 
 
+_PROTOBUF_LIMIT = 2**31 - 1
+
+
+def weight_bytes(model: ir.Model) -> int:
+    """Total bytes of every initializer in the model, subgraphs included."""
+    return sum(
+        value.const_value.nbytes
+        for graph in model.graphs()
+        for value in graph.initializers.values()
+        if value.const_value is not None
+    )
+
+
 def model_bytes_or_error(model: ir.Model) -> bytes:
     """Like :func:`model_bytes`, with a clear error for models over protobuf's 2 GB limit."""
+    size = weight_bytes(model)
+    if size >= _PROTOBUF_LIMIT:
+        raise ModelSaveError(
+            f"the model is too large for one file ({size / 2**30:.2f} GiB of weights, protobuf's limit is 2 GiB); "
+            "save it with external data"
+        )
     try:
         return model_bytes(model)
-    except ValueError as exc:
+    except (ValueError, EncodeError) as exc:
         raise ModelSaveError(
             f"the model is too large for one file ({_first_line(exc)}); save it with external data"
         ) from exc

@@ -14,6 +14,7 @@ import onnx_ir as ir
 from modelps import io
 from modelps.edits import Edit, edit_from_dict
 from modelps.errors import EditError, ModelPSError, RecipeError, ValidationError
+from modelps.names import node_key
 from modelps.recipe import Recipe
 from modelps.tape import ModelHolder, Tape
 from modelps.validate import Level, validate
@@ -110,19 +111,18 @@ class Model:
 
     def _apply(self, edit: Edit, level: Level) -> None:
         tape = Tape(self._holder)
+        types = self._holder.types
         try:
             edit.apply(tape)
-            validate(self.ir, level)
-        except ValidationError as exc:
-            tape.rollback()
-            raise EditError(f"refused, the result would be invalid: {exc}", op=edit.op) from exc
-        except ModelPSError:
-            tape.rollback()
-            raise
+            self._holder.types = None
+            self._holder.types = validate(self.ir, level, structure=tape.rewired)
         except Exception as exc:
             tape.rollback()
-            logger.exception("edit %s failed", edit.op)
-            raise EditError(f"failed unexpectedly ({type(exc).__name__}: {exc})", op=edit.op) from exc
+            self._holder.types = types
+            error = _as_edit_error(edit, exc)
+            if error is exc:
+                raise
+            raise error from exc
         self._done.append(_Step(edit, tape))
 
     def apply_recipe(self, recipe: Recipe, *, check_base: bool = True, validation: Level | None = None) -> None:
@@ -160,6 +160,7 @@ class Model:
             raise EditError("nothing to undo")
         step = self._done.pop()
         step.tape.rollback()
+        self._holder.types = None
         self._undone.append(step.edit)
         return step.edit
 
@@ -189,12 +190,22 @@ class Model:
         return io.save(self.ir, path, external_data=external_data)
 
 
+def _as_edit_error(edit: Edit, exc: Exception) -> ModelPSError:
+    """Turn a failure inside an edit or its validation into the error the caller sees."""
+    if isinstance(exc, ValidationError):
+        return EditError(f"refused, the result would be invalid: {exc}", op=edit.op)
+    if isinstance(exc, ModelPSError):
+        return exc
+    logger.exception("edit %s failed", edit.op)
+    return EditError(f"failed unexpectedly ({type(exc).__name__}: {exc})", op=edit.op)
+
+
 def _name_unnamed_nodes(graph: ir.Graph) -> None:
     """Give every unnamed node a stable name (``n<index>``) so edits can refer to it."""
     taken = {node.name for node in graph if node.name}
     for index, node in enumerate(graph):
         if not node.name:
-            name = f"n{index}"
+            name = node_key(node, index)
             while name in taken:
                 name = f"{name}_"
             node.name = name

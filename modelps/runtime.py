@@ -22,7 +22,7 @@ def session_for(model: ir.Model, *, threads: int | None = None, providers: list[
     """Build an ONNX Runtime session (CPU by default) for an in-memory model of any size."""
     import onnxruntime as ort
 
-    from modelps.io import model_bytes, save
+    from modelps.io import has_external_data, model_bytes, save, weight_bytes
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
@@ -30,8 +30,7 @@ def session_for(model: ir.Model, *, threads: int | None = None, providers: list[
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
     providers = providers or ["CPUExecutionProvider"]
-    weight_bytes = sum(v.const_value.nbytes for v in model.graph.initializers.values() if v.const_value is not None)
-    if weight_bytes < _INLINE_BYTES:
+    if weight_bytes(model) < _INLINE_BYTES and not has_external_data(model):
         return ort.InferenceSession(model_bytes(model), options, providers=providers)
     with tempfile.TemporaryDirectory(prefix="modelps-ort-") as folder:
         path = Path(folder, "model.onnx")

@@ -34,10 +34,15 @@ Undo = Callable[[], None]
 
 
 class ModelHolder:
-    """A mutable reference to the current ``ir.Model``, so that edits may replace it whole."""
+    """A mutable reference to the current ``ir.Model``, so that edits may replace it whole.
+
+    ``types`` caches the tensor types that shape inference found for the current model (by
+    tensor name), or is ``None`` when unknown; :class:`~modelps.Model` clears it after each change.
+    """
 
     def __init__(self, model: ir.Model) -> None:
         self.model = model
+        self.types: dict[str, tuple[ir.TypeProtocol, ir.Shape | None]] | None = None
 
 
 def node_before(node: ir.Node) -> ir.Node | None:
@@ -62,6 +67,8 @@ class Tape:
     def __init__(self, holder: ModelHolder) -> None:
         self.holder = holder
         self._undo: list[Undo] = []
+        self.rewired = False
+        """Whether a change touched connectivity (nodes, inputs, graph I/O, initializers, the model)."""
 
     @property
     def model(self) -> ir.Model:
@@ -81,21 +88,16 @@ class Tape:
         while self._undo:
             self._undo.pop()()
 
-    def _record(self, undo: Undo) -> None:
+    def _record(self, undo: Undo, *, rewired: bool = True) -> None:
         self._undo.append(undo)
+        self.rewired = self.rewired or rewired
 
     # -- nodes -----------------------------------------------------------------------------
     def insert_after(self, anchor: ir.Node | None, nodes: Sequence[ir.Node], graph: ir.Graph | None = None) -> None:
         """Insert ``nodes`` after ``anchor`` (at the start of the graph when ``anchor`` is None)."""
         graph = graph if graph is not None else self.graph
         nodes = list(nodes)
-        if anchor is None:
-            if len(graph) == 0:
-                graph.extend(nodes)
-            else:
-                graph.insert_before(graph[0], nodes)
-        else:
-            graph.insert_after(anchor, nodes)
+        _place_after(graph, anchor, nodes)
 
         def undo() -> None:
             for node in nodes:
@@ -114,22 +116,11 @@ class Tape:
         graph.remove(node, safe=True)
 
         def undo() -> None:
-            self.insert_after_raw(graph, previous, node)
+            _place_after(graph, previous, [node])
             for index, value in enumerate(inputs):
                 node.replace_input_with(index, value)
 
         self._record(undo)
-
-    @staticmethod
-    def insert_after_raw(graph: ir.Graph, previous: ir.Node | None, node: ir.Node) -> None:
-        """Put ``node`` back after ``previous`` (or first) without recording anything."""
-        if previous is None:
-            if len(graph) == 0:
-                graph.append(node)
-            else:
-                graph.insert_before(graph[0], node)
-        else:
-            graph.insert_after(previous, node)
 
     def set_input(self, node: ir.Node, index: int, value: ir.Value | None) -> None:
         """Point input ``index`` of ``node`` at ``value``."""
@@ -157,7 +148,7 @@ class Tape:
         """Set (or, with ``None``, delete) an attribute of ``node``."""
         old = node.attributes.get(name)
         _put_attribute(node, name, attr)
-        self._record(lambda: _put_attribute(node, name, old))
+        self._record(lambda: _put_attribute(node, name, old), rewired=False)
 
     def set_op(self, node: ir.Node, op_type: str, domain: str | None = None) -> None:
         """Change a node's operator type (and domain)."""
@@ -170,13 +161,13 @@ class Tape:
             node.op_type = old_type
             node.domain = old_domain
 
-        self._record(undo)
+        self._record(undo, rewired=False)
 
     def rename_node(self, node: ir.Node, name: str | None) -> None:
         """Rename a node."""
         old = node.name
         node.name = name
-        self._record(lambda: setattr(node, "name", old))
+        self._record(lambda: setattr(node, "name", old), rewired=False)
 
     # -- values ----------------------------------------------------------------------------
     def rename_value(self, value: ir.Value, name: str) -> None:
@@ -184,7 +175,7 @@ class Tape:
         old = value.name
         graph = value.graph if value.is_initializer() else None
         _rename_value(value, name, graph)
-        self._record(lambda: _rename_value(value, old, graph))
+        self._record(lambda: _rename_value(value, old, graph), rewired=False)
 
     def set_value_type(self, value: ir.Value, type_: ir.TypeProtocol | None, shape: ir.Shape | None) -> None:
         """Set a tensor's type and shape."""
@@ -196,13 +187,13 @@ class Tape:
             value.type = old_type
             value.shape = old_shape
 
-        self._record(undo)
+        self._record(undo, rewired=False)
 
     def set_const_value(self, value: ir.Value, tensor: ir.TensorProtocol | None) -> None:
         """Replace the data of an initializer."""
         old = value.const_value
         value.const_value = tensor
-        self._record(lambda: setattr(value, "const_value", old))
+        self._record(lambda: setattr(value, "const_value", old), rewired=False)
 
     def add_initializer(self, value: ir.Value, graph: ir.Graph | None = None) -> None:
         """Register a new initializer."""
@@ -257,6 +248,16 @@ class Tape:
         """Run an arbitrary change with the inverse supplied by the caller."""
         do()
         self._record(undo)
+
+
+def _place_after(graph: ir.Graph, anchor: ir.Node | None, nodes: list[ir.Node]) -> None:
+    """Insert ``nodes`` after ``anchor``, or at the start of the graph when ``anchor`` is None."""
+    if anchor is not None:
+        graph.insert_after(anchor, nodes)
+    elif len(graph) == 0:
+        graph.extend(nodes)
+    else:
+        graph.insert_before(graph[0], nodes)
 
 
 def _reset_inputs(node: ir.Node, values: Sequence[ir.Value | None]) -> None:

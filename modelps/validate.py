@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,7 +33,9 @@ __all__ = [
     "check_full",
     "check_runtime",
     "check_structure",
+    "checkable_proto",
     "infer_value_types",
+    "types_from_proto",
     "validate",
     "weightless_proto",
 ]
@@ -47,8 +48,17 @@ _STUB = "__modelps_weight_stub__"
 _INLINE_LIMIT = 1024
 
 
-def validate(model: ir.Model, level: Level = "full") -> None:
+Types = dict[str, tuple[ir.TypeProtocol, ir.Shape | None]]
+
+
+def validate(model: ir.Model, level: Level = "full", *, structure: bool = True) -> Types | None:
     """Run the checks of ``level`` and those below it.
+
+    ``structure=False`` skips the structural walk; callers pass it when they know connectivity
+    did not change since the last successful check (attribute edits, renames).
+
+    Returns:
+        At ``full`` and ``runtime``, the tensor types found by shape inference (by name).
 
     Raises:
         ValidationError: The first failed check, naming the node or tensor at fault.
@@ -56,38 +66,41 @@ def validate(model: ir.Model, level: Level = "full") -> None:
     if level not in LEVELS:
         raise ValueError(f"unknown validation level {level!r}; choose from {LEVELS}")
     if level == "none":
-        return
-    check_structure(model)
-    if level in ("full", "runtime"):
-        check_full(model)
+        return None
+    if structure:
+        check_structure(model)
+    if level == "structure":
+        return None
+    types = types_from_proto(check_full(model))
     if level == "runtime":
         check_runtime(model)
+    return types
 
 
 def check_structure(model: ir.Model) -> None:
     """Check order, cycles, dangling tensors, name clashes and outputs of the main graph."""
     graph = model.graph
-    known: set[int] = {id(v) for v in graph.inputs} | {id(v) for v in graph.initializers.values()}
-    names: dict[str, ir.Value] = {}
-    for value in [*graph.inputs, *graph.initializers.values()]:
+    known: set[ir.Value] = set(graph.inputs)
+    known.update(graph.initializers.values())
+    names: dict[str | None, ir.Value] = {}
+    for value in known:
         _claim_name(names, value)
-    for node in graph:
+    for node in graph:  # one tight loop: it runs after every edit
         for value in node.inputs:
-            if value is not None and id(value) not in known:
+            if value is not None and value not in known:
                 _raise_missing(graph, node, value)
         for value in node.outputs:
-            _claim_name(names, value)
-            known.add(id(value))
+            if names.setdefault(value.name, value) is not value and value.name is not None:
+                raise ValidationError(f"two different tensors are named {value.name!r}")
+            known.add(value)
     for value in graph.outputs:
-        if id(value) not in known:
+        if value not in known:
             raise ValidationError(f"graph output {value.name!r} is not produced by any node")
 
 
-def _claim_name(names: dict[str, ir.Value], value: ir.Value) -> None:
-    if value.name is None:
-        return
+def _claim_name(names: dict[str | None, ir.Value], value: ir.Value) -> None:
     other = names.setdefault(value.name, value)
-    if other is not value:
+    if other is not value and value.name is not None:
         raise ValidationError(f"two different tensors are named {value.name!r}")
 
 
@@ -124,11 +137,12 @@ def _find_cycle(graph: ir.Graph) -> list[str]:
 
 
 @contextlib.contextmanager
-def _stubbed_weights(model: ir.Model, stub_dir: str) -> Iterator[None]:
-    """Temporarily point large initializers of every graph at an empty stub file."""
+def _stubbed_weights(model: ir.Model, stub_dir: str, *, main_only: bool = False) -> Iterator[None]:
+    """Temporarily point large initializers of every graph (or the main one) at an empty stub file."""
     swapped: list[tuple[ir.Value, ir.TensorProtocol]] = []
+    graphs = [model.graph] if main_only else list(model.graphs())
     try:
-        for graph in model.graphs():
+        for graph in graphs:
             for value in graph.initializers.values():
                 tensor = value.const_value
                 if tensor is None or tensor.nbytes <= _INLINE_LIMIT:
@@ -150,6 +164,33 @@ def weightless_proto(model: ir.Model, stub_dir: str) -> onnx.ModelProto:
         return ir.to_proto(model)
 
 
+def checkable_proto(model: ir.Model) -> onnx.ModelProto:
+    """A weightless proto for the checker and shape inference, needing no files at all.
+
+    Large initializers of the main graph become graph inputs of the same type and shape: the
+    checker accepts them and shape inference only needs their shapes. Small ones (shape tensors,
+    scalars) stay inline so that data propagation still sees their values.
+    """
+    with _stubbed_weights(model, "", main_only=True):
+        proto = ir.to_proto(model)
+    graph = proto.graph
+    declared = {value.name for value in graph.input}
+    kept = []
+    for tensor in graph.initializer:
+        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+            kept.append(tensor)
+            continue
+        if tensor.name not in declared:
+            info = graph.input.add(name=tensor.name)
+            info.type.tensor_type.elem_type = tensor.data_type
+            shape = info.type.tensor_type.shape
+            for dim in tensor.dims:
+                shape.dim.add(dim_value=dim)
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    return proto
+
+
 @contextlib.contextmanager
 def _stub_folder() -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="modelps-validate-") as folder:
@@ -159,30 +200,31 @@ def _stub_folder() -> Iterator[str]:
 
 def check_full(model: ir.Model) -> onnx.ModelProto:
     """Run ``onnx.checker`` and strict shape inference; return the inferred (weightless) proto."""
-    with _stub_folder() as folder:
-        proto = weightless_proto(model, folder)
-        path = os.path.join(folder, "model.onnx")
-        onnx.save(proto, path)
-        try:
-            onnx.checker.check_model(path)
-        except onnx.checker.ValidationError as exc:
-            raise ValidationError(f"onnx checker: {_first_line(exc)}") from exc
-        try:
-            return onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True, data_prop=True)
-        except (onnx.shape_inference.InferenceError, RuntimeError) as exc:
-            raise ValidationError(f"shape inference: {_first_line(exc)}") from exc
+    proto = checkable_proto(model)
+    try:
+        onnx.checker.check_model(proto)
+    except onnx.checker.ValidationError as exc:
+        raise ValidationError(f"onnx checker: {_first_line(exc)}") from exc
+    try:
+        return onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True, data_prop=True)
+    except (onnx.shape_inference.InferenceError, RuntimeError) as exc:
+        raise ValidationError(f"shape inference: {_first_line(exc)}") from exc
 
 
-def infer_value_types(model: ir.Model) -> dict[str, tuple[ir.TypeProtocol, ir.Shape | None]]:
+def infer_value_types(model: ir.Model) -> Types:
     """Run shape inference (non-strict) and return each tensor's type and shape by name."""
-    with _stub_folder() as folder:
-        proto = weightless_proto(model, folder)
+    proto = checkable_proto(model)
     try:
         inferred = onnx.shape_inference.infer_shapes(proto, data_prop=True)
     except (onnx.shape_inference.InferenceError, RuntimeError) as exc:
         logger.debug("shape inference failed: %s", exc)
         return {}
-    result: dict[str, tuple[ir.TypeProtocol, ir.Shape | None]] = {}
+    return types_from_proto(inferred)
+
+
+def types_from_proto(inferred: onnx.ModelProto) -> Types:
+    """Tensor types and shapes by name from a shape-inferred model proto."""
+    result: Types = {}
     for info in [*inferred.graph.value_info, *inferred.graph.output, *inferred.graph.input]:
         if info.type.HasField("tensor_type") and info.type.tensor_type.elem_type:
             type_ = ir.serde.deserialize_type_proto_for_type(info.type)

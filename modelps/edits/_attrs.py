@@ -36,7 +36,7 @@ def _guess(value: Any) -> ir.AttributeType:
             return ir.AttributeType.FLOATS
         if all(isinstance(v, str) for v in value):
             return ir.AttributeType.STRINGS
-    raise ValueError(f"cannot tell the attribute type of {value!r}; give \"type\" explicitly")
+    raise ValueError(f'cannot tell the attribute type of {value!r}; give "type" explicitly')
 
 
 def make_attr(name: str, value: Any, type_: str | ir.AttributeType | None, op: str) -> ir.Attr:

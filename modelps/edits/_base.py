@@ -98,7 +98,7 @@ def edit_from_dict(data: Mapping[str, Any]) -> Edit:
         raise EditError(f"an edit must be a JSON object, got {type(data).__name__}")
     op = data.get("op")
     if not isinstance(op, str):
-        raise EditError("an edit needs an \"op\" string naming it")
+        raise EditError('an edit needs an "op" string naming it')
     cls = get_edit(op)
     params = {k: v for k, v in data.items() if k != "op"}
     hints = typing.get_type_hints(cls)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 from modelps.edits._base import Edit, register
-from modelps.edits._lookup import find_value
+from modelps.edits._lookup import ensure_type, find_value
 from modelps.tape import Tape
-from modelps.validate import infer_value_types
 
 __all__ = ["AddOutput"]
 
@@ -31,9 +30,5 @@ class AddOutput(Edit):
         value = find_value(graph, self.tensor, self.op)
         if value.is_graph_output():
             raise self.fail(f"tensor {self.tensor!r} is already a graph output")
-        if value.type is None:
-            inferred = infer_value_types(tape.model).get(self.tensor)
-            if inferred is None:
-                raise self.fail(f"the type of tensor {self.tensor!r} is unknown and cannot be inferred")
-            tape.set_value_type(value, *inferred)
+        ensure_type(tape, value, self.op)
         tape.set_list(graph.outputs, [*graph.outputs, value])

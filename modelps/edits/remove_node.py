@@ -7,7 +7,7 @@ import dataclasses
 import onnx_ir as ir
 
 from modelps.edits._base import Edit, register
-from modelps.edits._lookup import find_node
+from modelps.edits._lookup import ensure_type, find_node
 from modelps.tape import Tape
 
 __all__ = ["RemoveNode"]
@@ -54,7 +54,12 @@ class RemoveNode(Edit):
             self._rewire(tape, node, used)
         tape.remove_node(node)
         for value in consts:
-            if value.is_initializer() and not value.uses() and not value.is_graph_input() and not value.is_graph_output():
+            if (
+                value.is_initializer()
+                and not value.uses()
+                and not value.is_graph_input()
+                and not value.is_graph_output()
+            ):
                 tape.remove_initializer(value)
 
     def _rewire(self, tape: Tape, node: ir.Node, used: list[ir.Value]) -> None:
@@ -84,5 +89,6 @@ class RemoveNode(Edit):
             )
         name = output.name
         assert name is not None
+        ensure_type(tape, source, self.op)
         tape.rename_value(output, f"{name}__removed")
         tape.rename_value(source, name)

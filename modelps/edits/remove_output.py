@@ -23,7 +23,12 @@ def remove_dead_nodes(tape: Tape) -> int:
         tape.remove_node(node)
         removed += 1
         for value in inputs:
-            if value.is_initializer() and not value.uses() and not value.is_graph_output() and not value.is_graph_input():
+            if (
+                value.is_initializer()
+                and not value.uses()
+                and not value.is_graph_output()
+                and not value.is_graph_input()
+            ):
                 tape.remove_initializer(value)
     return removed
 

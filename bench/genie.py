@@ -1,0 +1,201 @@
+"""Benchmark the genie on zoo models with demo weights (ORT CPU).
+
+For each model: one search (``--budget`` seconds) with candidates placed at 1.5x..4x, then for the
+targets 1.5x, 2x, 2.5x and 3x the recommended candidate's measured speed-up, fidelity (centered
+cosine on held-out task images) and task-metric drop (demo task: re-id mAP / face verification
+accuracy), plus two baselines: INT8 of every layer, and uniform-ratio magnitude (L1) pruning
+without reconstruction. All reported latencies come from one final interleaved measurement of
+the original, the baselines and every recommended candidate.
+
+Usage::
+
+    python bench/genie.py [--models fedreid-resnet50,face-mobilefacenet] [--budget 900] [--out bench/genie.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from genie.measure import measure  # noqa: E402
+from genie.search import Goal, recommend, search  # noqa: E402
+from modelps.model import Model  # noqa: E402
+
+TARGETS = (1.5, 2.0, 2.5, 3.0, 3.5, 4.0)
+TASKS = {"fedreid-resnet50": "reid", "face-mobilefacenet": "face"}
+METRIC = {"reid": "mAP", "face": "accuracy"}
+
+
+def calib_npz(model_path: Path, task: str, folder: Path, count: int = 48) -> Path:
+    """Calibration images from the demo task's data with another seed than the evaluation's."""
+    import onnx
+    import zoo
+
+    data = zoo.demo_task_data(task, 1)
+    images = np.concatenate([data[k] for k in ("query", "gallery", "images", "train") if k in data])
+    rng = np.random.default_rng(0)
+    pick = rng.choice(len(images), size=min(count, len(images)), replace=False)
+    name = onnx.load(str(model_path), load_external_data=False).graph.input[0].name
+    path = folder / f"{model_path.stem}-calib.npz"
+    np.savez(path, **{name: images[pick].astype(np.float32)})
+    return path
+
+
+def task_metric(path: Path, task: str, reference: Path) -> dict[str, Any]:
+    import zoo
+
+    report = zoo.evaluate(str(path), task, reference=str(reference))
+    key = next(k for k in report if k.lower() == METRIC[task].lower() or k.lower().endswith(METRIC[task].lower()))
+    return {"metric": key, "value": float(report[key]), "fidelity": report.get("fidelity", {})}
+
+
+def build(model_path: Path, recipe: Any, out: Path) -> Path:
+    model = Model.load(model_path, validation="structure")
+    model.apply_recipe(recipe)
+    model.save(out)
+    return out
+
+
+def run_model(name: str, budget: float, folder: Path, log: Any, weights: str = "demo") -> dict[str, Any]:
+    import zoo
+
+    task = TASKS[name]
+    original = Path(zoo.export(name, folder / f"{name}.onnx", weights=weights))
+    calib = calib_npz(original, task, folder)
+    goal = Goal(
+        min_fidelity=0.99,
+        calib=str(calib),
+        calib_samples=32,
+        holdout_samples=16,
+        budget_s=budget,
+        levels=(1.3, 1.5, 2.0, 3.5, 4.0),
+    )
+    start = time.monotonic()
+    result = search(original, goal, progress=lambda s, d, t: log(f"  {name}: {s} {d}/{t}") if d == t else None)
+    search_s = time.monotonic() - start
+    log(f"{name}: search took {search_s:.0f} s, {len(result.candidates)} candidates")
+    chosen: dict[str, Any] = {}
+    for target in TARGETS:
+        best, message, closest = recommend(
+            result.candidates, result.baseline, Goal(target_speedup=target, min_fidelity=0.99)
+        )
+        chosen[f"target {target:g}x"] = (best, message, closest)
+    prune_only = [c for c in result.candidates if not c.quantized and c.score >= 0.99]
+    best_prune = max(prune_only, key=lambda c: c.speedup, default=None)
+
+    # baselines
+    from modelps.compress.channels import analyze
+
+    base_model = Model.load(original, validation="structure")
+    int8 = next(c for c in result.candidates if c.name == "int8")
+    uniform = {}
+    internal = [g for g in analyze(base_model.ir).prunable if not g.residual]
+    for ratio in (0.25, 0.5):
+        uniform[f"uniform-l1-{ratio:g}"] = {
+            "op": "prune_channels",
+            "groups": {g.name: ratio for g in internal},
+            "importance": "l1",
+        }
+
+    # build every model to verify, then measure them all interleaved with the original
+    files: dict[str, Path] = {"original": original}
+    recipes: dict[str, Any] = {}
+    entries = {"int8 (every layer)": int8}
+    for label, (best, _, _) in chosen.items():
+        if best is not None:
+            entries[f"genie {label}"] = best
+    if best_prune is not None:
+        entries["genie pruning only"] = best_prune
+    for label, cand in entries.items():
+        files[label] = build(original, cand.recipe, folder / f"{name}-{len(files)}.onnx")
+        recipes[label] = cand.recipe.to_dict()
+    from modelps.recipe import Recipe
+
+    for label, edit in uniform.items():
+        recipe = Recipe.from_dict([edit])
+        files[label] = build(original, recipe, folder / f"{name}-{len(files)}.onnx")
+        recipes[label] = recipe.to_dict()
+    feeds = {
+        Model.load(original).ir.graph.inputs[0].name: np.load(calib)[Model.load(original).ir.graph.inputs[0].name][:1]
+    }
+    timings = measure({k: p.read_bytes() for k, p in files.items()}, feeds, baseline="original", rounds=9, iters=5)
+    ref_metric = task_metric(original, task, original)
+    rows = []
+    for label, path in files.items():
+        metric = task_metric(path, task, original) if label != "original" else ref_metric
+        fid = metric["fidelity"].get("centered_cosine", 1.0) if label != "original" else 1.0
+        rows.append(
+            {
+                "variant": label,
+                "latency_ms": timings[label].median_ms,
+                "speedup": timings[label].speedup,
+                "speedup_range": timings[label].speedup_spread,
+                "centered_cosine_task_images": fid,
+                "task_metric": metric["metric"],
+                "task_value": metric["value"],
+                "task_drop_points": 100 * (ref_metric["value"] - metric["value"]),
+                "size_mb": path.stat().st_size / 1e6,
+                "recipe": recipes.get(label),
+            }
+        )
+        log(
+            f"  {label:28} {timings[label].median_ms:8.2f} ms {timings[label].speedup:5.2f}x fid {fid:.4f} {metric['metric']} {metric['value']:.4f}"
+        )
+    messages = {label: msg for label, (_, msg, _) in chosen.items()}
+    return {
+        "model": name,
+        "weights": weights,
+        "search_time_s": search_s,
+        "messages": messages,
+        "rows": rows,
+        "candidates": [{k: v for k, v in c.to_dict().items() if k != "recipe"} for c in result.candidates],
+        "predictor_error": result.predictor_error,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default="fedreid-resnet50,face-mobilefacenet")
+    parser.add_argument("--budget", type=float, default=900.0)
+    parser.add_argument("--out", type=Path, default=Path("bench/genie.json"))
+    parser.add_argument("--weights", default="demo", choices=["demo", "seeded"], help="zoo weights (judge fidelity on demo)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+
+    def log(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    results = []
+    with tempfile.TemporaryDirectory(prefix="genie-bench-") as tmp:
+        for name in args.models.split(","):
+            results.append(run_model(name, args.budget, Path(tmp), log, args.weights))
+    args.out.write_text(json.dumps(results, indent=2, default=float) + "\n")
+    for res in results:
+        print(f"\n## {res['model']}, {res['weights']} weights (search {res['search_time_s']:.0f} s)\n")
+        print("| variant | latency ms | speed-up (range) | centered cosine | task metric | drop (points) | MB |")
+        print("|---|---|---|---|---|---|---|")
+        for row in res["rows"]:
+            lo, hi = row["speedup_range"]
+            print(
+                f"| {row['variant']} | {row['latency_ms']:.2f} | {row['speedup']:.2f}x ({lo:.2f}-{hi:.2f}) | "
+                f"{row['centered_cosine_task_images']:.4f} | {row['task_metric']} {row['task_value']:.4f} | "
+                f"{row['task_drop_points']:+.2f} | {row['size_mb']:.1f} |"
+            )
+        for label, msg in res["messages"].items():
+            print(f"- {label}: {msg}")
+        print(f"- latency predictor: {res['predictor_error']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

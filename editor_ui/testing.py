@@ -1,0 +1,152 @@
+"""Drive the editor in a real browser: start ``streamlit run``, log in, open models, click graph nodes.
+
+Used by the browser tests and ``bench/ui.py``. Playwright drives Debian's chromium
+(``/usr/bin/chromium``); nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from editor_ui import graph
+from editor_ui.cli import streamlit_command
+from editor_ui.panels import free_port
+from modelps.model import Model
+
+__all__ = [
+    "CHROMIUM",
+    "CHROMIUM_ARGS",
+    "app_server",
+    "click_node",
+    "go_to",
+    "graph_canvas",
+    "launch_browser",
+    "login",
+    "node_view",
+    "upload_model",
+    "wait_idle",
+    "wait_text",
+]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@contextlib.contextmanager
+def app_server(env: dict[str, str] | None = None, *, timeout_s: float = 60.0) -> Iterator[str]:
+    """Run the editor with ``streamlit run`` on a free loopback port; yields its URL."""
+    import httpx
+
+    port = free_port()
+    child_env = dict(os.environ)
+    child_env.update(env or {})
+    root = str(Path(__file__).resolve().parent.parent)
+    child_env["PYTHONPATH"] = root + (os.pathsep + child_env["PYTHONPATH"] if child_env.get("PYTHONPATH") else "")
+    log_path = Path(child_env.get("MODELPS_HOME", "/tmp")) / f"streamlit-{port}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(streamlit_command("127.0.0.1", port), env=child_env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited ({proc.returncode}): {log_path.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start within {timeout_s} s")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def launch_browser(playwright: Any) -> Any:
+    """Launch Debian's chromium headless."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+_IDLE_JS = "() => !document.querySelector('[data-testid=\"stStatusWidget\"] *')"
+_TEXT_JS = "(text) => document.body.innerText.includes(text)"
+
+
+def wait_idle(page: Any, timeout_ms: float = 60_000) -> None:
+    """Wait until Streamlit has finished the current run (its status widget is gone)."""
+    page.wait_for_timeout(60)
+    page.wait_for_function(_IDLE_JS, polling=25, timeout=timeout_ms)
+
+
+def wait_text(page: Any, text: str, timeout_ms: float = 60_000) -> None:
+    """Wait (polling every 25 ms, for timing) until ``text`` is on the page."""
+    page.wait_for_function(_TEXT_JS, arg=text, polling=25, timeout=timeout_ms)
+
+
+def login(page: Any, url: str, user: str) -> None:
+    """Open the app (``url`` may carry ``?session=``) and give the user name."""
+    page.goto(url)
+    page.get_by_label("Your name (shown in the edit history)").fill(user)
+    page.get_by_role("button", name="Continue").click()
+    page.locator('[data-testid="stSidebar"]').get_by_text("Page", exact=True).wait_for()
+    wait_idle(page)
+
+
+def go_to(page: Any, name: str) -> None:
+    """Switch to page ``name`` in the sidebar."""
+    page.locator('[data-testid="stSidebar"]').get_by_text(name, exact=True).click()
+    wait_idle(page)
+
+
+def upload_model(page: Any, path: str | os.PathLike[str]) -> None:
+    """Upload an ONNX file on the Open page and open it."""
+    go_to(page, "Open")
+    page.locator('input[type="file"]').first.set_input_files(str(path))
+    page.get_by_role("button", name="Open uploaded model").click()
+    page.get_by_text(f"Opened {Path(path).name}").wait_for()
+    wait_idle(page)
+
+
+def graph_canvas(page: Any, timeout_ms: float = 60_000) -> Any:
+    """Return the graph chart's canvas, once drawn."""
+    canvas = page.locator(".stECharts canvas, [data-testid='stEChartsChart'] canvas").first
+    if canvas.count() == 0:
+        canvas = page.locator("canvas").first
+    canvas.wait_for(timeout=timeout_ms)
+    return canvas
+
+
+def node_view(model: Model, focus: str | None = None) -> tuple[graph.GraphData, graph.GraphView]:
+    """Return the graph data and the view the app draws for ``model`` (centred on ``focus``)."""
+    data = graph.build_graph(model.ir)
+    index = data.index(focus) if focus else None
+    return data, graph.make_view(data, index)
+
+
+def click_node(page: Any, view: graph.GraphView, data: graph.GraphData, label: str) -> None:
+    """Click node ``label`` where the app draws it and wait for the inspector to show it."""
+    canvas = graph_canvas(page)
+    box = canvas.bounding_box()
+    x, y = view.pixel(data.index(label), box["width"])  # type: ignore[arg-type]
+    if not (0 < x < box["width"] and 0 < y < box["height"]):
+        raise ValueError(f"node {label!r} is outside the initial view ({x:.0f}, {y:.0f}); focus on it first")
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    wait_text(page, f"{data.nodes[data.index(label)].op} · {label}")  # type: ignore[index]
+    wait_idle(page)

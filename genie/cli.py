@@ -1,0 +1,124 @@
+"""``modelps genie``: ask for recipes that meet a latency target, measured on a backend."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from modelps.cli._common import add_json_flag, existing_file, print_json
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``genie`` command."""
+    parser = subparsers.add_parser(
+        "genie",
+        help="search pruning + INT8 recipes that meet a latency target (measured)",
+        description=(
+            "Search channel pruning (with least-squares reconstruction) and static INT8 quantization "
+            "recipes for MODEL, measure every candidate against the original on the backend, and "
+            "recommend one that meets the target. Nothing is changed unless -o/--recipe-out is given."
+        ),
+    )
+    parser.add_argument("model", type=existing_file, metavar="MODEL", help="ONNX model file")
+    parser.add_argument("--backend", default="ort-cpu", choices=["ort-cpu", "ort-cuda", "ort-trt", "tensorrt"])
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--target-latency", type=float, metavar="MS", help="latency goal in milliseconds")
+    target.add_argument("--target-speedup", type=float, metavar="X", help="speed-up goal over the original")
+    parser.add_argument(
+        "--min-fidelity", type=float, default=0.99, metavar="F", help="centered cosine floor (default 0.99)"
+    )
+    parser.add_argument("--max-size", type=float, metavar="MB", help="model size budget in MB")
+    parser.add_argument("--methods", default="quantize,prune", help="comma-separated: quantize, prune (default both)")
+    parser.add_argument(
+        "--calib", default="samples", metavar="NPZ|DIR", help="calibration inputs (default: bundled sample images)"
+    )
+    parser.add_argument(
+        "--budget", type=float, default=300.0, metavar="SECONDS", help="search time budget (default 300)"
+    )
+    parser.add_argument("--threads", type=int, help="intra-op threads for measurements (default: all cores, max 8)")
+    parser.add_argument("--seed", type=int, default=0)
+    add_json_flag(parser)
+    parser.add_argument("-o", "--output", type=Path, metavar="BEST.onnx", help="write the recommended model")
+    parser.add_argument("--recipe-out", type=Path, metavar="R.json", help="write the recommended recipe")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the search and report."""
+    from tqdm import tqdm
+
+    from genie.search import Goal, search
+    from modelps.errors import ModelPSError
+    from modelps.model import Model
+
+    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    if args.calib not in ("samples", "random") and not Path(args.calib).exists():
+        raise ModelPSError(f"calibration source {args.calib!r}: no such file or folder")
+    goal = Goal(
+        backend=args.backend,
+        target_latency_ms=args.target_latency,
+        target_speedup=args.target_speedup,
+        min_fidelity=args.min_fidelity,
+        max_size_mb=args.max_size,
+        methods=methods,
+        calib=args.calib,
+        budget_s=args.budget,
+        threads=args.threads,
+        seed=args.seed,
+    )
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=stage, file=sys.stderr, leave=False, disable=None)
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        result = search(args.model, goal, progress=progress)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    best = result.recommended
+    if best is not None:
+        if args.recipe_out:
+            best.recipe.save(args.recipe_out)
+        if args.output:
+            model = Model.load(args.model)
+            model.apply_recipe(best.recipe)
+            model.save(args.output)
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        _print_table(result)
+    return 0
+
+
+def _print_table(result: Any) -> None:
+    base = result.baseline
+    _out(
+        f"original: {base.latency_ms:.2f} ms (p10-p90 {base.spread_ms[0]:.2f}-{base.spread_ms[1]:.2f}), {base.size_bytes / 1e6:.1f} MB"
+    )
+    _out(f"{'candidate':28} {'ms':>8} {'speedup':>8} {'fidelity':>9} {'MB':>7} {'pred ms':>8}  pareto")
+    for c in sorted(result.candidates, key=lambda c: -c.speedup):
+        pred = f"{c.predicted_ms:8.2f}" if c.predicted_ms is not None else f"{'-':>8}"
+        _out(
+            f"{c.name:28} {c.latency_ms:8.2f} {c.speedup:7.2f}x {c.score:9.4f} {c.size_bytes / 1e6:7.1f} {pred}  {'*' if c.pareto else ''}"
+        )
+    _out(result.message)
+    if result.recommended is not None:
+        _out(f"recommended: {result.recommended.name}: {result.recommended.explanation}")
+    if result.predictor_error:
+        err = result.predictor_error
+        _out(f"latency predictor: median error {err['median_abs_rel_error']:.1%}, {err['within_10pct']:.0%} within 10%")
+    _out(f"search time: {result.search_time_s:.1f} s")
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")

@@ -1,0 +1,721 @@
+"""The genie's search: NetAdapt-style progressive pruning, combined with INT8, under a latency goal.
+
+Steps (each reported to ``progress(stage, done, total)``):
+
+1. *calibrate*: calibration and held-out inputs; the original's outputs on them.
+2. *quantize*: the INT8 variant of the original (static, QDQ, per-channel), if allowed.
+3. *profile*: per-layer latency tables of the FP32 (and INT8) model (:mod:`genie.predictor`).
+4. *sensitivity*: each prunable channel group pruned alone at a few ratios; the fidelity loss on
+   calibration inputs (the most sensitive groups are named in the explanations).
+5. *trajectory*: progressive greedy pruning: each step removes one more slice of the group that
+   buys the most predicted latency per unit of fidelity loss (NetAdapt's per-step choice, with the
+   short-term fine-tune replaced by least-squares reconstruction); checkpoints at predicted
+   latency levels around the target become candidates, in FP32 and INT8.
+6. *build*: every candidate is built from its recipe through the editing core (validated), its
+   fidelity measured on held-out inputs.
+7. *measure*: all candidates timed interleaved with the original; the predictor's error reported.
+
+The search yields candidates; it never changes the model it was given. :func:`recommend` picks
+one for a goal: never slower than the original, at least ``min_fidelity``, within ``max_size``,
+meeting the latency target if any does (otherwise none, with the closest ones named).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx_ir as ir
+
+from genie.measure import Timing, default_threads, measure
+from genie.metrics import fidelity
+from genie.predictor import FractionModel, LayerTable, fractions_for, profile_table
+from modelps.compress.calib import load_calibration, source_sha256
+from modelps.compress.channels import Analysis, analyze
+from modelps.compress.prune import keep_count, prune, select_channels
+from modelps.compress.pruning import activation_scores
+from modelps.edits import Edit
+from modelps.edits.prune_channels import PruneChannels
+from modelps.edits.quantize_int8 import QuantizeInt8
+from modelps.errors import ModelPSError
+from modelps.model import Model
+from modelps.recipe import Recipe
+
+__all__ = ["Candidate", "Goal", "Progress", "SearchResult", "pareto_front", "recommend", "search"]
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+LEVELS = (0.25, 0.5, 0.75)
+STEP = 0.125
+MIN_BUILT = 4
+MAX_RATIO = 0.75
+
+
+@dataclasses.dataclass
+class Goal:
+    """What the user asks for, and how hard the genie may look."""
+
+    backend: str = "ort-cpu"
+    target_latency_ms: float | None = None
+    target_speedup: float | None = None
+    min_fidelity: float = 0.99
+    max_size_mb: float | None = None
+    methods: tuple[str, ...] = ("quantize", "prune")
+    calib: str = "samples"
+    calib_samples: int = 16
+    holdout_samples: int = 8
+    budget_s: float = 300.0
+    threads: int | None = None
+    seed: int = 0
+    include_residual: bool = True
+    levels: tuple[float, ...] = ()
+    """Extra speed-up levels (vs the original) to place candidates at, besides the target."""
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.methods) - {"quantize", "prune"})
+        if unknown:
+            raise ModelPSError(f"unknown method(s) {unknown}; choose from quantize, prune")
+        if self.target_latency_ms is not None and self.target_speedup is not None:
+            raise ModelPSError("give a target latency or a target speed-up, not both")
+        if self.target_speedup is not None and self.target_speedup <= 0:
+            raise ModelPSError(f"target speed-up must be positive, got {self.target_speedup}")
+        if self.target_latency_ms is not None and self.target_latency_ms <= 0:
+            raise ModelPSError(f"target latency must be positive, got {self.target_latency_ms}")
+
+
+@dataclasses.dataclass
+class Candidate:
+    """One proposed recipe with its measurements."""
+
+    name: str
+    recipe: Recipe
+    latency_ms: float = float("nan")
+    spread_ms: tuple[float, float] = (float("nan"), float("nan"))
+    speedup: float = float("nan")
+    fidelity: dict[str, float] = dataclasses.field(default_factory=dict)
+    size_bytes: int = 0
+    flops: int = 0
+    predicted_ms: float | None = None
+    pareto: bool = False
+    explanation: str = ""
+    pruned_fraction: float = 0.0
+    quantized: bool = False
+    details: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def score(self) -> float:
+        """The fidelity used for decisions: centered cosine on held-out inputs."""
+        return float(self.fidelity.get("centered_cosine", float("nan")))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the CLI's ``candidates`` entries)."""
+        return {
+            "name": self.name,
+            "recipe": self.recipe.to_dict(),
+            "latency_ms": self.latency_ms,
+            "latency_spread_ms": list(self.spread_ms),
+            "speedup": self.speedup,
+            "fidelity": self.fidelity,
+            "size_bytes": self.size_bytes,
+            "flops": self.flops,
+            "predicted_ms": self.predicted_ms,
+            "pareto": self.pareto,
+            "quantized": self.quantized,
+            "pruned_fraction": self.pruned_fraction,
+            "explanation": self.explanation,
+        }
+
+
+@dataclasses.dataclass
+class SearchResult:
+    """Everything the search found; :func:`recommend` can be re-run on it for other goals."""
+
+    goal: Goal
+    baseline: Candidate
+    candidates: list[Candidate]
+    recommended: Candidate | None
+    message: str
+    closest: list[Candidate]
+    predictor_error: dict[str, float]
+    search_time_s: float
+    sensitivity: dict[str, dict[str, float]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the CLI's ``--json`` output)."""
+        return {
+            "baseline": self.baseline.to_dict(),
+            "candidates": [c.to_dict() for c in self.candidates],
+            "recommended": self.recommended.to_dict() if self.recommended else None,
+            "message": self.message,
+            "closest": [c.name for c in self.closest],
+            "predictor_error": self.predictor_error,
+            "search_time_s": self.search_time_s,
+            "goal": dataclasses.asdict(self.goal),
+        }
+
+    def build(self, candidate: Candidate, model: Model) -> Model:
+        """Apply ``candidate``'s recipe to ``model`` (a fresh load of the searched model)."""
+        model.apply_recipe(candidate.recipe)
+        return model
+
+
+class _Clock:
+    def __init__(self, budget: float) -> None:
+        self.start = time.monotonic()
+        self.budget = budget
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+    def left(self) -> float:
+        return self.budget - self.elapsed()
+
+
+def search(model: Model | str | Path, goal: Goal | None = None, progress: Progress | None = None) -> SearchResult:
+    """Search for recipes meeting ``goal`` on ``model`` (a :class:`Model` or a file path).
+
+    Raises:
+        ModelPSError: The model cannot be loaded or fed, or the goal is malformed.
+        BackendUnavailable: The backend cannot run here.
+    """
+    goal = goal or Goal()
+    clock = _Clock(goal.budget_s)
+    report = progress or (lambda stage, done, total: None)
+    source = model if isinstance(model, Model) else Model.load(model)
+    base = source.ir
+    base_sha = source.base_sha256 if not source.history else None
+    threads = goal.threads or default_threads()
+
+    report("calibrate", 0, 1)
+    calib, held = _feeds(base, goal)
+    calib_sha = source_sha256(goal.calib)
+    reference = _outputs(base, held)
+    report("calibrate", 1, 1)
+
+    quant_edit = QuantizeInt8(
+        calib=goal.calib, calib_sha256=calib_sha, calib_samples=goal.calib_samples, seed=goal.seed
+    )
+    specs: list[tuple[str, list[Edit], dict[str, Any]]] = [("original", [], {})]
+    int8_model: ir.Model | None = None
+    if "quantize" in goal.methods:
+        report("quantize", 0, 1)
+        int8_model = _build(base, [quant_edit])
+        specs.append(("int8", [quant_edit], {"quantized": True}))
+        report("quantize", 1, 1)
+        fp16 = _fp16_edit(goal.backend)
+        if fp16 is not None:
+            specs.append(("fp16", [fp16], {}))
+
+    sensitivity: dict[str, dict[str, float]] = {}
+    tables: dict[str, LayerTable] = {}
+    bench_feed = held[0]
+    if "prune" in goal.methods:
+        analysis = analyze(base)
+        groups = [g for g in analysis.prunable if goal.include_residual or not g.residual]
+        report("profile", 0, 2)
+        tables["fp32"] = profile_table(base, bench_feed, threads=threads)
+        if int8_model is not None:
+            tables["int8"] = profile_table(int8_model, bench_feed, original=base, threads=threads)
+        report("profile", 2, 2)
+        early = {"fp32": _build_bytes(base)}
+        if int8_model is not None:
+            early["int8"] = _build_bytes(int8_model)
+        timed = measure(early, bench_feed, baseline="fp32", backend=goal.backend, threads=threads, rounds=3, iters=5)
+        for precision, table in tables.items():
+            table.calibrate(timed[precision].median_ms)
+        if groups:
+            scores = activation_scores(base, analysis, groups, calib)
+            sensitivity = _sensitivity(base, analysis, groups, scores, calib[: min(len(calib), 6)], clock, report)
+            base_ms = {p: t.total_ms for p, t in tables.items()}
+            for precision in sorted(tables, key=lambda p: p != "int8"):  # INT8 combinations first
+                table = tables[precision]
+                levels = _levels(goal, base_ms["fp32"], precision, table)
+                plans = _trajectory(base, analysis, groups, scores, sensitivity, table, levels, base_ms["fp32"])
+                for level, ratios in plans:
+                    edits: list[Edit] = [
+                        PruneChannels(
+                            groups=dict(sorted(ratios.items())),
+                            importance="error",
+                            round_to=8,
+                            reconstruct=goal.calib,
+                            calib_sha256=calib_sha,
+                            calib_samples=goal.calib_samples,
+                            seed=goal.seed,
+                        )
+                    ]
+                    meta = {"ratios": ratios, "level": level}
+                    if precision == "int8":
+                        edits.append(quant_edit)
+                        meta["quantized"] = True
+                    specs.append((f"{precision}-prune-{level:.2f}x", edits, meta))
+
+    candidates = _build_candidates(base, base_sha, specs, held, reference, clock, report)
+    _measure_all(candidates, goal, bench_feed, threads, report)
+    baseline = candidates[0]
+    _predict(candidates, base, tables, baseline)
+    predictor_error = _predictor_error(candidates)
+    others = candidates[1:]
+    for cand in others:
+        cand.explanation = explain(cand, baseline, sensitivity, tables)
+    mark_pareto(others)
+    recommended, message, closest = recommend(others, baseline, goal)
+    return SearchResult(
+        goal=goal,
+        baseline=baseline,
+        candidates=others,
+        recommended=recommended,
+        message=message,
+        closest=closest,
+        predictor_error=predictor_error,
+        search_time_s=clock.elapsed(),
+        sensitivity=sensitivity,
+    )
+
+
+def _fp16_edit(backend: str) -> Edit | None:
+    """A ``to_fp16`` edit for GPU backends (never for the CPU: no speed-up there), if the core has it."""
+    if backend == "ort-cpu":
+        return None
+    from modelps.edits import edit_from_dict
+    from modelps.errors import UnknownEditError
+
+    try:
+        return edit_from_dict({"op": "to_fp16"})
+    except UnknownEditError:
+        return None
+
+
+# -- inputs and outputs -------------------------------------------------------------------------
+def _feeds(model: ir.Model, goal: Goal) -> tuple[list[dict[str, np.ndarray]], list[dict[str, np.ndarray]]]:
+    if goal.calib in ("samples", "random"):
+        calib = load_calibration(model, goal.calib, count=goal.calib_samples, seed=goal.seed)
+        held = load_calibration(model, goal.calib, count=goal.holdout_samples, seed=goal.seed + 1000)
+        return calib, held
+    feeds = load_calibration(model, goal.calib, count=goal.calib_samples + goal.holdout_samples, seed=goal.seed)
+    if len(feeds) < 2:
+        return feeds, feeds
+    cut = min(goal.calib_samples, len(feeds) - max(1, len(feeds) // 4))
+    return feeds[:cut], feeds[cut:]
+
+
+def _outputs(model: ir.Model, feeds: Sequence[Mapping[str, np.ndarray]]) -> np.ndarray:
+    from modelps.runtime import session_for
+
+    session = session_for(model)
+    name = session.get_outputs()[0].name
+    return np.concatenate([session.run([name], dict(f))[0] for f in feeds], axis=0)
+
+
+def _build_bytes(model: ir.Model) -> bytes:
+    from modelps.io import model_bytes
+
+    return model_bytes(model)
+
+
+def _build(base: ir.Model, edits: Sequence[Edit]) -> ir.Model:
+    model = Model(base.clone(), validation="structure")
+    for edit in edits:
+        model.apply(edit)
+    return model.ir
+
+
+# -- sensitivity and trajectory --------------------------------------------------------------
+def _keep_for(
+    analysis: Analysis, scores: Mapping[str, np.ndarray], ratios: Mapping[str, float]
+) -> dict[str, np.ndarray]:
+    keep = {}
+    for name, ratio in ratios.items():
+        group = analysis.group(name)
+        keep[name] = select_channels(scores[name], keep_count(group.size, ratio, 8))
+    return keep
+
+
+def _sensitivity(
+    base: ir.Model,
+    analysis: Analysis,
+    groups: Sequence[Any],
+    scores: Mapping[str, np.ndarray],
+    feeds: Sequence[Mapping[str, np.ndarray]],
+    clock: _Clock,
+    report: Progress,
+) -> dict[str, dict[str, float]]:
+    """Fidelity loss (1 - centered cosine on calibration inputs) of each group pruned alone."""
+    from genie.metrics import centered_cosine
+
+    reference = _outputs(base, feeds)
+    table: dict[str, dict[str, float]] = {}
+    total = len(groups) * len(LEVELS)
+    done = 0
+    deadline = clock.budget * 0.35
+    for level in (0.5, 0.25, 0.75):
+        for group in groups:
+            if clock.elapsed() > deadline and level != 0.5:
+                done += 1
+                continue
+            pruned = prune(base, _keep_for(analysis, scores, {group.name: level}), analysis, refresh=False)
+            loss = max(0.0, 1.0 - centered_cosine(reference, _outputs(pruned, feeds)))
+            table.setdefault(group.name, {})[str(level)] = loss
+            done += 1
+            report("sensitivity", done, total)
+    return table
+
+
+def _loss(sens: Mapping[str, float], ratio: float) -> float:
+    """Interpolated loss at ``ratio`` from the measured levels (0 at ratio 0, extrapolated above)."""
+    xs = [0.0] + [float(k) for k in sorted(sens, key=float)]
+    ys = [0.0] + [sens[k] for k in sorted(sens, key=float)]
+    if ratio <= xs[-1]:
+        return float(np.interp(ratio, xs, ys))
+    slope = (ys[-1] - ys[-2]) / max(xs[-1] - xs[-2], 1e-9)
+    return ys[-1] + max(slope, 0.0) * (ratio - xs[-1]) * 2.0
+
+
+def _levels(goal: Goal, fp32_ms: float, precision: str, table: LayerTable) -> list[float]:
+    """Speed-up levels (vs the FP32 original) at which to place candidates of this precision."""
+    start = fp32_ms / table.total_ms if table.total_ms > 0 else 1.0
+    wanted: list[float] = list(goal.levels)
+    target = goal.target_speedup
+    if goal.target_latency_ms is not None:
+        target = fp32_ms / goal.target_latency_ms
+    if target is not None:
+        wanted += [target * 0.9, target, target * 1.12]
+    if not wanted:
+        wanted = [1.25, 1.5, 2.0]
+    steps = [w for w in wanted if w > start * 1.04]
+    if not steps:  # this precision already beats every level: offer two faster points for the front
+        steps = [start * 1.15, start * 1.3]
+    return sorted(set(round(s, 3) for s in steps))
+
+
+def _trajectory(
+    base: ir.Model,
+    analysis: Analysis,
+    groups: Sequence[Any],
+    scores: Mapping[str, np.ndarray],
+    sensitivity: Mapping[str, Mapping[str, float]],
+    table: LayerTable,
+    levels: Sequence[float],
+    fp32_ms: float,
+) -> list[tuple[float, dict[str, float]]]:
+    """Greedy progressive pruning plans reaching each predicted speed-up level (vs FP32)."""
+    names = [g.name for g in groups if g.name in sensitivity]
+    ratios = {name: 0.0 for name in names}
+    ids = {name: analysis.group(name).id for name in names}
+    sizes = {name: analysis.group(name).size for name in names}
+    model = FractionModel(base, analysis)
+
+    def predicted(r: Mapping[str, float]) -> float:
+        kept = {ids[n]: keep_count(sizes[n], v, 8) / sizes[n] for n, v in r.items() if v > 0}
+        return table.predict(model.fractions(kept))
+
+    current = predicted(ratios)
+    plans: list[tuple[float, dict[str, float]]] = []
+    pending = sorted(levels)
+    for _ in range(len(names) * int(MAX_RATIO / STEP) + 1):
+        if not pending:
+            break
+        best, best_value, best_ms = None, -1.0, current
+        for name in names:
+            nxt = ratios[name] + STEP
+            if nxt > MAX_RATIO + 1e-9:
+                continue
+            trial = dict(ratios)
+            trial[name] = nxt
+            ms = predicted(trial)
+            saved = current - ms
+            if saved <= 0:
+                continue
+            cost = _loss(sensitivity[name], nxt) - _loss(sensitivity[name], ratios[name])
+            value = saved / (max(cost, 0.0) + 1e-5)
+            if value > best_value:
+                best, best_value, best_ms = name, value, ms
+        if best is None:
+            break
+        ratios[best] += STEP
+        current = best_ms
+        while pending and fp32_ms / current >= pending[0]:
+            plans.append((pending.pop(0), {n: v for n, v in ratios.items() if v > 0}))
+    return plans
+
+
+# -- building, measuring, recommending ------------------------------------------------------
+def _build_candidates(
+    base: ir.Model,
+    base_sha: str | None,
+    specs: Sequence[tuple[str, list[Edit], dict[str, Any]]],
+    held: Sequence[Mapping[str, np.ndarray]],
+    reference: np.ndarray,
+    clock: _Clock,
+    report: Progress,
+) -> list[Candidate]:
+    from modelps.io import model_bytes
+
+    candidates = []
+    cache: dict[str, ir.Model] = {}
+    for index, (name, edits, meta) in enumerate(specs):
+        if index > MIN_BUILT and clock.left() < 0:  # a few candidates are always built, even late
+            logger.info("budget spent: %d candidate(s) not built", len(specs) - index)
+            break
+        try:
+            prefix_key = repr([e.to_dict() for e in edits[:1]])
+            if len(edits) == 2 and prefix_key in cache:
+                model = _build(cache[prefix_key], edits[1:])
+            else:
+                model = _build(base, edits)
+            if len(edits) == 1:
+                cache[repr([e.to_dict() for e in edits])] = model
+        except ModelPSError as exc:
+            logger.warning("candidate %s failed: %s", name, exc)
+            continue
+        data = model_bytes(model)
+        cand = Candidate(name=name, recipe=Recipe(tuple(edits), base_sha), size_bytes=len(data))
+        cand.quantized = bool(meta.get("quantized"))
+        cand.details = {"model_bytes": data, **meta}
+        cand.flops = count_flops(model)
+        cand.fidelity = fidelity(reference, _outputs(model, held)) if edits else fidelity(reference, reference)
+        ratios = meta.get("ratios") or {}
+        cand.pruned_fraction = _pruned_fraction(base, ratios)
+        candidates.append(cand)
+        report("build", index + 1, len(specs))
+    return candidates
+
+
+def _measure_all(
+    candidates: Sequence[Candidate], goal: Goal, feed: Mapping[str, np.ndarray], threads: int, report: Progress
+) -> None:
+    models = {c.name: c.details["model_bytes"] for c in candidates}
+    rounds = 7 if len(models) <= 8 else 5
+    timings: dict[str, Timing] = measure(
+        models,
+        feed,
+        baseline="original",
+        backend=goal.backend,
+        threads=threads,
+        rounds=rounds,
+        iters=5,
+        seed=goal.seed,
+        progress=lambda done, total: report("measure", done, total),
+    )
+    for cand in candidates:
+        t = timings[cand.name]
+        cand.latency_ms = t.median_ms
+        cand.spread_ms = (t.p10_ms, t.p90_ms)
+        cand.speedup = t.speedup
+        cand.details["speedup_spread"] = t.speedup_spread
+        cand.details.pop("model_bytes", None)
+
+
+def _predict(
+    candidates: Sequence[Candidate], base: ir.Model, tables: Mapping[str, LayerTable], baseline: Candidate
+) -> None:
+    if "fp32" not in tables:
+        return
+    analysis = analyze(base)
+    int8 = next((c for c in candidates if c.name == "int8"), None)
+    for precision, table in tables.items():
+        ref = baseline if precision == "fp32" else int8
+        if ref is not None:
+            table.calibrate(ref.latency_ms)
+    points: dict[str, list[tuple[dict[str, float], float]]] = {p: [] for p in tables}
+    fractions: dict[str, dict[str, float]] = {}
+    for cand in candidates:
+        ratios = cand.details.get("ratios") or {}
+        keep = {}
+        for name, ratio in ratios.items():
+            group = analysis.group(name)
+            keep[group.id] = np.arange(keep_count(group.size, ratio, 8))
+        fractions[cand.name] = fractions_for(base, analysis, keep)
+        precision = "int8" if cand.quantized else "fp32"
+        if ratios and precision in tables:
+            points[precision].append((fractions[cand.name], cand.latency_ms))
+    for cand in candidates:
+        precision = "int8" if cand.quantized else "fp32"
+        if precision in tables:
+            cand.predicted_ms = tables[precision].predict(fractions[cand.name])
+
+
+def _predictor_error(candidates: Sequence[Candidate]) -> dict[str, float]:
+    errors = [
+        abs(c.predicted_ms - c.latency_ms) / c.latency_ms
+        for c in candidates
+        if c.predicted_ms is not None and c.details.get("ratios") and c.latency_ms > 0
+    ]
+    if not errors:
+        return {}
+    arr = np.array(errors)
+    return {
+        "median_abs_rel_error": float(np.median(arr)),
+        "max_abs_rel_error": float(arr.max()),
+        "within_10pct": float((arr <= 0.1).mean()),
+        "points": float(arr.size),
+    }
+
+
+def _pruned_fraction(base: ir.Model, ratios: Mapping[str, float]) -> float:
+    if not ratios:
+        return 0.0
+    analysis = analyze(base)
+    total = sum(g.size for g in analysis.prunable)
+    removed = sum(analysis.group(n).size - keep_count(analysis.group(n).size, r, 8) for n, r in ratios.items())
+    return removed / total if total else 0.0
+
+
+def count_flops(model: ir.Model) -> int:
+    """Multiply-accumulate FLOPs (2 per MAC) of Conv, Gemm and MatMul nodes, QDQ weights included."""
+    from modelps.compress.channels import inferred_types
+
+    shapes = inferred_types(model)
+    producers = {v.name: n for n in model.graph for v in n.outputs}
+
+    def weight_shape(value: ir.Value | None) -> tuple[int, ...] | None:
+        if value is None:
+            return None
+        if value.const_value is not None:
+            return tuple(value.const_value.shape.numpy())
+        node = producers.get(value.name)
+        if node is not None and node.op_type == "DequantizeLinear":
+            return weight_shape(node.inputs[0])
+        found = shapes.get(value.name or "")
+        return tuple(int(d) for d in found[1]) if found and all(isinstance(d, int) for d in found[1]) else None
+
+    total = 0
+    for node in model.graph:
+        if node.op_type not in ("Conv", "Gemm", "MatMul", "ConvTranspose"):
+            continue
+        w = weight_shape(node.inputs[1])
+        out = shapes.get(node.outputs[0].name or "", (None, ()))[1]
+        if w is None or not out or not all(isinstance(d, int) for d in out):
+            continue
+        out_elems = int(np.prod(out))
+        if node.op_type == "Conv":
+            total += 2 * out_elems * int(np.prod(w[1:]))
+        elif node.op_type == "ConvTranspose":
+            total += 2 * int(np.prod(w)) * int(np.prod(out[2:]))
+        else:
+            k = (
+                w[0]
+                if node.op_type == "MatMul"
+                or not (node.attributes.get("transB") and node.attributes["transB"].as_int())
+                else w[1]
+            )
+            total += 2 * out_elems * int(k)
+    return total
+
+
+def mark_pareto(candidates: Sequence[Candidate]) -> None:
+    """Set ``pareto`` on candidates not dominated in (speed-up, fidelity, size)."""
+    for cand in candidates:
+        cand.pareto = not any(
+            other is not cand
+            and other.speedup >= cand.speedup
+            and other.score >= cand.score
+            and other.size_bytes <= cand.size_bytes
+            and (other.speedup > cand.speedup or other.score > cand.score or other.size_bytes < cand.size_bytes)
+            for other in candidates
+        )
+
+
+def pareto_front(candidates: Sequence[Candidate]) -> list[Candidate]:
+    """The candidates on the Pareto front, fastest first."""
+    mark_pareto(candidates)
+    return sorted((c for c in candidates if c.pareto), key=lambda c: -c.speedup)
+
+
+def recommend(
+    candidates: Sequence[Candidate], baseline: Candidate, goal: Goal
+) -> tuple[Candidate | None, str, list[Candidate]]:
+    """Pick the candidate to recommend for ``goal``; return it, a message, and the closest others.
+
+    Rules: a candidate is *eligible* when it is measured at least as fast as the original
+    (speed-up >= 1), reaches ``min_fidelity`` and fits ``max_size_mb``. With a target, the
+    most faithful eligible candidate meeting it is recommended (ties: the faster); if none meets
+    it, nothing is recommended and the fastest eligible candidates are named as the closest.
+    Without a target, the fastest eligible candidate is recommended.
+    """
+    eligible = [
+        c
+        for c in candidates
+        if np.isfinite(c.speedup)
+        and c.speedup >= 1.0
+        and c.score >= goal.min_fidelity
+        and (goal.max_size_mb is None or c.size_bytes <= goal.max_size_mb * 1e6)
+    ]
+    target_ms = goal.target_latency_ms
+    if target_ms is None and goal.target_speedup is not None:
+        target_ms = baseline.latency_ms / goal.target_speedup
+    if not eligible:
+        faster = sorted((c for c in candidates if c.speedup >= 1.0), key=lambda c: -c.score)[:3]
+        return (
+            None,
+            (
+                f"no candidate is at least as fast as the original with fidelity >= {goal.min_fidelity:g}"
+                + (f" and size <= {goal.max_size_mb:g} MB" if goal.max_size_mb else "")
+                + "; the closest are listed"
+            ),
+            faster,
+        )
+    if target_ms is None:
+        best = max(eligible, key=lambda c: (c.speedup, c.score))
+        return best, f"fastest candidate with fidelity >= {goal.min_fidelity:g}: {best.name}", []
+    meeting = [c for c in eligible if _meets(c, baseline, goal, target_ms)]
+    if meeting:
+        best = max(meeting, key=lambda c: (round(c.score, 4), c.speedup))
+        return best, f"{best.name} meets the target ({best.latency_ms:.2f} ms, {best.speedup:.2f}x)", []
+    closest = sorted(eligible, key=lambda c: -c.speedup)[:3]
+    need = baseline.latency_ms / target_ms
+    return (
+        None,
+        (
+            f"the target ({target_ms:.2f} ms, {need:.2f}x) cannot be met at fidelity >= {goal.min_fidelity:g}; "
+            f"the closest is {closest[0].name} at {closest[0].speedup:.2f}x ({closest[0].latency_ms:.2f} ms)"
+        ),
+        closest,
+    )
+
+
+def _meets(cand: Candidate, baseline: Candidate, goal: Goal, target_ms: float) -> bool:
+    if goal.target_speedup is not None:
+        return cand.speedup >= goal.target_speedup
+    return cand.latency_ms <= target_ms or cand.speedup >= baseline.latency_ms / target_ms
+
+
+def explain(
+    cand: Candidate,
+    baseline: Candidate,
+    sensitivity: Mapping[str, Mapping[str, float]],
+    tables: Mapping[str, LayerTable],
+) -> str:
+    """One or two sentences: what changed, what it bought, where the time went, what was sensitive."""
+    parts = []
+    ratios: Mapping[str, float] = cand.details.get("ratios") or {}
+    if ratios:
+        top = sorted(ratios.items(), key=lambda kv: -kv[1])[:3]
+        cuts = ", ".join(f"{name} {ratio:.0%}" for name, ratio in top)
+        parts.append(
+            f"prunes {cand.pruned_fraction:.0%} of prunable channels in {len(ratios)} groups (largest cuts: {cuts})"
+        )
+    if cand.quantized:
+        parts.append("quantizes to INT8 (QDQ, per-channel weights, U8 activations)")
+    what = " and ".join(parts) or "leaves the model unchanged"
+    first = (
+        f"{what[0].upper()}{what[1:]}: measured {cand.speedup:.2f}x ({cand.latency_ms:.2f} ms vs "
+        f"{baseline.latency_ms:.2f} ms), centered cosine {cand.score:.4f} on held-out inputs."
+    )
+    second = []
+    table = tables.get("fp32")
+    if table is not None and table.node_ms:
+        total = sum(table.node_ms.values()) + table.other_ms
+        top_layer, ms = max(table.node_ms.items(), key=lambda kv: kv[1])
+        second.append(f"the slowest layer was {top_layer} ({ms / total:.0%} of the time)")
+    if sensitivity:
+        worst = sorted(sensitivity, key=lambda n: -max(sensitivity[n].values()))[:2]
+        kept = [n for n in worst if ratios.get(n, 0) < 0.25]
+        if kept:
+            second.append(f"the most sensitive groups ({', '.join(kept)}) were left mostly intact")
+    return first + (" " + "; ".join(second).capitalize() + "." if second else "")

@@ -1,0 +1,72 @@
+"""``quantize_int8``: static post-training INT8 quantization in QDQ form (whole-model transform)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+from modelps.edits._base import Edit, register
+from modelps.tape import Tape
+
+__all__ = ["QuantizeInt8"]
+
+
+@register
+@dataclasses.dataclass(frozen=True)
+class QuantizeInt8(Edit):
+    """Quantize weights and activations to INT8 with QuantizeLinear/DequantizeLinear pairs.
+
+    Parameters: ``calib`` is the calibration source (``"samples"``: bundled images; ``"random"``;
+    an ``.npz`` path keyed by input names; a folder of images), ``calib_sha256`` the fingerprint
+    of a file source checked on replay, ``calib_samples``/``seed``/``normalize`` how inputs are
+    drawn, ``method`` the calibration method (``minmax``, ``entropy``, ``percentile``),
+    ``per_channel`` per-output-channel weight scales, ``activation_type``/``weight_type`` the
+    integer types (x86 CPUs: ``uint8`` activations, ``int8`` weights), ``exclude`` node names kept
+    in float (sensitive layers), ``op_types`` the operator types to quantize (all supported ones
+    by default).
+
+    Handles any model ONNX Runtime can quantize; opsets below 13 are upgraded first (per-channel
+    QDQ needs 13). Refuses: excluded nodes that do not exist, a changed calibration file, inputs
+    the calibration source cannot feed (give an ``.npz``).
+    """
+
+    op = "quantize_int8"
+    calib: str = "samples"
+    calib_sha256: str | None = None
+    calib_samples: int = 32
+    seed: int = 0
+    normalize: Literal["imagenet", "unit", "none"] = "imagenet"
+    method: Literal["minmax", "entropy", "percentile"] = "minmax"
+    per_channel: bool = True
+    activation_type: Literal["uint8", "int8"] = "uint8"
+    weight_type: Literal["int8", "uint8"] = "int8"
+    exclude: tuple[str, ...] = ()
+    op_types: tuple[str, ...] = ()
+
+    def apply(self, tape: Tape) -> None:
+        """Build the transformed model and swap it in through ``tape``."""
+        from modelps.compress.calib import load_calibration
+        from modelps.compress.quantize import quantize_static_qdq
+
+        model = tape.model
+        if any(node.domain == "" and node.op_type in ("QuantizeLinear", "QLinearConv") for node in model.graph):
+            raise self.fail("the model is already quantized")
+        feeds = load_calibration(
+            model,
+            self.calib,
+            count=self.calib_samples,
+            seed=self.seed,
+            normalize=self.normalize,
+            expected_sha256=self.calib_sha256,
+        )
+        quantized = quantize_static_qdq(
+            model,
+            feeds,
+            method=self.method,
+            per_channel=self.per_channel,
+            activation_type=self.activation_type,
+            weight_type=self.weight_type,
+            exclude=self.exclude,
+            op_types=self.op_types or None,
+        )
+        tape.replace_model(quantized)

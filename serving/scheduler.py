@@ -1,0 +1,232 @@
+"""Per-model request queues executed on dedicated threads, with dynamic batching.
+
+The event loop only enqueues a request and awaits a future; model execution happens on the
+worker's own threads (one per model instance), so it never blocks the loop. With dynamic batching,
+a worker that picks up a request also takes every compatible request already queued (same input
+shapes apart from the batch dimension, same requested outputs) up to ``max_batch_size``, waiting
+up to ``max_queue_delay_us`` for more (0 on CPU: batch what is there, add no wait). The queue is
+bounded: a request beyond ``max_queue_size`` is refused (HTTP 503) instead of growing the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from serving.config import DynamicBatching
+from serving.protocol import InferRequest, ProtocolError
+from serving.runners.base import InvalidInputError, Runner
+
+__all__ = ["BatchObserver", "ModelWorker"]
+
+logger = logging.getLogger(__name__)
+
+BatchObserver = Callable[[int, float, list[float]], None]
+"""Called after each execution with (batch size, compute seconds, queue seconds of each request)."""
+
+
+@dataclasses.dataclass
+class _Job:
+    request: InferRequest
+    future: asyncio.Future[dict[str, np.ndarray]]
+    loop: asyncio.AbstractEventLoop
+    enqueued: float
+
+
+def _resolve(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
+    if future.done():  # the client went away
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
+
+
+def _deliver(job: _Job, value: Any, error: BaseException | None) -> None:
+    try:
+        job.loop.call_soon_threadsafe(_resolve, job.future, value, error)
+    except RuntimeError:  # the event loop is closed: the server has stopped, nobody is waiting
+        pass
+
+
+class ModelWorker:
+    """Executes one model version's requests on one thread per runner.
+
+    Args:
+        label: ``name:version`` for logs and thread names.
+        runners: Active runners, one per model instance.
+        max_batch_size: Largest merged batch (0: the model does not batch).
+        batching: Dynamic batching settings, or ``None`` to run requests one by one.
+        max_queue_size: Requests that may wait; more are refused with 503.
+        observer: Receives batch statistics (for metrics).
+    """
+
+    def __init__(
+        self,
+        label: str,
+        runners: list[Runner],
+        *,
+        max_batch_size: int,
+        batching: DynamicBatching | None,
+        max_queue_size: int,
+        observer: BatchObserver | None = None,
+    ) -> None:
+        self.label = label
+        self.runners = runners
+        self.max_batch_size = max_batch_size if batching is not None else 0
+        self.delay = (batching.max_queue_delay_us / 1e6) if batching is not None else 0.0
+        self.max_queue_size = max_queue_size
+        self.observer = observer
+        self._queue: collections.deque[_Job] = collections.deque()
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._threads = [
+            threading.Thread(target=self._serve, args=(runner,), name=f"modelps-{label}-{i}", daemon=True)
+            for i, runner in enumerate(runners)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, request: InferRequest) -> asyncio.Future[dict[str, np.ndarray]]:
+        """Queue a request (call on the event loop); await the returned future for its outputs.
+
+        Raises:
+            ProtocolError: 503 when the queue is full or the model is being unloaded.
+        """
+        loop = asyncio.get_running_loop()
+        job = _Job(request, loop.create_future(), loop, time.perf_counter())
+        with self._cond:
+            if self._stopping:
+                raise ProtocolError(503, f"model {self.label} is being unloaded")
+            if len(self._queue) >= self.max_queue_size:
+                raise ProtocolError(
+                    503, f"model {self.label}: the request queue is full ({self.max_queue_size} waiting); retry later"
+                )
+            self._queue.append(job)
+            self._cond.notify()
+        return job.future
+
+    def queued(self) -> int:
+        """Count the requests waiting now."""
+        return len(self._queue)
+
+    def stop(self) -> None:
+        """Finish what is queued, stop the threads and deactivate the runners."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join()
+        for runner in self.runners:
+            runner.deactivate()
+
+    def _serve(self, runner: Runner) -> None:
+        while True:
+            batch = self._next_batch()
+            if batch is None:
+                return
+            try:
+                self._execute(runner, batch)
+            except Exception as exc:  # keep the thread alive whatever happens
+                logger.exception("worker %s failed a batch", self.label)
+                error = ProtocolError(500, f"inference on model {self.label} failed: {type(exc).__name__}: {exc}")
+                for job in batch:
+                    _deliver(job, {}, error)
+
+    def _next_batch(self) -> list[_Job] | None:
+        with self._cond:
+            while not self._queue:
+                if self._stopping:
+                    return None
+                self._cond.wait()
+            first = self._queue.popleft()
+            batch = [first]
+            if self.max_batch_size <= first.request.batch:
+                return batch
+            key = first.request.batch_key()
+            total = first.request.batch
+            deadline = first.enqueued + self.delay
+            while True:
+                total = self._take_compatible(batch, key, total)
+                remaining = deadline - time.perf_counter()
+                if total >= self.max_batch_size or remaining <= 0 or self._stopping:
+                    return batch
+                self._cond.wait(remaining)
+
+    def _take_compatible(self, batch: list[_Job], key: tuple[Any, ...], total: int) -> int:
+        kept: collections.deque[_Job] = collections.deque()
+        while self._queue:
+            job = self._queue.popleft()
+            size = job.request.batch
+            if total + size <= self.max_batch_size and job.request.batch_key() == key:
+                batch.append(job)
+                total += size
+            else:
+                kept.append(job)
+        self._queue.extendleft(reversed(kept))
+        return total
+
+    def _execute(self, runner: Runner, batch: list[_Job]) -> None:
+        started = time.perf_counter()
+        waits = [started - job.enqueued for job in batch]
+        names = [name for name, _ in batch[0].request.outputs]
+        try:
+            if len(batch) == 1:
+                results = [runner.infer(batch[0].request.inputs, names)]
+            else:
+                results = self._run_merged(runner, batch, names)
+            errors: list[BaseException | None] = [None] * len(batch)
+        except Exception as exc:  # isolate the failure: run each request alone
+            if len(batch) > 1:
+                results, errors = self._run_each(runner, batch, names)
+            else:
+                results, errors = [{}], [_as_protocol_error(exc, self.label)]
+        elapsed = time.perf_counter() - started
+        if self.observer is not None:
+            self.observer(sum(job.request.batch for job in batch), elapsed, waits)
+        for job, result, error in zip(batch, results, errors, strict=True):
+            _deliver(job, result, error)
+
+    def _run_merged(self, runner: Runner, batch: list[_Job], names: list[str]) -> list[dict[str, np.ndarray]]:
+        first = batch[0].request.inputs
+        feeds = {name: np.concatenate([job.request.inputs[name] for job in batch]) for name in first}
+        outputs = runner.infer(feeds, names)
+        total = sum(job.request.batch for job in batch)
+        if any(out.ndim == 0 or out.shape[0] != total for out in outputs.values()):
+            raise RuntimeError(f"model {self.label}: an output's first dimension is not the batch; cannot split")
+        results, start = [], 0
+        for job in batch:
+            end = start + job.request.batch
+            results.append({name: out[start:end] for name, out in outputs.items()})
+            start = end
+        return results
+
+    def _run_each(
+        self, runner: Runner, batch: list[_Job], names: list[str]
+    ) -> tuple[list[dict[str, np.ndarray]], list[BaseException | None]]:
+        results: list[dict[str, np.ndarray]] = []
+        errors: list[BaseException | None] = []
+        for job in batch:
+            try:
+                results.append(runner.infer(job.request.inputs, names))
+                errors.append(None)
+            except Exception as exc:
+                results.append({})
+                errors.append(_as_protocol_error(exc, self.label))
+        return results, errors
+
+
+def _as_protocol_error(exc: Exception, label: str) -> ProtocolError:
+    if isinstance(exc, InvalidInputError):
+        return ProtocolError(400, f"model {label} rejected the inputs: {exc}")
+    logger.error("inference on %s failed", label, exc_info=exc)
+    return ProtocolError(500, f"inference on model {label} failed: {type(exc).__name__}: {exc}")

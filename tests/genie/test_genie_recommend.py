@@ -1,0 +1,82 @@
+"""Recommendation rules with injected measurements: never slower than the original, targets, Pareto."""
+
+from __future__ import annotations
+
+import pytest
+
+from genie.measure import summarize
+from genie.search import Candidate, Goal, mark_pareto, pareto_front, recommend
+from modelps.errors import ModelPSError
+from modelps.recipe import Recipe
+
+
+def cand(name: str, ms: float, speedup: float, fid: float, size: int = 1000) -> Candidate:
+    return Candidate(
+        name=name, recipe=Recipe(()), latency_ms=ms, speedup=speedup, fidelity={"centered_cosine": fid}, size_bytes=size
+    )
+
+
+BASE = cand("original", 10.0, 1.0, 1.0, 4000)
+
+
+def test_never_recommends_a_slower_candidate_even_if_most_faithful() -> None:
+    slow = cand("int8-dynamic", 50.0, 0.2, 0.9999)  # e.g. ConvInteger: 5x slower than FP32
+    ok = cand("pruned", 8.0, 1.25, 0.995)
+    best, message, _ = recommend([slow, ok], BASE, Goal(min_fidelity=0.99))
+    assert best is ok
+    best, message, closest = recommend([slow], BASE, Goal(min_fidelity=0.99))
+    assert best is None and "no candidate is at least as fast as the original" in message
+    assert closest == []
+
+
+def test_target_met_picks_most_faithful_among_those_meeting_it() -> None:
+    a = cand("a", 4.0, 2.5, 0.991)
+    b = cand("b", 4.8, 2.1, 0.998)
+    c = cand("c", 7.0, 1.4, 0.9999)
+    best, message, _ = recommend([a, b, c], BASE, Goal(target_speedup=2.0, min_fidelity=0.99))
+    assert best is b and "meets the target" in message
+    best, _, _ = recommend([a, b, c], BASE, Goal(target_latency_ms=4.5, min_fidelity=0.99))
+    assert best is a  # only a is under 4.5 ms
+
+
+def test_unreachable_target_says_so_with_closest() -> None:
+    a = cand("a", 4.0, 2.5, 0.991)
+    b = cand("b", 5.0, 2.0, 0.999)
+    fast_bad = cand("fast-but-unfaithful", 2.0, 5.0, 0.90)
+    best, message, closest = recommend([a, b, fast_bad], BASE, Goal(target_speedup=4.0, min_fidelity=0.99))
+    assert best is None
+    assert "cannot be met" in message and "closest is a at 2.50x" in message
+    assert [c.name for c in closest] == ["a", "b"]
+
+
+def test_size_budget_and_no_target() -> None:
+    big = cand("big", 3.0, 3.3, 0.995, size=5_000_000)
+    small = cand("small", 5.0, 2.0, 0.995, size=1_000_000)
+    best, _, _ = recommend([big, small], BASE, Goal(min_fidelity=0.99, max_size_mb=2))
+    assert best is small
+    best, message, _ = recommend([big, small], BASE, Goal(min_fidelity=0.99))
+    assert best is big and "fastest candidate" in message
+
+
+def test_pareto_front() -> None:
+    a = cand("a", 4.0, 2.5, 0.99, 1000)
+    b = cand("b", 5.0, 2.0, 0.999, 1000)
+    dominated = cand("d", 5.0, 2.0, 0.98, 2000)
+    mark_pareto([a, b, dominated])
+    assert (a.pareto, b.pareto, dominated.pareto) == (True, True, False)
+    assert [c.name for c in pareto_front([a, b, dominated])] == ["a", "b"]
+
+
+def test_interleaved_speedup_uses_per_round_ratios() -> None:
+    # the machine slows down 4x in round 2; ratios within each round stay 2x
+    timings = summarize({"base": [[10.0, 10.0], [40.0, 40.0]], "cand": [[5.0, 5.0], [20.0, 20.0]]}, "base")
+    assert timings["cand"].speedup == pytest.approx(2.0)
+    assert timings["cand"].speedup_spread == (pytest.approx(2.0), pytest.approx(2.0))
+    assert timings["base"].speedup == pytest.approx(1.0)
+
+
+def test_goal_validation() -> None:
+    with pytest.raises(ModelPSError, match="unknown method"):
+        Goal(methods=("quantize", "distill"))
+    with pytest.raises(ModelPSError, match="not both"):
+        Goal(target_latency_ms=3.0, target_speedup=2.0)

@@ -1,0 +1,99 @@
+"""A real (small) genie search through the Python API and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from genie import Goal, search
+from modelps import runtime
+from modelps.cli import main
+from modelps.compress.calib import load_calibration
+from modelps.io import save
+from modelps.model import Model
+from tests.modelps.compress import nets
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("genie") / "r18.onnx"
+    save(nets.resnet18(width=16, shape=(1, 3, 64, 64), seed=2), path)
+    return path
+
+
+@pytest.mark.slow
+def test_search_yields_measured_replayable_candidates(model_path) -> None:
+    stages: list[str] = []
+    before = model_path.read_bytes()
+    goal = Goal(target_speedup=1.3, min_fidelity=0.0, budget_s=90, calib_samples=8, holdout_samples=6, threads=1)
+    result = search(model_path, goal, progress=lambda stage, done, total: stages.append(stage))
+    assert model_path.read_bytes() == before  # the search never edits the model
+    assert {"calibrate", "quantize", "profile", "sensitivity", "build", "measure"} <= set(stages)
+    names = [c.name for c in result.candidates]
+    assert (
+        "int8" in names
+        and any(n.startswith("fp32-prune") for n in names)
+        and any(n.startswith("int8-prune") for n in names)
+    )
+    for cand in result.candidates:
+        assert cand.latency_ms > 0 and np.isfinite(cand.speedup) and cand.size_bytes > 0 and cand.flops > 0
+        assert 0 < cand.score <= 1.0 + 1e-9 and cand.explanation
+    assert any(c.pareto for c in result.candidates)
+    if result.recommended is not None:
+        assert result.recommended.speedup >= 1.0
+    # a pruned candidate's recipe replays on the original file to the same outputs it was judged on
+    pruned = next(c for c in result.candidates if c.name.startswith("fp32-prune"))
+    assert pruned.flops < result.baseline.flops
+    replay = Model.load(model_path)
+    replay.apply_recipe(pruned.recipe)
+    again = Model.load(model_path)
+    again.apply_recipe(pruned.recipe)
+    assert replay.to_bytes() == again.to_bytes()
+    feeds = load_calibration(replay.ir, "samples", count=2, seed=1)
+    assert runtime.run(replay.ir, feeds[0])["y"].shape == (1, 10)
+    assert result.predictor_error["points"] >= 2
+
+
+@pytest.mark.slow
+def test_cli_json_and_outputs(model_path, tmp_path, capsys) -> None:
+    best = tmp_path / "best.onnx"
+    recipe = tmp_path / "r.json"
+    code = main(
+        [
+            "genie",
+            str(model_path),
+            "--target-speedup",
+            "1.01",
+            "--min-fidelity",
+            "0",
+            "--methods",
+            "prune",
+            "--budget",
+            "40",
+            "--threads",
+            "1",
+            "--json",
+            "-o",
+            str(best),
+            "--recipe-out",
+            str(recipe),
+        ]
+    )
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) >= {"candidates", "recommended", "baseline", "message"}
+    for cand in data["candidates"]:
+        assert {"recipe", "latency_ms", "speedup", "fidelity", "size_bytes", "pareto"} <= set(cand)
+        assert all(edit["op"] == "prune_channels" for edit in cand["recipe"]["edits"])
+    if data["recommended"] is not None:
+        assert data["recommended"]["speedup"] >= 1.0
+        assert best.is_file() and json.loads(recipe.read_text())["edits"] == data["recommended"]["recipe"]["edits"]
+
+
+def test_cli_errors(model_path, capsys) -> None:
+    assert main(["genie", str(model_path), "--methods", "distill"]) == 1
+    assert "unknown method(s) ['distill']" in capsys.readouterr().err
+    assert main(["genie", str(model_path), "--calib", "/nonexistent.npz"]) == 1
+    assert "no such file or folder" in capsys.readouterr().err

@@ -1,0 +1,164 @@
+"""The prune_channels and quantize_int8 edits: reconstruction, replay, calibration sources, opset 11/12."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx_ir as ir
+import pytest
+
+from modelps import runtime
+from modelps.compress import analyze, keep_count, prune, select_channels
+from modelps.compress.calib import load_calibration, source_sha256
+from modelps.compress.pruning import activation_scores
+from modelps.compress.reconstruct import reconstruct
+from modelps.errors import EditError
+from modelps.io import model_bytes, save
+from modelps.model import Model
+from modelps.recipe import Recipe
+from tests.modelps.compress import nets
+
+
+def centered_cos(a: np.ndarray, b: np.ndarray) -> float:
+    a = a - a.mean(0)
+    b = b - b.mean(0)
+    return float((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum()))
+
+
+def outputs(model: ir.Model, feeds: list[dict[str, np.ndarray]]) -> np.ndarray:
+    session = runtime.session_for(model)
+    return np.concatenate([session.run(None, f)[0] for f in feeds])
+
+
+@pytest.fixture(scope="module")
+def r50() -> ir.Model:
+    return nets.resnet50(width=8, shape=(1, 3, 64, 32))
+
+
+def test_least_squares_reconstruction_beats_plain_pruning(r50: ir.Model) -> None:
+    calib = load_calibration(r50, "samples", count=16, seed=1)
+    held = load_calibration(r50, "samples", count=12, seed=99)
+    analysis = analyze(r50)
+    groups = [g for g in analysis.prunable if not g.residual]
+    scores = activation_scores(r50, analysis, groups, calib)
+    keep = {g.name: select_channels(scores[g.name], keep_count(g.size, 0.5)) for g in groups}
+    by_id = {analysis.group(n).id: k for n, k in keep.items()}
+    reference = outputs(r50, held)
+    plain = prune(r50, keep, analysis)
+    fitted = prune(r50, keep, analysis)
+    done = reconstruct(r50, fitted, analysis, by_id, calib)
+    assert sorted(done) == sorted({c for g in groups for c in g.consumers})  # every consumer re-fit
+    plain_cos = centered_cos(reference, outputs(plain, held))
+    fitted_cos = centered_cos(reference, outputs(fitted, held))
+    plain_err = np.linalg.norm(outputs(plain, held) - reference)
+    fitted_err = np.linalg.norm(outputs(fitted, held) - reference)
+    assert fitted_cos > plain_cos + 0.01, (plain_cos, fitted_cos)  # on held-out inputs
+    assert fitted_err < 0.8 * plain_err
+    shapes = [tuple(n.inputs[1].const_value.shape) for n in fitted.graph if n.op_type in ("Conv", "Gemm")]
+    assert shapes == [tuple(n.inputs[1].const_value.shape) for n in plain.graph if n.op_type in ("Conv", "Gemm")]
+
+
+def test_prune_channels_edit_validates_replays_and_undoes(r50: ir.Model, tmp_path) -> None:
+    path = tmp_path / "r50.onnx"
+    save(r50, path)
+    model = Model.load(path)
+    before = model.to_bytes()
+    edit = {
+        "op": "prune_channels",
+        "ratio": 0.5,
+        "importance": "error",
+        "round_to": 4,
+        "reconstruct": "samples",
+        "calib_samples": 8,
+    }
+    model.apply(edit)
+    pruned_bytes = model.to_bytes()
+    assert len(pruned_bytes) < len(before)
+    recipe = Recipe.from_json(model.recipe.to_json())
+    replay = Model.load(path)
+    replay.apply_recipe(recipe)
+    assert replay.to_bytes() == pruned_bytes  # deterministic replay
+    model.undo()
+    assert model.to_bytes() == before
+    feeds = runtime.make_inputs(replay.ir, seed=0)
+    assert runtime.run(replay.ir, feeds)["y"].shape == (1, 10)
+
+
+def test_prune_channels_edit_errors(r50: ir.Model) -> None:
+    model = Model(r50.clone())
+    with pytest.raises(EditError, match="no channel group named 'nope'"):
+        model.apply({"op": "prune_channels", "groups": {"nope": 0.5}})
+    with pytest.raises(EditError, match="group 'x' cannot be pruned: it is the model input 'x'"):
+        model.apply({"op": "prune_channels", "groups": {"x": 0.5}})
+    with pytest.raises(EditError, match=r"ratio must be in \[0, 1\), got 1.0"):
+        model.apply({"op": "prune_channels", "ratio": 1.0})
+    assert model.history == []
+
+
+def test_per_group_ratios_and_residual_scope(r50: ir.Model) -> None:
+    analysis = analyze(r50)
+    stream = [g for g in analysis.prunable if g.residual][0]
+    model = Model(r50.clone())
+    model.apply({"op": "prune_channels", "ratio": 0.25})  # residual streams untouched by default
+    after = analyze(model.ir)
+    assert after.group(stream.name).size == stream.size
+    model.apply({"op": "prune_channels", "groups": {stream.name: 0.5}})
+    assert analyze(model.ir).group(stream.name).size == stream.size // 2
+
+
+def test_calibration_sources(tmp_path, r50: ir.Model) -> None:
+    from skimage import io as skio
+
+    npz = tmp_path / "calib.npz"
+    np.savez(npz, x=np.random.default_rng(0).standard_normal((5, 3, 64, 32)).astype(np.float32))
+    feeds = load_calibration(r50, str(npz), count=10)
+    assert len(feeds) == 5 and feeds[0]["x"].shape == (1, 3, 64, 32)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(3):
+        skio.imsave(str(folder / f"{i}.png"), np.full((40, 30, 3), 40 * i, np.uint8), check_contrast=False)
+    images = load_calibration(r50, str(folder), count=8, normalize="unit")
+    assert len(images) == 3
+    np.testing.assert_allclose(images[2]["x"], 80 / 255, rtol=1e-5)
+    sha = source_sha256(str(npz))
+    np.savez(npz, x=np.zeros((5, 3, 64, 32), np.float32))
+    with pytest.raises(EditError, match="changed since the recipe was made"):
+        load_calibration(r50, str(npz), expected_sha256=sha)
+    with pytest.raises(EditError, match="lacks input"):
+        np.savez(npz, y=np.zeros((1, 3, 64, 32), np.float32))
+        load_calibration(r50, str(npz))
+    with pytest.raises(EditError, match="no such file or folder"):
+        source_sha256(str(tmp_path / "missing"))
+
+
+@pytest.mark.parametrize("opset", [11, 12])
+def test_quantize_int8_on_old_opsets(opset: int) -> None:
+    base = nets.resnet18(opset=opset, shape=(1, 3, 32, 32))
+    model = Model(base.clone())
+    model.apply({"op": "quantize_int8", "calib_samples": 8})
+    q = model.ir
+    assert q.opset_imports[""] >= 13
+    ops = [n.op_type for n in q.graph]
+    assert ops.count("QuantizeLinear") > 10 and ops.count("DequantizeLinear") > ops.count("QuantizeLinear")
+    # per-channel weights: the Conv weight scales are vectors
+    convs = [n for n in q.graph if n.op_type == "Conv"]
+    scale = convs[1].inputs[1].producer().inputs[1].const_value
+    assert scale.shape.numpy()[0] > 1
+    feeds = load_calibration(base, "samples", count=8, seed=5)
+    cos = centered_cos(outputs(base, feeds), outputs(q, feeds))
+    assert cos > 0.95, cos
+    assert len(model.to_bytes()) < 0.5 * len(model_bytes(base))
+
+
+def test_quantize_int8_deterministic_exclude_and_methods() -> None:
+    base = nets.resnet18(shape=(1, 3, 32, 32))
+    first = Model(base.clone())
+    first.apply({"op": "quantize_int8", "calib_samples": 4, "exclude": ["conv1"], "method": "percentile"})
+    second = Model(base.clone())
+    second.apply(Recipe.from_json(first.recipe.to_json()).edits[0])
+    assert first.to_bytes() == second.to_bytes()
+    conv1 = next(n for n in first.ir.graph if n.name == "conv1")
+    assert conv1.inputs[1].producer() is None  # excluded: float weights, no DequantizeLinear
+    with pytest.raises(EditError, match=r"nodes to exclude not found: \['nope'\]"):
+        Model(base.clone()).apply({"op": "quantize_int8", "exclude": ["nope"]})
+    with pytest.raises(EditError, match="already quantized"):
+        first.apply({"op": "quantize_int8"})

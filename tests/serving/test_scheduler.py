@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import serving
+from serving.config import DynamicBatching
+from serving.protocol import InferRequest, ProtocolError
+from serving.scheduler import ModelWorker
+from tests.serving._serving_models import convnet, mlp
+
+
+def _worker(path: Path, delay_us: int, max_batch: int, sizes: list, queue: int = 64) -> ModelWorker:
+    runner = serving.OrtRunner(serving.OrtSessionLoader(path))
+    runner.activate()
+
+    def observe(size: int, seconds: float, waits: list[float]) -> None:
+        sizes.append(size)
+
+    return ModelWorker(
+        "m:1",
+        [runner],
+        max_batch_size=max_batch,
+        batching=DynamicBatching(delay_us, 0),
+        max_queue_size=queue,
+        observer=observe,
+    )
+
+
+def _request(x: np.ndarray, outputs: list[str]) -> InferRequest:
+    return InferRequest({"x": x}, [(n, True) for n in outputs], x.shape[0])
+
+
+def test_queue_delay_gathers_a_full_batch(models_dir: Path) -> None:
+    sizes: list[int] = []
+    worker = _worker(mlp(models_dir / "m.onnx"), delay_us=30_000_000, max_batch=4, sizes=sizes)
+    xs = [np.full((1, 4), i, np.float32) for i in range(4)]
+
+    async def go() -> list[dict[str, np.ndarray]]:
+        futures = [worker.submit(_request(x, ["z"])) for x in xs]  # a full batch runs without waiting 30 s
+        return list(await asyncio.gather(*futures))
+
+    try:
+        results = asyncio.run(go())
+    finally:
+        worker.stop()
+    assert sizes == [4]
+    assert [r["z"].tolist() for r in results] == [[[2 * i] * 4] for i in range(4)]
+
+
+def test_incompatible_requests_are_not_merged(models_dir: Path) -> None:
+    sizes: list[int] = []
+    worker = _worker(convnet(models_dir / "c.onnx"), delay_us=0, max_batch=8, sizes=sizes)
+    xs = [np.ones((1, 3, 8, 8), np.float32), np.ones((2, 3, 5, 6), np.float32), np.ones((1, 3, 8, 8), np.float32)]
+
+    async def go() -> list[dict[str, np.ndarray]]:
+        return list(await asyncio.gather(*[worker.submit(_request(x, ["feat"])) for x in xs]))
+
+    try:
+        results = asyncio.run(go())
+    finally:
+        worker.stop()
+    assert [r["feat"].shape for r in results] == [(1, 8, 8, 8), (2, 8, 5, 6), (1, 8, 8, 8)]
+    assert sum(sizes) == 4 and all(s in (1, 2) for s in sizes)  # 8x8 requests may merge (2), never with 5x6
+
+
+def test_bounded_queue_and_stop(models_dir: Path) -> None:
+    sizes: list[int] = []
+    worker = _worker(mlp(models_dir / "m.onnx"), delay_us=0, max_batch=1, sizes=sizes, queue=2)
+
+    async def go() -> None:
+        worker._cond.acquire()  # hold the worker so the queue fills deterministically
+        try:
+            futures = [worker.submit(_request(np.ones((1, 4), np.float32), ["y"])) for _ in range(2)]
+            with pytest.raises(ProtocolError, match="the request queue is full") as exc:
+                worker.submit(_request(np.ones((1, 4), np.float32), ["y"]))
+            assert exc.value.status == 503
+        finally:
+            worker._cond.release()
+        await asyncio.gather(*futures)
+
+    try:
+        asyncio.run(go())
+    finally:
+        worker.stop()
+    assert sizes == [1, 1]
+    with pytest.raises(ProtocolError, match="being unloaded"):
+        asyncio.run(_submit_after_stop(worker))
+
+
+async def _submit_after_stop(worker: ModelWorker) -> None:
+    worker.submit(_request(np.ones((1, 4), np.float32), ["y"]))
+
+
+def test_ort_instances_share_one_session(models_dir: Path, tmp_path: Path) -> None:
+    from serving.runners import runners_for
+
+    config = serving.publish(mlp(models_dir / "m.onnx"), tmp_path, "m", instances=3).config
+    runners = runners_for(config, tmp_path / "m" / "1" / "model.onnx")
+    for runner in runners:
+        runner.activate()
+    try:
+        assert len(runners) == 3 and len({id(r.session) for r in runners}) == 1
+        sizes: list[int] = []
+        worker = ModelWorker("m:1", runners, max_batch_size=0, batching=None, max_queue_size=16,
+                             observer=lambda size, seconds, waits: sizes.append(size))  # fmt: skip
+
+        async def go() -> list[dict[str, np.ndarray]]:
+            xs = [np.full((1, 4), i, np.float32) for i in range(6)]
+            return list(await asyncio.gather(*[worker.submit(_request(x, ["z"])) for x in xs]))
+
+        results = asyncio.run(go())
+        assert [r["z"][0, 0] for r in results] == [0, 2, 4, 6, 8, 10] and sizes == [1] * 6
+    finally:
+        worker.stop()
+    assert not any(r.is_active for r in runners)

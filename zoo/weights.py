@@ -1,0 +1,108 @@
+"""Weights without downloads: seeded original initialisation + BatchNorm recalibration, or demo training.
+
+* ``seeded``: ``torch.manual_seed(seed)``, the original code's initialisers, then the BatchNorm
+  running statistics are re-estimated on augmented crops of scikit-image sample photographs, so
+  activations have unit scale instead of exploding or collapsing.
+* ``demo``: a model trained on scikit-learn digits by :mod:`zoo.train`, cached under
+  ``$MODELPS_HOME/zoo/weights`` and reproducible from the seed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from zoo.cache import cached_file
+from zoo.checkpoint import load_checkpoint
+from zoo.data import calibration_images, normalize
+from zoo.errors import ZooError
+from zoo.registry import ModelSpec
+
+__all__ = ["WEIGHTS", "demo_weights_path", "prepare", "recalibrate_bn", "seeded_module"]
+
+logger = logging.getLogger(__name__)
+
+WEIGHTS = ("seeded", "demo")
+DEMO_VERSION = 1
+_CALIBRATION_IMAGES = 64
+
+
+@torch.no_grad()
+def recalibrate_bn(module: nn.Module, inputs: np.ndarray, batch: int = 32) -> nn.Module:
+    """Re-estimate every BatchNorm's running mean/var on ``inputs`` (cumulative average over batches)."""
+    norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [(m, m.momentum) for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    module.eval()
+    for m in norms:
+        m.train()
+    try:
+        for start in range(0, len(inputs), batch):
+            chunk = inputs[start : start + batch]
+            if len(chunk) > 1:
+                module(torch.from_numpy(np.ascontiguousarray(chunk)))
+    finally:
+        for m, momentum in saved:
+            m.momentum = momentum
+        module.eval()
+    return module
+
+
+def calibration_inputs(spec: ModelSpec, seed: int = 0, n: int = _CALIBRATION_IMAGES) -> np.ndarray:
+    """Normalised calibration crops for ``spec``'s input size."""
+    return normalize(calibration_images(spec.input_shape, n, seed), spec.mean, spec.std)
+
+
+def seeded_module(spec: ModelSpec, seed: int = 0, variant: str | None = None, calibrate: bool = True) -> nn.Module:
+    """The deployed network with seeded original initialisers and recalibrated BatchNorm (eval mode)."""
+    torch.manual_seed(seed)
+    module = spec.build(variant)
+    if calibrate:
+        recalibrate_bn(module, calibration_inputs(spec, seed))
+    return module.eval()
+
+
+def demo_weights_path(spec: ModelSpec, seed: int = 0) -> os.PathLike[str]:
+    """Path of the cached demo state dict of ``spec`` (trained on first use, under a lock)."""
+
+    def produce(tmp: os.PathLike[str]) -> None:
+        from zoo.train import train_demo
+
+        torch.save(train_demo(spec, seed), tmp)
+
+    return cached_file(f"weights/{spec.name}-demo-s{seed}-v{DEMO_VERSION}.pt", produce)
+
+
+def prepare(
+    spec: ModelSpec,
+    weights: str = "seeded",
+    *,
+    seed: int = 0,
+    variant: str | None = None,
+    checkpoint: str | os.PathLike[str] | Mapping[str, torch.Tensor] | None = None,
+) -> nn.Module:
+    """The deployed torch module of ``spec`` in eval mode, with the requested weights.
+
+    ``checkpoint`` (a user's state dict or file) overrides ``weights``.
+
+    Raises:
+        ZooError: Unknown ``weights``.
+        CheckpointError: The checkpoint does not fit.
+    """
+    if checkpoint is not None:
+        torch.manual_seed(seed)
+        return load_checkpoint(spec.build(variant), spec, checkpoint, variant).eval()
+    if weights == "seeded":
+        return seeded_module(spec, seed, variant)
+    if weights == "demo":
+        torch.manual_seed(seed)
+        module = spec.build(variant)
+        return load_checkpoint(module, spec, demo_weights_path(spec, seed), variant).eval()
+    raise ZooError(f"unknown weights {weights!r}; choose one of: {', '.join(WEIGHTS)}")
