@@ -20,6 +20,7 @@ base model (the baseline), interleaved.
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import multiprocessing as mp
 import os
@@ -208,6 +209,8 @@ def bench_open(url: str, work: Path, revisions: int, repeats: int) -> dict[str, 
     model = resnet50_onnx(Path(tempfile.gettempdir()) / "modelps-bench-resnet50.onnx")
     sid, build_s = build_long_session(url, blobs, model, revisions)
     print(f"  built a {revisions}-revision ResNet-50 session in {build_s:.1f} s", flush=True)
+    with SessionStore(url, blob_dir=blobs) as store:
+        kinds = dict(collections.Counter(rev.kind for rev in store.log(sid)))
     samples: dict[str, list[float]] = {"load_base": [], "open_head": [], "open_mid": []}
     with SessionStore(url, blob_dir=blobs) as store:  # the first open ever (may leave a snapshot)
         began = time.perf_counter()
@@ -227,6 +230,7 @@ def bench_open(url: str, work: Path, revisions: int, repeats: int) -> dict[str, 
     return {
         "revisions": revisions,
         "build_s": build_s,
+        "revision_kinds": kinds,
         "first_open_s": first,
         **{f"{key}_median_s": value for key, value in medians.items()},
         "open_head_vs_load_base": medians["open_head"] / medians["load_base"],
@@ -252,13 +256,13 @@ def build_long_session(url: str, blobs: str, model: Path, revisions: int) -> tup
             if step % 97 == 0 and head >= 10:
                 store.checkout(sid, "ann", head - 5, expect_revision=head)
                 current = _names_at(store, sid, names)
+            elif step % 50 == 0:
+                store.undo(sid, "ann", expect_revision=head)
+                current = _names_at(store, sid, names)
             elif step % 10 == 0 and head + 2 <= revisions:
                 tensor = tensors[step % len(tensors)]
                 store.apply(sid, "ann", {"op": "add_output", "tensor": tensor}, expect_revision=head)
                 store.apply(sid, "ann", {"op": "remove_output", "output": tensor}, expect_revision=head + 1)
-            elif step % 50 == 0:
-                store.undo(sid, "ann", expect_revision=head)
-                current = _names_at(store, sid, names)
             else:
                 name = names[step % len(names)]
                 new = f"{name}_r{step}"

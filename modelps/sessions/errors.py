@@ -48,7 +48,7 @@ class ConflictError(SessionError):
         self.expected = expected
         self.current = current
         super().__init__(
-            f"session {session_id}: conflict, the edit was made against revision {expected} "
+            f"session {session_id}: conflict, the change was made against revision {expected} "
             f"but the current revision is {current}; reload (or rebase) and try again"
         )
 

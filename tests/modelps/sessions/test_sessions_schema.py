@@ -104,3 +104,64 @@ def test_session_lock_excludes_other_writers_and_times_out(store: SessionStore) 
             pass
     with session_lock(store.engine, "abc", timeout=0.05):  # released
         pass
+
+
+def test_a_first_version_database_is_upgraded_on_open(tmp_path: Path, model_path: Path) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(Path(modelps.sessions.__file__).parent / "migrations"))
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+    with engine.connect() as conn:
+        assert schema_version(conn) == "0001"
+        assert not sa.inspect(conn).has_table("blobs")
+    engine.dispose()
+    with SessionStore(url, blob_dir=tmp_path / "b", blobs_in_db=True) as store:
+        sid = store.create_session(model_path, name="x", user="ann").id
+        with store.engine.connect() as conn:
+            assert schema_version(conn) == SCHEMA_HEAD
+            assert conn.execute(sa.text("SELECT count(*) FROM blobs")).scalar() == 1
+        assert store.head(sid) == 0
+
+
+def test_threads_sharing_one_store(store: SessionStore, model_path: Path) -> None:
+    import threading
+
+    from modelps.sessions import ConflictError
+
+    sid = store.create_session(model_path, name="threads", user="ann").id
+    errors: list[BaseException] = []
+
+    def work(node: str) -> None:
+        current = node
+        try:
+            for index in range(5):
+                new = f"{node}_{index}"
+                while True:
+                    try:
+                        store.apply(
+                            sid,
+                            "ann",
+                            {"op": "rename", "kind": "node", "old": current, "new": new},
+                            expect_revision=store.head(sid),
+                        )
+                        break
+                    except ConflictError:
+                        continue
+                current = new
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(f"n{i}",)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert store.head(sid) == 15
+    assert store.materialize(sid).nodes_named() == ["n0_4", "n1_4", "n2_4", "n3", "act"]
