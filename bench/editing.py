@@ -95,9 +95,15 @@ def prepare_large(folder: Path, layers: int = 10, width: int = 8192) -> Path:
             offset = data.tell()
             for _ in range(width // 256):
                 data.write(block)
-            for key, value in (("location", "weights.bin"), ("offset", str(offset)), ("length", str(width * width * 4))):
+            for key, value in (
+                ("location", "weights.bin"),
+                ("offset", str(offset)),
+                ("length", str(width * width * 4)),
+            ):
                 tensor.external_data.add(key=key, value=value)
-            graph.node.add(op_type="MatMul", input=[f"h{i}" if i else "x", f"w{i}"], output=[f"m{i}"], name=f"matmul{i}")
+            graph.node.add(
+                op_type="MatMul", input=[f"h{i}" if i else "x", f"w{i}"], output=[f"m{i}"], name=f"matmul{i}"
+            )
             graph.node.add(op_type="Relu", input=[f"m{i}"], output=[f"h{i + 1}"], name=f"relu{i}")
     for name, kind in (("x", graph.input), (f"h{layers}", graph.output)):
         info = kind.add(name=name)

@@ -74,7 +74,9 @@ def load_inputs(path: str | os.PathLike[str], model: ir.Model) -> dict[str, np.n
 
 def _compare_output(name: str, a: np.ndarray, b: np.ndarray, rtol: float, atol: float) -> OutputComparison:
     if a.shape != b.shape:
-        return OutputComparison(name, list(a.shape), list(b.shape), float("inf"), float("inf"), float("inf"), 0.0, False)
+        return OutputComparison(
+            name, list(a.shape), list(b.shape), float("inf"), float("inf"), float("inf"), 0.0, False
+        )
     fa, fb = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
     delta = np.abs(fa - fb)
     denom = np.linalg.norm(fa) * np.linalg.norm(fb)
@@ -108,6 +110,7 @@ def compare(
     specs_a = {n: (str(d), len(s)) for n, d, s in input_specs(a)}
     specs_b = {n: (str(d), len(s)) for n, d, s in input_specs(b)}
     if specs_a != specs_b:
+
         def show(specs: dict[str, tuple[str, int]]) -> str:
             return ", ".join(f"{n}: {d} rank {r}" for n, (d, r) in sorted(specs.items()))
 

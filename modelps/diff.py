@@ -76,7 +76,11 @@ def _signature(values: Any) -> dict[str, dict[str, Any]]:
     for value in values:
         if value.is_initializer():
             continue
-        shape = None if value.shape is None else [d if isinstance(d, int) else getattr(d, "value", None) for d in value.shape]
+        shape = (
+            None
+            if value.shape is None
+            else [d if isinstance(d, int) else getattr(d, "value", None) for d in value.shape]
+        )
         dtype = value.dtype.name.lower() if value.dtype is not None else None
         result[value.name] = {"dtype": dtype, "shape": shape}
     return result

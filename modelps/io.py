@@ -282,13 +282,10 @@ def _check_external(tensor: onnx.TensorProto, where: str, real_dir: Path) -> Non
     length = _non_negative_int(entries.get("length", str(default_length)), "length", where)
     if offset + length > file_size:
         raise UnsafeModelError(
-            f"{where}: bytes {offset}..{offset + length} lie beyond the end of "
-            f"{location!r} ({file_size} bytes)"
+            f"{where}: bytes {offset}..{offset + length} lie beyond the end of {location!r} ({file_size} bytes)"
         )
     if size is not None and length != count * size:
-        raise UnsafeModelError(
-            f"{where}: shape {list(tensor.dims)} needs {count * size} bytes but length is {length}"
-        )
+        raise UnsafeModelError(f"{where}: shape {list(tensor.dims)} needs {count * size} bytes but length is {length}")
 
 
 def _safe_location(location: str, real_dir: Path, where: str) -> Path:
@@ -302,9 +299,7 @@ def _safe_location(location: str, real_dir: Path, where: str) -> Path:
     candidate = real_dir / normalized
     resolved = candidate.resolve()
     if resolved != real_dir and real_dir not in resolved.parents:
-        raise UnsafeModelError(
-            f"{where}: external-data location {location!r} resolves outside the model's folder"
-        )
+        raise UnsafeModelError(f"{where}: external-data location {location!r} resolves outside the model's folder")
     try:
         mode = candidate.lstat().st_mode
     except FileNotFoundError:

@@ -134,7 +134,8 @@ class Model:
         """
         if check_base and recipe.base_sha256 and self.base_sha256 and recipe.base_sha256 != self.base_sha256:
             raise RecipeError(
-                f"the recipe was made for base model {recipe.base_sha256[:12]}…, not this one ({self.base_sha256[:12]}…)"
+                f"the recipe was made for base model {recipe.base_sha256[:12]}…, "
+                f"not this one ({self.base_sha256[:12]}…)"
             )
         applied = 0
         try:

@@ -66,13 +66,13 @@ class Recipe:
             raise RecipeError(f"a recipe must be a JSON object, got {type(data).__name__}")
         version = data.get("modelps_recipe")
         if version != RECIPE_VERSION:
-            raise RecipeError(f"not a ModelPS recipe (\"modelps_recipe\" is {version!r}, expected {RECIPE_VERSION})")
+            raise RecipeError(f'not a ModelPS recipe ("modelps_recipe" is {version!r}, expected {RECIPE_VERSION})')
         unknown = sorted(set(data) - {"modelps_recipe", "base", "edits"})
         if unknown:
             raise RecipeError(f"unknown recipe field(s) {unknown}")
         raw_edits = data.get("edits", [])
         if not isinstance(raw_edits, list):
-            raise RecipeError("\"edits\" must be a list")
+            raise RecipeError('"edits" must be a list')
         edits = []
         for index, raw in enumerate(raw_edits):
             try:
@@ -104,5 +104,5 @@ def _base_hash(base: Any) -> str | None:
     if base is None:
         return None
     if not isinstance(base, Mapping) or not isinstance(base.get("sha256"), str):
-        raise RecipeError("\"base\" must be an object with a \"sha256\" string")
+        raise RecipeError('"base" must be an object with a "sha256" string')
     return str(base["sha256"])

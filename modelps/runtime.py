@@ -48,7 +48,9 @@ def input_specs(model: ir.Model) -> list[tuple[str, np.dtype, tuple[int | str | 
             raise ComparisonError(f"input {value.name!r} has no declared element type")
         dims: tuple[int | str | None, ...] = ()
         if value.shape is not None:
-            dims = tuple(d if isinstance(d, int) else (d.value if isinstance(d, ir.SymbolicDim) else None) for d in value.shape)
+            dims = tuple(
+                d if isinstance(d, int) else (d.value if isinstance(d, ir.SymbolicDim) else None) for d in value.shape
+            )
         specs.append((value.name, value.dtype.numpy(), dims))
     return specs
 

@@ -36,6 +36,7 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 
 
 def main() -> None:
+    """Write docs/cli.md."""
     parser = build_parser()
     parts = [HEADER]
     for name, sub in _subparsers(parser).items():

@@ -59,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         return int(args.func(args) or 0)
     except ModelPSError as exc:
@@ -72,7 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except Exception as exc:  # the last line of defence: never a traceback
         logging.getLogger(__name__).debug("internal error", exc_info=True)
-        print(f"modelps: internal error: {type(exc).__name__}: {_one_line(exc)} (rerun with -v for details)", file=sys.stderr)
+        print(
+            f"modelps: internal error: {type(exc).__name__}: {_one_line(exc)} (rerun with -v for details)",
+            file=sys.stderr,
+        )
         if args.verbose:
             raise
         return 3

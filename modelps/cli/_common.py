@@ -40,7 +40,7 @@ def print_json(data: Any) -> None:
 
 
 def existing_file(text: str) -> Path:
-    """argparse type: a path that must exist."""
+    """Argparse type: a path that must exist."""
     path = Path(text)
     if not path.exists():
         raise argparse.ArgumentTypeError(f"{text}: no such file")

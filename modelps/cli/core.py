@@ -78,7 +78,9 @@ def _inspect(args: argparse.Namespace) -> int:
         print_json(summary.to_dict(per_node=args.per_node))
         return 0
     print(f"model      {args.model}")
-    print(f"opset      {summary.opset}  (IR v{summary.ir_version}{', ' + summary.producer if summary.producer else ''})")
+    print(
+        f"opset      {summary.opset}  (IR v{summary.ir_version}{', ' + summary.producer if summary.producer else ''})"
+    )
     for kind, items in (("input", summary.inputs), ("output", summary.outputs)):
         for item in items:
             print(f"{kind:<10} {item['name']}: {item['dtype']}{item['shape']}")

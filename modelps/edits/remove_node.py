@@ -70,12 +70,14 @@ class RemoveNode(Edit):
         if len(data) != 1:
             names = [v.name for v in data]
             raise self.fail(
-                f"node {self.node!r} has {len(data)} non-constant inputs {names}; only single-input nodes can be rewired"
+                f"node {self.node!r} has {len(data)} non-constant inputs {names}; "
+                "only single-input nodes can be rewired"
             )
         source, output = data[0], used[0]
         if source.dtype is not None and output.dtype is not None and source.dtype != output.dtype:
             raise self.fail(
-                f"removing {self.node!r} would change tensor {output.name!r} from {output.dtype.name} to {source.dtype.name}"
+                f"removing {self.node!r} would change tensor {output.name!r} "
+                f"from {output.dtype.name} to {source.dtype.name}"
             )
         if output.is_graph_output():
             self._keep_output_name(tape, source, output)

@@ -14,14 +14,18 @@ from modelps.cli import build_parser
 from modelps.io import save
 from tests.models import with_conv_weights
 
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def modelps(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run(
-        [sys.executable, "-m", "modelps", *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=120
+        [sys.executable, "-m", "modelps", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
     )
 
 
@@ -37,7 +41,9 @@ def _commands() -> list[list[str]]:
     found = []
     action = next(a for a in parser._actions if a.dest == "command")
     for name, sub in action.choices.items():
-        nested = [a for a in sub._actions if getattr(a, "choices", None) and a.dest != "help" and isinstance(a.choices, dict)]
+        nested = [
+            a for a in sub._actions if getattr(a, "choices", None) and a.dest != "help" and isinstance(a.choices, dict)
+        ]
         if nested:
             found += [[name, child] for child in nested[0].choices]
         else:

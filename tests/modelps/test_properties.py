@@ -23,11 +23,20 @@ edit_strategy: st.SearchStrategy[dict[str, Any]] = st.one_of(
         st.sampled_from(TENSORS),
         st.sampled_from(["t1", "t2", "a", "y"]),
     ),
-    st.builds(lambda o, n: {"op": "rename", "kind": "node", "old": o, "new": n}, st.sampled_from(NODES), st.sampled_from(["relu", "n9"])),
+    st.builds(
+        lambda o, n: {"op": "rename", "kind": "node", "old": o, "new": n},
+        st.sampled_from(NODES),
+        st.sampled_from(["relu", "n9"]),
+    ),
     st.builds(
         lambda n, v: {"op": "set_attribute", "node": n, "name": "ratio_note", "value": v},
         st.sampled_from(NODES),
-        st.one_of(st.none(), st.integers(-3, 3), st.floats(-1, 1, allow_nan=False, width=32), st.lists(st.integers(0, 4), min_size=1, max_size=3)),
+        st.one_of(
+            st.none(),
+            st.integers(-3, 3),
+            st.floats(-1, 1, allow_nan=False, width=32),
+            st.lists(st.integers(0, 4), min_size=1, max_size=3),
+        ),
     ),
     st.builds(
         lambda v: {"op": "set_attribute", "node": "n2", "name": "seed", "value": v},

@@ -7,9 +7,27 @@ import modelps
 
 def test_public_names() -> None:
     assert sorted(modelps.__all__) == [
-        "ComparisonError", "Edit", "EditError", "Model", "ModelLoadError", "ModelPSError", "ModelSaveError",
-        "Recipe", "RecipeError", "UnknownEditError", "UnsafeModelError", "ValidationError", "__version__",
-        "available_edits", "edit_from_dict", "file_sha256", "get_edit", "load", "register", "save", "validate",
+        "ComparisonError",
+        "Edit",
+        "EditError",
+        "Model",
+        "ModelLoadError",
+        "ModelPSError",
+        "ModelSaveError",
+        "Recipe",
+        "RecipeError",
+        "UnknownEditError",
+        "UnsafeModelError",
+        "ValidationError",
+        "__version__",
+        "available_edits",
+        "edit_from_dict",
+        "file_sha256",
+        "get_edit",
+        "load",
+        "register",
+        "save",
+        "validate",
     ]
     for name in modelps.__all__:
         assert hasattr(modelps, name), name
@@ -19,7 +37,8 @@ def test_core_imports_no_heavy_packages() -> None:
     import subprocess
     import sys
 
-    code = "import sys, modelps, modelps.cli; print(sorted(m for m in ('torch', 'streamlit', 'sqlalchemy', 'starlette') if m in sys.modules))"
+    heavy = "('torch', 'streamlit', 'sqlalchemy', 'starlette')"
+    code = f"import sys, modelps, modelps.cli; print(sorted(m for m in {heavy} if m in sys.modules))"
     import os
     from pathlib import Path
 
