@@ -29,7 +29,7 @@ __all__ = ["WEIGHTS", "demo_weights_path", "prepare", "recalibrate_bn", "seeded_
 logger = logging.getLogger(__name__)
 
 WEIGHTS = ("seeded", "demo")
-DEMO_VERSION = 2
+DEMO_VERSION = 3
 SEEDED_VERSION = 1
 _CALIBRATION_IMAGES = 64
 
