@@ -26,7 +26,8 @@ Example::
     ...       b = Relu(a)
     ...       y = Conv(b, w2) }''')).ir
     >>> [(g.name, g.size, g.prunable, g.reason) for g in analyze(model).groups]
-    [('x', 1, False, "it is the model input 'x'"), ('n0', 4, True, None), ('n2', 2, False, "it is the model output 'y'")]
+    [('x', 1, False, "it is the model input 'x'"), ('n0', 4, True, None),
+     ('n2', 2, False, "it is the model output 'y'")]
 """
 
 from __future__ import annotations
@@ -609,35 +610,26 @@ class _Analyzer:
             return None
         return [a % rank for a in axes]
 
-    def op_Squeeze(self, node: ir.Node) -> None:
-        shape = self.shape(node.inputs[0])
+    def _keep_channels(
+        self, node: ir.Node, shape: tuple[int | str | None, ...] | None, *, need_axes: bool
+    ) -> None:
+        """Pass the channel layout through an op that only touches spatial axes (>= 2)."""
         layout = self.layout(node.inputs[0])
         axes = self._axes(node, len(shape)) if shape else None
-        if layout is None or axes is None or min(axes, default=0) < 2:
+        if layout is None or axes is None or (need_axes and not axes) or min(axes, default=0) < 2:
             return self.opaque(node)
         self.touch(layout, node.name or "")
         self.set_layout(node.outputs[0], layout)
         return None
+
+    def op_Squeeze(self, node: ir.Node) -> None:
+        return self._keep_channels(node, self.shape(node.inputs[0]), need_axes=False)
 
     def op_Unsqueeze(self, node: ir.Node) -> None:
-        shape = self.shape(node.outputs[0])
-        layout = self.layout(node.inputs[0])
-        axes = self._axes(node, len(shape)) if shape else None
-        if layout is None or axes is None or min(axes, default=0) < 2:
-            return self.opaque(node)
-        self.touch(layout, node.name or "")
-        self.set_layout(node.outputs[0], layout)
-        return None
+        return self._keep_channels(node, self.shape(node.outputs[0]), need_axes=False)
 
     def op_reduce(self, node: ir.Node) -> None:
-        shape = self.shape(node.inputs[0])
-        layout = self.layout(node.inputs[0])
-        axes = self._axes(node, len(shape)) if shape else None
-        if layout is None or axes is None or not axes or min(axes) < 2:
-            return self.opaque(node)
-        self.touch(layout, node.name or "")
-        self.set_layout(node.outputs[0], layout)
-        return None
+        return self._keep_channels(node, self.shape(node.inputs[0]), need_axes=True)
 
     def op_Softmax(self, node: ir.Node) -> None:
         shape = self.shape(node.inputs[0])
