@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from zoo.cache import atomic_path, cached_file
+from zoo.cache import DEMO_VERSION, atomic_path, cached_file
 from zoo.registry import get_spec
 
 __all__ = ["EXPORT_VERSION", "build_module", "export"]
@@ -70,7 +70,8 @@ def export(
         from zoo.errors import ZooError
 
         raise ZooError(f"unknown weights {weights!r}; choose one of: seeded, demo")
-    tag = f"{name}{'-' + variant if variant else ''}-{weights}-s{seed}-op{opset}-{'dyn' if dynamic_batch else 'static'}"
+    version = f"{weights}{DEMO_VERSION}" if weights == "demo" else weights  # retrained demos get new exports
+    tag = f"{name}{'-' + variant if variant else ''}-{version}-s{seed}-op{opset}-{'dyn' if dynamic_batch else 'static'}"
 
     def produce(tmp: Path) -> None:
         module = build_module(name, weights, seed=seed, variant=variant)

