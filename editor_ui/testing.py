@@ -25,6 +25,7 @@ __all__ = [
     "app_server",
     "choose_file",
     "click_node",
+    "fill",
     "go_to",
     "graph_canvas",
     "launch_browser",
@@ -94,6 +95,18 @@ def wait_idle(page: Any, timeout_ms: float = 60_000) -> None:
     for _ in range(2):  # twice: a click's rerun may not have started at the first look
         page.wait_for_timeout(60)
         page.wait_for_function(_IDLE_JS, polling=25, timeout=timeout_ms)
+
+
+def fill(page: Any, field: Any, text: str) -> None:
+    """Type ``text`` into ``field`` once Streamlit is idle, and let the value reach the server.
+
+    Filling during a rerun can be lost when the widget is redrawn, and a button clicked right after
+    a fill can run before the new value arrives; leaving the field commits it first.
+    """
+    wait_idle(page)
+    field.fill(text)
+    field.press("Tab")
+    wait_idle(page)
 
 
 def wait_text(page: Any, text: str, timeout_ms: float = 60_000) -> None:
