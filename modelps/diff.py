@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import onnx_ir as ir
 
+from modelps.inspect import tensor_signature
 from modelps.names import node_key
 
 __all__ = ["ModelDiff", "diff"]
@@ -72,17 +73,12 @@ def _sig(entry: Any) -> str:
 
 
 def _signature(values: Any) -> dict[str, dict[str, Any]]:
+    """Name -> dtype and shape of the non-initializer tensors in ``values``."""
     result = {}
     for value in values:
-        if value.is_initializer():
-            continue
-        shape = (
-            None
-            if value.shape is None
-            else [d if isinstance(d, int) else getattr(d, "value", None) for d in value.shape]
-        )
-        dtype = value.dtype.name.lower() if value.dtype is not None else None
-        result[value.name] = {"dtype": dtype, "shape": shape}
+        if not value.is_initializer():
+            entry = tensor_signature(value)
+            result[entry.pop("name")] = entry
     return result
 
 

@@ -19,7 +19,7 @@ import onnx_ir as ir
 from modelps.names import node_key
 from modelps.validate import checkable_proto
 
-__all__ = ["ModelSummary", "NodeCost", "node_costs", "shape_of", "summarize"]
+__all__ = ["ModelSummary", "NodeCost", "node_costs", "shape_of", "summarize", "tensor_signature"]
 
 _ELEMENTWISE = frozenset(
     {
@@ -107,7 +107,8 @@ def _dim_text(dim: Any) -> int | str | None:
     return getattr(dim, "value", None)
 
 
-def _io(value: ir.Value) -> dict[str, Any]:
+def tensor_signature(value: ir.Value) -> dict[str, Any]:
+    """Name, dtype (lower-case) and shape (ints, symbolic names or None) of a tensor."""
     shape = None if value.shape is None else [_dim_text(d) for d in value.shape]
     dtype = value.dtype.name.lower() if value.dtype is not None else None
     return {"name": value.name, "dtype": dtype, "shape": shape}
@@ -119,8 +120,8 @@ def summarize(model: ir.Model, *, dims: Mapping[str, int] | None = None) -> Mode
     costs = node_costs(model, dims=dims)
     tensors = [v.const_value for v in graph.initializers.values() if v.const_value is not None]
     return ModelSummary(
-        inputs=[_io(v) for v in graph.inputs if not v.is_initializer()],
-        outputs=[_io(v) for v in graph.outputs],
+        inputs=[tensor_signature(v) for v in graph.inputs if not v.is_initializer()],
+        outputs=[tensor_signature(v) for v in graph.outputs],
         nodes=len(graph),
         op_counts=dict(sorted(Counter(node.op_type for node in graph).items())),
         params=sum(math.prod(t.shape.numpy()) for t in tensors),
