@@ -17,7 +17,7 @@ from pathlib import Path
 __all__ = [
     "DEMO_VERSION", "atomic_path", "cached_file", "zoo_home"]
 
-DEMO_VERSION = 4  # bump when demo training changes: cached demo weights and exports are rebuilt
+DEMO_VERSION = 5  # bump when demo training changes: cached demo weights and exports are rebuilt
 
 logger = logging.getLogger(__name__)
 
