@@ -203,6 +203,7 @@ def search(model: Model | str | Path, goal: Goal | None = None, progress: Progre
     )
     specs: list[tuple[str, list[Edit], dict[str, Any]]] = [("original", [], {})]
     int8_model: ir.Model | None = None
+    spent = {"fp32": 0.0}  # fidelity loss each precision costs before any pruning
     bench_feed = held[0]
     if "quantize" in goal.methods:
         variants = _quant_variants(base, quant_edit)
@@ -223,6 +224,8 @@ def search(model: Model | str | Path, goal: Goal | None = None, progress: Progre
             scores = {name: fidelity(reference, _outputs(built[name][1], held))["centered_cosine"] for name in close}
             chosen = max(close, key=lambda name: scores[name])
         quant_edit, int8_model = built[chosen]
+        probe = calib[: min(len(calib), 6)]  # the same inputs the pruning sensitivity is measured on
+        spent["int8"] = max(0.0, 1.0 - fidelity(_outputs(base, probe), _outputs(int8_model, probe))["centered_cosine"])
         fp16 = _fp16_edit(goal.backend)
         if fp16 is not None:
             specs.append(("fp16", [fp16], {}))
@@ -250,7 +253,6 @@ def search(model: Model | str | Path, goal: Goal | None = None, progress: Progre
             for precision in sorted(tables, key=lambda p: p != "int8"):  # INT8 combinations first
                 table = tables[precision]
                 levels = _levels(goal, base_ms["fp32"], precision, table)
-                allowed = max(1.0 - goal.min_fidelity, 1e-4)
                 plans = _trajectory(
                     base,
                     analysis,
@@ -260,7 +262,7 @@ def search(model: Model | str | Path, goal: Goal | None = None, progress: Progre
                     table,
                     levels,
                     base_ms["fp32"],
-                    loss_levels=(allowed, 3 * allowed),
+                    loss_levels=_loss_levels(goal, spent.get(precision, 0.0)),
                 )
                 for level, ratios in plans:
                     edits: list[Edit] = [
@@ -422,6 +424,17 @@ def _loss(sens: Mapping[str, float], ratio: float) -> float:
     return ys[-1] + max(slope, 0.0) * (ratio - xs[-1]) * 2.0
 
 
+def _loss_levels(goal: Goal, spent: float) -> tuple[float, ...]:
+    """Pruning-loss budgets at which to place candidates near the fidelity floor.
+
+    ``spent`` is what the precision already costs (INT8's own loss), so INT8 + pruning plans stop
+    where their sum reaches the floor. Sensitivities come from plain pruning and overstate the loss
+    after reconstruction, hence a plan at three times the budget as well.
+    """
+    left = max(1.0 - goal.min_fidelity, 1e-4) - spent
+    return tuple(round(left * f, 5) for f in (0.5, 1.0, 3.0)) if left > 0 else ()
+
+
 def _levels(goal: Goal, fp32_ms: float, precision: str, table: LayerTable) -> list[float]:
     """Speed-up levels (vs the FP32 original) at which to place candidates of this precision."""
     start = fp32_ms / table.total_ms if table.total_ms > 0 else 1.0
@@ -496,7 +509,7 @@ def _trajectory(
         total_loss += best_cost
         while pending_loss and total_loss > pending_loss[0]:
             if previous:
-                plans.append((f"loss{pending_loss[0]:.3f}", previous))
+                plans.append((f"loss{pending_loss[0]:.4g}", previous))
             pending_loss.pop(0)
         ratios[best] += STEP
         current = best_ms

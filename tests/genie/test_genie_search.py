@@ -97,3 +97,12 @@ def test_cli_errors(model_path, capsys) -> None:
     assert "unknown method(s) ['distill']" in capsys.readouterr().err
     assert main(["genie", str(model_path), "--calib", "/nonexistent.npz"]) == 1
     assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_loss_levels_leave_room_for_what_int8_costs() -> None:
+    from genie.search import _loss_levels
+
+    goal = Goal(min_fidelity=0.99)
+    assert _loss_levels(goal, 0.0) == (0.005, 0.01, 0.03)
+    assert _loss_levels(goal, 0.006) == pytest.approx((0.002, 0.004, 0.012))
+    assert _loss_levels(goal, 0.012) == ()  # INT8 alone is below the floor: no pruning on top
