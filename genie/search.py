@@ -268,7 +268,7 @@ def search(model: Model | str | Path, goal: Goal | None = None, progress: Progre
                     edits: list[Edit] = [
                         PruneChannels(
                             groups=dict(sorted(ratios.items())),
-                            importance="error",
+                            importance="ls",
                             round_to=8,
                             reconstruct=goal.calib,
                             calib_sha256=calib_sha,

@@ -12,7 +12,7 @@ import onnx_ir as ir
 from modelps.compress.channels import Analysis, ChannelGroup, analyze, const_array
 from modelps.compress.prune import PruneError, channel_scores, keep_count, nodes_by_name, prune, select_channels
 
-__all__ = ["PruneParams", "activation_scores", "group_ratios", "plan_and_prune"]
+__all__ = ["PruneParams", "activation_scores", "group_ratios", "ls_scores", "plan_and_prune"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def plan_and_prune(model: ir.Model, params: Any) -> ir.Model:
         return model.clone()
     feeds: list[dict[str, np.ndarray]] = []
     source = params.reconstruct
-    if source is not None or params.importance == "error":
+    if source is not None or params.importance in ("error", "ls"):
         feeds = load_calibration(
             model,
             source or "samples",
@@ -82,6 +82,8 @@ def plan_and_prune(model: ir.Model, params: Any) -> ir.Model:
     selected = [analysis.group(name) for name in ratios]
     if params.importance == "error":
         scores = activation_scores(model, analysis, selected, feeds)
+    elif params.importance == "ls":
+        scores = ls_scores(model, analysis, selected, feeds)
     else:
         scores = {g.name: channel_scores(model, analysis, g, params.importance) for g in selected}
     keep = {
@@ -129,6 +131,85 @@ def activation_scores(
                     scores[group.name] += block
             offset += size * rep
     return scores
+
+
+def ls_scores(
+    model: ir.Model,
+    analysis: Analysis,
+    groups: Sequence[ChannelGroup],
+    feeds: Sequence[Mapping[str, np.ndarray]],
+    ridge: float = 1e-3,
+) -> dict[str, np.ndarray]:
+    """Channel ranks for pruning *with* least-squares reconstruction (higher = removed later).
+
+    Greedy backward elimination in the spirit of Optimal Brain Surgeon, on the consumers' weights
+    and the (centered) channel covariance of their input on calibration data: each step removes the
+    channel whose loss the remaining ones can best make up after a least-squares re-fit, i.e. the
+    smallest ``||w_c||^2 / P_cc`` with ``P`` the inverse covariance; then the other channels'
+    weights take over its part and ``P`` is downdated. Redundant channels (predictable from the
+    others) go first, which plain magnitude or energy scores cannot see. Spatial taps of a
+    convolution are treated as separate outputs. Groups read by several tensors, through a
+    Concat, or by grouped convolutions fall back to :func:`activation_scores`.
+    """
+    from modelps.compress.reconstruct import capture
+
+    nodes = nodes_by_name(model.graph)
+    plans: dict[str, tuple[str, list[np.ndarray]]] = {}
+    fallback = []
+    for group in groups:
+        uses = [u for u in analysis.consumers if any(analysis.space_group[s] == group.id for s, _ in u.layout)]
+        inputs = {_name(nodes[u.node].inputs[0]) for u in uses}
+        simple = uses and len(inputs) == 1 and all(len(u.layout) == 1 and u.layout[0][1] == 1 for u in uses)
+        weights = [_channel_rows(nodes[u.node], u.axis) for u in uses] if simple else []
+        if not simple or any(w is None or len(w) != group.size for w in weights):
+            fallback.append(group)
+            continue
+        plans[group.name] = (inputs.pop(), [w for w in weights if w is not None])
+    scores = activation_scores(model, analysis, fallback, feeds) if fallback else {}
+    acts = capture(model, feeds, list(dict.fromkeys(name for name, _ in plans.values()))) if plans else {}
+    for name, (tensor, weights) in plans.items():
+        scores[name] = _elimination_ranks(acts[tensor], np.concatenate(weights, axis=1), ridge)
+    return scores
+
+
+def _channel_rows(node: ir.Node, axis: int) -> np.ndarray | None:
+    """The consumer's weight as one row per input channel (None for grouped convolutions)."""
+    weight = const_array(node.inputs[1])
+    group = node.attributes.get("group")
+    if weight is None or (group is not None and group.as_int() != 1):
+        return None
+    return np.moveaxis(weight.astype(np.float64), axis, 0).reshape(weight.shape[axis], -1)
+
+
+def _elimination_ranks(x: np.ndarray, rows: np.ndarray, ridge: float) -> np.ndarray:
+    """Rank of each channel in greedy least-squares backward elimination (last removed = highest).
+
+    Works on the weights' Gram matrix ``G = W W^T``: removing channel ``c`` moves ``l_i = P_ic / P_cc``
+    of its row onto each other row ``i``, so ``G`` and ``P`` are both downdated in O(C^2) per step.
+    """
+    channels = x.shape[1]
+    flat = np.moveaxis(x.astype(np.float64), 1, 0).reshape(channels, -1)
+    flat -= flat.mean(axis=1, keepdims=True)
+    cov = flat @ flat.T / max(flat.shape[1], 1)
+    cov[np.diag_indices_from(cov)] += ridge * max(float(np.trace(cov)) / channels, 1e-12)
+    prec = np.linalg.inv(cov)
+    gram = rows @ rows.T
+    alive = np.ones(channels, bool)
+    ranks = np.zeros(channels)
+    for step in range(channels):
+        idx = np.flatnonzero(alive)
+        c = idx[int(np.argmin(np.diag(gram)[idx] / np.diag(prec)[idx]))]
+        ranks[c] = step
+        alive[c] = False
+        rest = np.flatnonzero(alive)
+        if not len(rest):
+            break
+        link = prec[rest, c] / prec[c, c]
+        g_c = gram[rest, c]
+        block = np.ix_(rest, rest)
+        gram[block] += np.outer(link, link) * gram[c, c] - np.outer(link, g_c) - np.outer(g_c, link)
+        prec[block] -= np.outer(link, prec[c, rest])
+    return ranks
 
 
 def _name(value: ir.Value | None) -> str:

@@ -25,7 +25,9 @@ class PruneChannels(Edit):
     groups only with ``include_residual``); ``groups`` maps group names to their own ratios
     (overrides ``ratio``); ``importance`` ranks channels (``l1``/``l2`` weight norms, ``bn``
     BatchNorm scale, ``error``: the output energy each channel feeds into the next layers on
-    calibration data); ``round_to`` rounds kept counts to a multiple (kernel-friendly widths);
+    calibration data, ``ls``: least-squares elimination order on calibration data, for use with
+    ``reconstruct``: channels the others can best stand in for go first); ``round_to`` rounds
+    kept counts to a multiple (kernel-friendly widths);
     ``reconstruct`` is a calibration source (see ``quantize_int8``): when set, the layers after
     each pruned group are re-fit by least squares to the original model's outputs; ``calib_sha256``,
     ``calib_samples``, ``seed`` and ``normalize`` as for ``quantize_int8``.
@@ -38,7 +40,7 @@ class PruneChannels(Edit):
     ratio: float = 0.0
     groups: dict[str, float] = dataclasses.field(default_factory=dict)
     include_residual: bool = False
-    importance: Literal["l1", "l2", "bn", "error"] = "l2"
+    importance: Literal["l1", "l2", "bn", "error", "ls"] = "l2"
     round_to: int = 1
     reconstruct: str | None = None
     calib_sha256: str | None = None

@@ -32,9 +32,9 @@ class ReplaceOp(Edit):
     """Make node ``node`` a ``domain::op_type`` node with the same inputs and outputs.
 
     With ``attributes`` (a JSON object) the node's attributes are replaced by exactly those, typed
-    by the new operator's schema where ONNX has one; without it they are kept. Declared types downstream of the node are re-inferred, since the new
-    operator may change them (e.g. ``Relu`` to ``Shape``). A custom domain not yet imported is
-    imported at version 1.
+    by the new operator's schema where ONNX has one; without it they are kept. Declared types
+    downstream of the node are re-inferred, since the new operator may change them (e.g. ``Relu``
+    to ``Shape``). A custom domain not yet imported is imported at version 1.
 
     Refuses: an unknown node, a node holding subgraphs, the same operator with no attribute
     change, an operator the model's ONNX opset does not define, and input or output counts that
