@@ -38,7 +38,7 @@ from genie.predictor import FractionModel, LayerTable, fractions_for, profile_ta
 from modelps.compress.calib import load_calibration, source_sha256
 from modelps.compress.channels import Analysis, analyze
 from modelps.compress.prune import keep_count, prune, select_channels
-from modelps.compress.pruning import activation_scores
+from modelps.compress.pruning import Elimination, activation_scores, ls_elimination
 from modelps.edits import Edit
 from modelps.edits.prune_channels import PruneChannels
 from modelps.edits.quantize_int8 import QuantizeInt8
@@ -249,6 +249,8 @@ def search(model: Model | str | Path, goal: Goal | None = None, progress: Progre
         if groups:
             scores = activation_scores(base, analysis, groups, calib)
             sensitivity = _sensitivity(base, analysis, groups, scores, calib[: min(len(calib), 6)], clock, report)
+            elimination = ls_elimination(base, analysis, groups, calib[: min(len(calib), 16)])
+            sensitivity = _with_reconstruction(sensitivity, elimination, analysis)
             base_ms = {p: t.total_ms for p, t in tables.items()}
             for precision in sorted(tables, key=lambda p: p != "int8"):  # INT8 combinations first
                 table = tables[precision]
@@ -411,6 +413,27 @@ def _sensitivity(
             done += 1
             report("sensitivity", done, total)
     return table
+
+
+def _with_reconstruction(
+    sensitivity: Mapping[str, Mapping[str, float]], elimination: Mapping[str, Elimination], analysis: Analysis
+) -> dict[str, dict[str, float]]:
+    """Scale each measured plain-pruning loss by how much a least-squares re-fit shrinks the error.
+
+    The factor is the consumers' output error after ``ls`` elimination and re-fit over the error of
+    dropping the same number of lowest-energy channels plainly (both on calibration data); capped
+    at 1. Groups without an elimination keep their plain loss.
+    """
+    out: dict[str, dict[str, float]] = {}
+    for name, losses in sensitivity.items():
+        elim = elimination.get(name)
+        size = analysis.group(name).size
+        out[name] = {}
+        for level, loss in losses.items():
+            removed = size - keep_count(size, float(level), 8)
+            factor = 1.0 if elim is None else min(1.0, elim.reconstruction_factor(removed))
+            out[name][level] = loss * factor
+    return out
 
 
 def _loss(sens: Mapping[str, float], ratio: float) -> float:

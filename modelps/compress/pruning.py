@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
@@ -12,7 +13,15 @@ import onnx_ir as ir
 from modelps.compress.channels import Analysis, ChannelGroup, analyze, const_array
 from modelps.compress.prune import PruneError, channel_scores, keep_count, nodes_by_name, prune, select_channels
 
-__all__ = ["PruneParams", "activation_scores", "group_ratios", "ls_scores", "plan_and_prune"]
+__all__ = [
+    "Elimination",
+    "PruneParams",
+    "activation_scores",
+    "group_ratios",
+    "ls_elimination",
+    "ls_scores",
+    "plan_and_prune",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +142,54 @@ def activation_scores(
     return scores
 
 
+@dataclasses.dataclass(frozen=True)
+class Elimination:
+    """One group's least-squares elimination: order, cost of each step, plain-removal energy.
+
+    ``costs[k]`` is the squared error (per output position, summed over outputs) the ``k``-th
+    removal adds to the consumers' outputs after the least-squares re-fit; ``energy[c]`` is the
+    error removing channel ``c`` alone adds without any re-fit (``E[x_c^2] * ||w_c||^2``).
+    """
+
+    ranks: np.ndarray
+    costs: np.ndarray
+    energy: np.ndarray
+
+    def reconstruction_factor(self, removed: int) -> float:
+        """Error with re-fit over error without, when ``removed`` channels go (each its own way)."""
+        if removed <= 0:
+            return 1.0
+        plain = float(np.sort(self.energy)[:removed].sum())
+        return float(np.sum(self.costs[:removed])) / plain if plain > 0 else 1.0
+
+
+def ls_elimination(
+    model: ir.Model,
+    analysis: Analysis,
+    groups: Sequence[ChannelGroup],
+    feeds: Sequence[Mapping[str, np.ndarray]],
+    ridge: float = 1e-3,
+) -> dict[str, Elimination]:
+    """Greedy least-squares backward elimination of each group's channels (see :func:`ls_scores`).
+
+    Groups read by several tensors, through a Concat, or by grouped convolutions are left out.
+    """
+    from modelps.compress.reconstruct import capture
+
+    nodes = nodes_by_name(model.graph)
+    plans: dict[str, tuple[str, np.ndarray]] = {}
+    for group in groups:
+        uses = [u for u in analysis.consumers if any(analysis.space_group[s] == group.id for s, _ in u.layout)]
+        inputs = {_name(nodes[u.node].inputs[0]) for u in uses}
+        if not uses or len(inputs) != 1 or any(len(u.layout) != 1 or u.layout[0][1] != 1 for u in uses):
+            continue
+        weights = [_channel_rows(nodes[u.node], u.axis) for u in uses]
+        if all(w is not None and len(w) == group.size for w in weights):
+            plans[group.name] = (inputs.pop(), np.concatenate([w for w in weights if w is not None], axis=1))
+    acts = capture(model, feeds, list(dict.fromkeys(name for name, _ in plans.values()))) if plans else {}
+    return {name: _eliminate(acts[tensor], rows, ridge) for name, (tensor, rows) in plans.items()}
+
+
 def ls_scores(
     model: ir.Model,
     analysis: Analysis,
@@ -151,24 +208,10 @@ def ls_scores(
     convolution are treated as separate outputs. Groups read by several tensors, through a
     Concat, or by grouped convolutions fall back to :func:`activation_scores`.
     """
-    from modelps.compress.reconstruct import capture
-
-    nodes = nodes_by_name(model.graph)
-    plans: dict[str, tuple[str, list[np.ndarray]]] = {}
-    fallback = []
-    for group in groups:
-        uses = [u for u in analysis.consumers if any(analysis.space_group[s] == group.id for s, _ in u.layout)]
-        inputs = {_name(nodes[u.node].inputs[0]) for u in uses}
-        simple = uses and len(inputs) == 1 and all(len(u.layout) == 1 and u.layout[0][1] == 1 for u in uses)
-        weights = [_channel_rows(nodes[u.node], u.axis) for u in uses] if simple else []
-        if not simple or any(w is None or len(w) != group.size for w in weights):
-            fallback.append(group)
-            continue
-        plans[group.name] = (inputs.pop(), [w for w in weights if w is not None])
-    scores = activation_scores(model, analysis, fallback, feeds) if fallback else {}
-    acts = capture(model, feeds, list(dict.fromkeys(name for name, _ in plans.values()))) if plans else {}
-    for name, (tensor, weights) in plans.items():
-        scores[name] = _elimination_ranks(acts[tensor], np.concatenate(weights, axis=1), ridge)
+    scores = {name: e.ranks for name, e in ls_elimination(model, analysis, groups, feeds, ridge).items()}
+    fallback = [g for g in groups if g.name not in scores]
+    if fallback:
+        scores.update(activation_scores(model, analysis, fallback, feeds))
     return scores
 
 
@@ -181,25 +224,30 @@ def _channel_rows(node: ir.Node, axis: int) -> np.ndarray | None:
     return np.moveaxis(weight.astype(np.float64), axis, 0).reshape(weight.shape[axis], -1)
 
 
-def _elimination_ranks(x: np.ndarray, rows: np.ndarray, ridge: float) -> np.ndarray:
-    """Rank of each channel in greedy least-squares backward elimination (last removed = highest).
+def _eliminate(x: np.ndarray, rows: np.ndarray, ridge: float) -> Elimination:
+    """Greedy least-squares backward elimination of the channels of ``x`` read through ``rows``.
 
     Works on the weights' Gram matrix ``G = W W^T``: removing channel ``c`` moves ``l_i = P_ic / P_cc``
     of its row onto each other row ``i``, so ``G`` and ``P`` are both downdated in O(C^2) per step.
     """
     channels = x.shape[1]
     flat = np.moveaxis(x.astype(np.float64), 1, 0).reshape(channels, -1)
+    energy_in = (flat**2).mean(axis=1)
     flat -= flat.mean(axis=1, keepdims=True)
     cov = flat @ flat.T / max(flat.shape[1], 1)
     cov[np.diag_indices_from(cov)] += ridge * max(float(np.trace(cov)) / channels, 1e-12)
     prec = np.linalg.inv(cov)
     gram = rows @ rows.T
+    energy = energy_in * np.diag(gram).copy()
     alive = np.ones(channels, bool)
     ranks = np.zeros(channels)
+    costs = np.zeros(channels)
     for step in range(channels):
         idx = np.flatnonzero(alive)
-        c = idx[int(np.argmin(np.diag(gram)[idx] / np.diag(prec)[idx]))]
-        ranks[c] = step
+        cost = np.diag(gram)[idx] / np.diag(prec)[idx]
+        pick = int(np.argmin(cost))
+        c = idx[pick]
+        ranks[c], costs[step] = step, cost[pick]
         alive[c] = False
         rest = np.flatnonzero(alive)
         if not len(rest):
@@ -209,7 +257,7 @@ def _elimination_ranks(x: np.ndarray, rows: np.ndarray, ridge: float) -> np.ndar
         block = np.ix_(rest, rest)
         gram[block] += np.outer(link, link) * gram[c, c] - np.outer(link, g_c) - np.outer(g_c, link)
         prec[block] -= np.outer(link, prec[c, rest])
-    return ranks
+    return Elimination(ranks, costs, energy)
 
 
 def _name(value: ir.Value | None) -> str:
