@@ -85,6 +85,20 @@ def test_ls_importance_removes_the_channel_the_others_can_replace(importance: st
         assert err > 5e-2, err
 
 
+def test_ls_elimination_prices_the_redundant_channel_at_zero() -> None:
+    from modelps.compress.pruning import ls_elimination
+
+    base = _redundant_pair_net()
+    analysis = analyze(base)
+    elim = ls_elimination(base, analysis, [analysis.group("conv1")], load_calibration(base, "random", count=8))["conv1"]
+    first = int(np.argmin(elim.ranks))
+    assert first in (0, 7) and sorted(elim.ranks) == list(range(8))
+    assert elim.costs[0] < 1e-3 * elim.energy[first]  # the other one of the pair takes its part
+    assert elim.reconstruction_factor(1) < 1e-2
+    assert 0 < elim.reconstruction_factor(4) <= 1.0  # independent channels: a re-fit helps, never hurts
+    assert elim.reconstruction_factor(0) == 1.0
+
+
 def test_prune_channels_edit_validates_replays_and_undoes(r50: ir.Model, tmp_path) -> None:
     path = tmp_path / "r50.onnx"
     save(r50, path)
