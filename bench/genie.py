@@ -1,12 +1,12 @@
 """Benchmark the genie on zoo models with demo weights (ORT CPU).
 
 For each model: one search (``--budget`` seconds) with candidates placed at 1.5x..4x, then for the
-targets 1.5x to 4x the recommended candidate's measured speed-up, fidelity (centered
-cosine on held-out task images) and task-metric drop (and the same for the fastest candidates at
->= 0.99 with and without quantization) (demo task: re-id mAP / face verification
-accuracy), plus two baselines: INT8 of every layer, and uniform-ratio magnitude (L1) pruning
-without reconstruction. All reported latencies come from one final interleaved measurement of
-the original, the baselines and every recommended candidate.
+targets 1.5x to 4x the recommended candidate's measured speed-up, fidelity (centered cosine on
+held-out task images) and task-metric drop (demo task: re-id mAP / face verification accuracy);
+the same for the fastest candidate at >= 0.99, with and without quantization; and two baselines:
+INT8 of every layer, and uniform-ratio magnitude (L1) pruning without reconstruction. All reported
+latencies come from one final interleaved measurement of the original, the baselines and every
+recommended candidate.
 
 Usage::
 
