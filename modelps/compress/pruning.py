@@ -25,6 +25,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+MIN_ROWS_PER_CHANNEL = 1  # fewer calibration rows than channels: a singular covariance
+
 
 class PruneParams(Protocol):
     """The parameters of the ``prune_channels`` edit."""
@@ -172,7 +174,10 @@ def ls_elimination(
 ) -> dict[str, Elimination]:
     """Greedy least-squares backward elimination of each group's channels (see :func:`ls_scores`).
 
-    Groups read by several tensors, through a Concat, or by grouped convolutions are left out.
+    Groups read by several tensors, through a Concat, or by grouped convolutions are left out, and
+    so are groups with fewer calibration rows (samples x positions) than channels: their covariance
+    is singular and every channel looks predictable from the others in-sample (a pooled 512-feature
+    head on 16 images priced every channel at nearly zero).
     """
     from modelps.compress.reconstruct import capture
 
@@ -187,7 +192,11 @@ def ls_elimination(
         if all(w is not None and len(w) == group.size for w in weights):
             plans[group.name] = (inputs.pop(), np.concatenate([w for w in weights if w is not None], axis=1))
     acts = capture(model, feeds, list(dict.fromkeys(name for name, _ in plans.values()))) if plans else {}
-    return {name: _eliminate(acts[tensor], rows, ridge) for name, (tensor, rows) in plans.items()}
+    return {
+        name: _eliminate(acts[tensor], rows, ridge)
+        for name, (tensor, rows) in plans.items()
+        if acts[tensor].size >= MIN_ROWS_PER_CHANNEL * acts[tensor].shape[1] ** 2
+    }
 
 
 def ls_scores(

@@ -99,6 +99,22 @@ def test_ls_elimination_prices_the_redundant_channel_at_zero() -> None:
     assert elim.reconstruction_factor(0) == 1.0
 
 
+def test_ls_elimination_skips_groups_with_fewer_rows_than_channels() -> None:
+    from modelps.compress.pruning import ls_elimination, ls_scores
+
+    net = nets.Net(shape=(1, 3, 8, 8), seed=5)
+    head = net.gemm(net.flatten(net.gap(net.relu(net.conv(net.x, 16)))), 4)
+    model = net.build(head)
+    analysis = analyze(model)
+    group = analysis.group("conv1")
+    few = load_calibration(model, "random", count=8)  # 8 pooled rows for 16 channels: singular
+    assert ls_elimination(model, analysis, [group], few) == {}
+    np.testing.assert_allclose(
+        ls_scores(model, analysis, [group], few)["conv1"], activation_scores(model, analysis, [group], few)["conv1"]
+    )
+    assert "conv1" in ls_elimination(model, analysis, [group], load_calibration(model, "random", count=24))
+
+
 def test_prune_channels_edit_validates_replays_and_undoes(r50: ir.Model, tmp_path) -> None:
     path = tmp_path / "r50.onnx"
     save(r50, path)
