@@ -55,6 +55,7 @@ LEVELS = (0.25, 0.5, 0.75)
 STEP = 0.125
 MIN_BUILT = 4
 MAX_RATIO = 0.75
+SENSITIVITY_SAMPLES = 6
 
 
 @dataclasses.dataclass
@@ -196,6 +197,8 @@ def search(model: Model | str | Path, goal: Goal | None = None, progress: Progre
     calib, held = _feeds(base, goal)
     calib_sha = source_sha256(goal.calib)
     reference = _outputs(base, held)
+    probe = calib[:SENSITIVITY_SAMPLES]  # INT8's own loss and the pruning sensitivity are measured on these
+    probe_reference = _outputs(base, probe)
     report("calibrate", 1, 1)
 
     quant_edit = QuantizeInt8(
@@ -224,8 +227,7 @@ def search(model: Model | str | Path, goal: Goal | None = None, progress: Progre
             scores = {name: fidelity(reference, _outputs(built[name][1], held))["centered_cosine"] for name in close}
             chosen = max(close, key=lambda name: scores[name])
         quant_edit, int8_model = built[chosen]
-        probe = calib[: min(len(calib), 6)]  # the same inputs the pruning sensitivity is measured on
-        spent["int8"] = max(0.0, 1.0 - fidelity(_outputs(base, probe), _outputs(int8_model, probe))["centered_cosine"])
+        spent["int8"] = max(0.0, 1.0 - fidelity(probe_reference, _outputs(int8_model, probe))["centered_cosine"])
         fp16 = _fp16_edit(goal.backend)
         if fp16 is not None:
             specs.append(("fp16", [fp16], {}))
@@ -248,7 +250,7 @@ def search(model: Model | str | Path, goal: Goal | None = None, progress: Progre
             table.calibrate(timed[precision].median_ms)
         if groups:
             scores = activation_scores(base, analysis, groups, calib)
-            sensitivity = _sensitivity(base, analysis, groups, scores, calib[: min(len(calib), 6)], clock, report)
+            sensitivity = _sensitivity(base, analysis, groups, scores, probe, probe_reference, clock, report)
             elimination = ls_elimination(base, analysis, groups, calib[: min(len(calib), 16)])
             sensitivity = _with_reconstruction(sensitivity, elimination, analysis)
             base_ms = {p: t.total_ms for p, t in tables.items()}
@@ -391,13 +393,13 @@ def _sensitivity(
     groups: Sequence[Any],
     scores: Mapping[str, np.ndarray],
     feeds: Sequence[Mapping[str, np.ndarray]],
+    reference: np.ndarray,
     clock: _Clock,
     report: Progress,
 ) -> dict[str, dict[str, float]]:
-    """Fidelity loss (1 - centered cosine on calibration inputs) of each group pruned alone."""
+    """Fidelity loss of each group pruned alone: 1 - centered cosine to ``reference`` on ``feeds``."""
     from genie.metrics import centered_cosine
 
-    reference = _outputs(base, feeds)
     table: dict[str, dict[str, float]] = {}
     total = len(groups) * len(LEVELS)
     done = 0

@@ -25,8 +25,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-MIN_ROWS_PER_CHANNEL = 1  # fewer calibration rows than channels: a singular covariance
-
 
 class PruneParams(Protocol):
     """The parameters of the ``prune_channels`` edit."""
@@ -130,8 +128,7 @@ def activation_scores(
         energy_in = (x.astype(np.float64) ** 2).reshape(x.shape[0], x.shape[1], -1).mean(axis=(0, 2))
         weight = const_array(node.inputs[1])
         assert weight is not None
-        cols = np.moveaxis(weight.astype(np.float64), use.axis, 0).reshape(weight.shape[use.axis], -1)
-        energy = energy_in * (cols**2).sum(1)
+        energy = energy_in * (_weight_rows(weight, use.axis) ** 2).sum(1)
         offset = 0
         for sid, rep in use.layout:
             size = analysis.space_size[sid]
@@ -195,7 +192,7 @@ def ls_elimination(
     return {
         name: _eliminate(acts[tensor], rows, ridge)
         for name, (tensor, rows) in plans.items()
-        if acts[tensor].size >= MIN_ROWS_PER_CHANNEL * acts[tensor].shape[1] ** 2
+        if acts[tensor].size // acts[tensor].shape[1] >= acts[tensor].shape[1]  # rows >= channels
     }
 
 
@@ -230,6 +227,11 @@ def _channel_rows(node: ir.Node, axis: int) -> np.ndarray | None:
     group = node.attributes.get("group")
     if weight is None or (group is not None and group.as_int() != 1):
         return None
+    return _weight_rows(weight, axis)
+
+
+def _weight_rows(weight: np.ndarray, axis: int) -> np.ndarray:
+    """``weight`` (float64) with one row per index of ``axis``, everything else flattened."""
     return np.moveaxis(weight.astype(np.float64), axis, 0).reshape(weight.shape[axis], -1)
 
 
