@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from modelps.errors import ModelPSError
+from modelps.runtime import dropped_provider, preload_gpu_libraries
 
 __all__ = ["BACKENDS", "BackendUnavailable", "Runner", "Timing", "make_runner", "measure"]
 
@@ -76,7 +77,11 @@ def _ort_runner(model_bytes: bytes, feeds: Mapping[str, np.ndarray], providers: 
     wanted = providers[0] if isinstance(providers[0], str) else providers[0][0]
     if wanted not in available:
         raise BackendUnavailable(f"ONNX Runtime here has no {wanted} (available: {sorted(available)})")
+    preload_gpu_libraries(ort, providers)
     session = ort.InferenceSession(model_bytes, options, providers=providers)
+    fallback = dropped_provider(session, providers)
+    if fallback is not None:
+        raise BackendUnavailable(fallback)
     data = dict(feeds)
     return lambda: session.run(None, data)
 

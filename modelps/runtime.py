@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,15 @@ import onnx_ir as ir
 
 from modelps.errors import ComparisonError
 
-__all__ = ["MAX_INPUT_ELEMENTS", "input_specs", "make_inputs", "run", "session_for"]
+__all__ = [
+    "MAX_INPUT_ELEMENTS",
+    "dropped_provider",
+    "input_specs",
+    "make_inputs",
+    "preload_gpu_libraries",
+    "run",
+    "session_for",
+]
 
 MAX_INPUT_ELEMENTS = 1 << 27
 _INLINE_BYTES = 1_800_000_000
@@ -30,12 +40,54 @@ def session_for(model: ir.Model, *, threads: int | None = None, providers: list[
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
     providers = providers or ["CPUExecutionProvider"]
+    preload_gpu_libraries(ort, providers)
     if weight_bytes(model) < _INLINE_BYTES and not has_external_data(model):
         return ort.InferenceSession(model_bytes(model), options, providers=providers)
     with tempfile.TemporaryDirectory(prefix="modelps-ort-") as folder:
         path = Path(folder, "model.onnx")
         save(model, path, external_data="model.onnx.data")
         return ort.InferenceSession(str(path), options, providers=providers)
+
+
+def provider_name(provider: str | tuple[str, Any]) -> str:
+    """The name of an execution provider given as ``"Name"`` or ``("Name", options)``."""
+    return provider if isinstance(provider, str) else provider[0]
+
+
+def preload_gpu_libraries(ort: Any, providers: Sequence[str | tuple[str, Any]]) -> None:
+    """Load pip-installed CUDA/cuDNN libraries (``nvidia-*`` wheels) before a GPU session is made.
+
+    ``onnxruntime-gpu`` >= 1.21 finds them with ``preload_dlls``; older builds and CPU-only
+    sessions are left alone, and libraries it cannot find are left to the system's loader path.
+    """
+    if all(provider_name(p) == "CPUExecutionProvider" for p in providers):
+        return
+    preload = getattr(ort, "preload_dlls", None)
+    if preload is not None:
+        with contextlib.suppress(Exception), contextlib.redirect_stdout(io.StringIO()):
+            preload()
+
+
+def dropped_provider(session: Any, providers: Sequence[str | tuple[str, Any]]) -> str | None:
+    """Say so if ONNX Runtime silently fell back from the first requested provider, else None.
+
+    ONNX Runtime lists the CUDA provider whenever the GPU build is installed, but a session falls
+    back to the next provider (the CPU, in the end) when the CUDA or cuDNN libraries or the GPU
+    are missing; timings and served outputs would then come from the wrong device.
+    """
+    wanted = provider_name(providers[0])
+    active = session.get_providers()
+    if wanted in active:
+        return None
+    needs = (
+        "TensorRT's libraries (pip install --extra-index-url https://pypi.nvidia.com tensorrt)"
+        if wanted == "TensorrtExecutionProvider"
+        else "the CUDA/cuDNN libraries (pip install 'onnxruntime-gpu[cuda,cudnn]')"
+    )
+    return (
+        f"ONNX Runtime could not start {wanted} and fell back to {active[0] if active else 'nothing'}; "
+        f"check the GPU driver and {needs}"
+    )
 
 
 def input_specs(model: ir.Model) -> list[tuple[str, np.dtype, tuple[int | str | None, ...]]]:

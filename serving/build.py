@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from modelps.io import file_sha256
-from serving.errors import BuildError
+from modelps.runtime import dropped_provider, preload_gpu_libraries
+from serving.errors import BackendUnavailableError, BuildError
 from serving.repository import BACKENDS, DEFAULT_MAX_BATCH_SIZE, onnx_signature
 
 __all__ = [
@@ -315,17 +316,20 @@ def _build_ort(source: Path, target: Path, plan: BuildPlan) -> dict[str, Any]:
     kind = "KIND_CPU" if plan.backend == "ort-cpu" else "KIND_GPU"
     providers = providers_for(kind, accelerator, plan.provider_options() if accelerator else None)
     if accelerator and "TensorrtExecutionProvider" not in ort.get_available_providers():
-        from serving.errors import BackendUnavailableError
-
         raise BackendUnavailableError(
             "this onnxruntime has no TensorrtExecutionProvider: install onnxruntime-gpu and TensorRT "
             "(pip install --extra-index-url https://pypi.nvidia.com tensorrt)"
         )
+    preload_gpu_libraries(ort, providers)
     try:
         session = ort.InferenceSession(str(source), options, providers=providers)
     except Exception as exc:
         tmp.unlink(missing_ok=True)
         raise BuildError(f"{source}: ONNX Runtime could not build it ({str(exc).strip().splitlines()[-1]})") from exc
+    fallback = dropped_provider(session, providers)
+    if fallback is not None:
+        tmp.unlink(missing_ok=True)
+        raise BackendUnavailableError(fallback)
     os.replace(tmp, target)
     return {"providers": session.get_providers(), "opt_level": plan.opt_level, "onnxruntime": ort.__version__}
 

@@ -45,15 +45,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress and details to stderr")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     commands.required = True
+    missing: list[str] = []
     for name in COMMAND_MODULES:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name is not None and name.startswith(exc.name):
-                continue  # that package is not installed or not written yet
-            raise
+            if exc.name is None or name.startswith(exc.name):
+                continue  # that package is not installed
+            missing.append(f"{name.rsplit('.cli', 1)[0]} (needs {exc.name}: pip install 'modelps[{_extra(name)}]')")
+            continue  # an optional dependency is missing: the other commands still work
         module.register(commands)
+    if missing:
+        parser.epilog = "Commands not available here: " + "; ".join(missing)
     return parser
+
+
+def _extra(module: str) -> str:
+    """The pip extra that brings a command module's dependencies."""
+    extras = {"serving.cli": "serve", "modelps.sessions.cli": "sessions", "editor_ui.cli": "ui", "zoo.cli": "zoo"}
+    return extras.get(module, "all")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

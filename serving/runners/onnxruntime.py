@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from modelps.runtime import dropped_provider, preload_gpu_libraries
 from serving.config import TensorSpec
 from serving.errors import BackendUnavailableError
 from serving.runners.base import InvalidInputError, Runner
@@ -134,7 +135,11 @@ class OrtSessionLoader:
             return self._session
         gpu = any((p[0] if isinstance(p, tuple) else p) != "CPUExecutionProvider" for p in self.providers)
         ort = import_onnxruntime(gpu=gpu)
+        preload_gpu_libraries(ort, self.providers)
         session = ort.InferenceSession(str(self.path), session_options(ort, self.settings), providers=self.providers)
+        fallback = dropped_provider(session, self.providers)
+        if fallback is not None:
+            raise BackendUnavailableError(f"{self.path.name}: {fallback}")
         logger.info("loaded %s with %s", self.path, session.get_providers())
         if self.shared:
             self._session = session

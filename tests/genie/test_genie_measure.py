@@ -84,7 +84,12 @@ def test_gpu_backends_measure(backend: str) -> None:
     if backend == "tensorrt":
         pytest.importorskip("tensorrt", reason="TensorRT's Python package is not installed")
     model = nets.resnet18(width=8)
-    timings = measure(
-        {"base": model_bytes(model)}, runtime.make_inputs(model), baseline="base", backend=backend, rounds=2, iters=2
-    )
+    try:
+        timings = measure(
+            {"base": model_bytes(model)}, runtime.make_inputs(model), baseline="base", backend=backend, rounds=2, iters=2
+        )
+    except BackendUnavailable as exc:  # listed but cannot start (TensorRT's libraries missing, say)
+        if backend == "ort-cuda":
+            raise
+        pytest.skip(str(exc))
     assert timings["base"].median_ms > 0

@@ -106,3 +106,22 @@ def test_loss_levels_leave_room_for_what_int8_costs() -> None:
     assert _loss_levels(goal, 0.0) == (0.005, 0.01, 0.03)
     assert _loss_levels(goal, 0.006) == pytest.approx((0.002, 0.004, 0.012))
     assert _loss_levels(goal, 0.012) == ()  # INT8 alone is below the floor: no pruning on top
+
+
+@pytest.mark.gpu
+@pytest.mark.slow
+def test_search_on_the_cuda_backend_measures_fp16_on_the_gpu(model_path) -> None:
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        pytest.skip("needs onnxruntime-gpu with the CUDA provider and a GPU")
+    goal = Goal(
+        target_speedup=1.2, min_fidelity=0.9, budget_s=90, calib_samples=8, holdout_samples=6, backend="ort-cuda"
+    )
+    result = search(model_path, goal)
+    names = [c.name for c in result.candidates]
+    assert "fp16" in names and result.baseline.latency_ms > 0
+    fp16 = next(c for c in result.candidates if c.name == "fp16")
+    assert fp16.score > 0.999  # half precision barely moves a small CNN's outputs
+    if result.recommended is not None:
+        assert result.recommended.speedup >= 1.0

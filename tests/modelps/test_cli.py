@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from modelps import cli
 from modelps.cli import build_parser
 from modelps.io import save
 from tests.models import with_conv_weights
@@ -125,3 +126,21 @@ def test_replaying_a_recipe_gives_identical_files(model_path: Path, tmp_path: Pa
     save(with_conv_weights(seed=9), other)
     result = modelps("edit", other, "--recipe", tmp_path / "r.json", "-o", tmp_path / "x.onnx")
     assert result.returncode == 1 and "the recipe was made for base model" in result.stderr
+
+
+def test_a_missing_optional_dependency_hides_only_its_commands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "needs_missing_dep.py").write_text("import modelps_test_absent_dependency\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("modelps.cli.core", "needs_missing_dep.cli"))
+    monkeypatch.setattr(cli, "_extra", lambda module: "sessions")
+    parser = cli.build_parser()
+    assert parser.epilog == (
+        "Commands not available here: needs_missing_dep (needs modelps_test_absent_dependency: "
+        "pip install 'modelps[sessions]')"
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["inspect", "--help"])  # the core commands still work
+    assert exit_info.value.code == 0
+    assert "usage: modelps inspect" in capsys.readouterr().out

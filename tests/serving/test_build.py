@@ -155,7 +155,24 @@ def test_tensorrt_engine_serves_equal_outputs(models_dir: Path, tmp_path: Path) 
 def test_ort_cuda_runner(models_dir: Path) -> None:
     source = mlp(models_dir / "m.onnx")
     loader = serving.OrtSessionLoader(source, ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert loader().get_providers()[0] == "CUDAExecutionProvider"  # no silent fall-back to the CPU
     x = np.ones((3, 4), np.float32)
     with serving.OrtRunner(loader) as runner:
         got = runner.infer({"x": x}, ["y"])
     assert np.abs(got["y"] - ort.InferenceSession(str(source)).run(["y"], {"x": x})[0]).max() < 1e-4
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not HAS_CUDA_EP, reason="needs onnxruntime-gpu with the CUDA provider and a GPU")
+def test_ort_cuda_build_serves_equal_outputs_over_http(models_dir: Path, tmp_path: Path) -> None:
+    source = convnet(models_dir / "c.onnx")
+    result = serving.build(source, tmp_path / "c.cuda.onnx", "ort-cuda")
+    assert result.details["providers"][0] == "CUDAExecutionProvider"
+    x = np.random.default_rng(0).standard_normal((2, 3, 12, 20)).astype(np.float32)
+    want = ort.InferenceSession(str(source)).run(["feat", "pooled"], {"x": x})
+    repo = tmp_path / "repo"
+    serving.publish(result.path, repo, "c", backend="ort-cuda")
+    with serving.start_background(repo) as server:
+        got = serving.infer(server.url, "c", {"x": x})
+    assert np.abs(got["feat"] - want[0]).max() < 1e-3  # TF32/cuDNN convolutions
+    assert np.abs(got["pooled"] - want[1]).max() < 1e-3
