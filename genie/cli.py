@@ -37,6 +37,14 @@ def register(subparsers: Any) -> None:
         "--calib", default="samples", metavar="NPZ|DIR", help="calibration inputs (default: bundled sample images)"
     )
     parser.add_argument(
+        "--calib-samples",
+        type=int,
+        default=16,
+        metavar="N",
+        help="calibration inputs for INT8 ranges and pruning reconstruction (default 16; 64 re-fits deep layers "
+        "markedly better when that many are given)",
+    )
+    parser.add_argument(
         "--budget", type=float, default=300.0, metavar="SECONDS", help="search time budget (default 300)"
     )
     parser.add_argument("--threads", type=int, help="intra-op threads for measurements (default: all cores, max 8)")
@@ -56,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
     from modelps.model import Model
 
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    if args.calib_samples < 1:
+        raise ModelPSError(f"--calib-samples must be at least 1, got {args.calib_samples}")
     if args.calib not in ("samples", "random") and not Path(args.calib).exists():
         raise ModelPSError(f"calibration source {args.calib!r}: no such file or folder")
     goal = Goal(
@@ -66,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         max_size_mb=args.max_size,
         methods=methods,
         calib=args.calib,
+        calib_samples=args.calib_samples,
         budget_s=args.budget,
         threads=args.threads,
         seed=args.seed,

@@ -56,6 +56,7 @@ STEP = 0.125
 MIN_BUILT = 4
 MAX_RATIO = 0.75
 SENSITIVITY_SAMPLES = 6
+REFINE_MARGIN = 0.9  # aim refined plans a little inside the fidelity floor (held-out noise)
 
 
 @dataclasses.dataclass
@@ -208,14 +209,24 @@ def search(model: Model | str | Path, goal: Goal | None = None, progress: Progre
     int8_model: ir.Model | None = None
     spent = {"fp32": 0.0}  # fidelity loss each precision costs before any pruning
     bench_feed = held[0]
+    tables: dict[str, LayerTable] = {}
     if "quantize" in goal.methods:
         variants = _quant_variants(base, quant_edit)
-        report("quantize", 0, len(variants))
+        report("quantize", 0, len(variants) + 1)
         built = {}
         for index, (name, edit) in enumerate(variants):
             built[name] = (edit, _build(base, [edit]))
             specs.append((name, [edit], {"quantized": True}))
-            report("quantize", index + 1, len(variants))
+            report("quantize", index + 1, len(variants) + 1)
+        if goal.backend == "ort-cpu":  # the profiler times the CPU: keep layers that INT8 slows down in FP32
+            tables["fp32"] = profile_table(base, bench_feed, threads=threads)
+            int8_table = profile_table(built["int8"][1], bench_feed, original=base, threads=threads)
+            slow = slower_quantized(base, tables["fp32"], int8_table)
+            if slow:
+                edit = dataclasses.replace(quant_edit, exclude=tuple(sorted(set(quant_edit.exclude) | set(slow))))
+                built["int8-skip-slow"] = (edit, _build(base, [edit]))
+                specs.append(("int8-skip-slow", [edit], {"quantized": True, "kept_fp32": list(slow)}))
+        report("quantize", len(variants) + 1, len(variants) + 1)
         chosen = "int8"
         if len(built) > 1:  # the variant to combine with pruning: the most faithful within 5% of the fastest
             timed = measure(
@@ -233,12 +244,13 @@ def search(model: Model | str | Path, goal: Goal | None = None, progress: Progre
             specs.append(("fp16", [fp16], {}))
 
     sensitivity: dict[str, dict[str, float]] = {}
-    tables: dict[str, LayerTable] = {}
+    planner: _Planner | None = None
     if "prune" in goal.methods:
         analysis = analyze(base)
         groups = [g for g in analysis.prunable if goal.include_residual or not g.residual]
         report("profile", 0, 2)
-        tables["fp32"] = profile_table(base, bench_feed, threads=threads)
+        if "fp32" not in tables:
+            tables["fp32"] = profile_table(base, bench_feed, threads=threads)
         if int8_model is not None:
             tables["int8"] = profile_table(int8_model, bench_feed, original=base, threads=threads)
         report("profile", 2, 2)
@@ -253,40 +265,24 @@ def search(model: Model | str | Path, goal: Goal | None = None, progress: Progre
             sensitivity = _sensitivity(base, analysis, groups, scores, probe, probe_reference, clock, report)
             elimination = ls_elimination(base, analysis, groups, calib[: min(len(calib), 16)])
             sensitivity = _with_reconstruction(sensitivity, elimination, analysis)
-            base_ms = {p: t.total_ms for p, t in tables.items()}
+            planner = _Planner(
+                base, analysis, groups, scores, sensitivity, tables, goal, calib_sha, quant_edit if int8_model else None
+            )
             for precision in sorted(tables, key=lambda p: p != "int8"):  # INT8 combinations first
-                table = tables[precision]
-                levels = _levels(goal, base_ms["fp32"], precision, table)
-                plans = _trajectory(
-                    base,
-                    analysis,
-                    groups,
-                    scores,
-                    sensitivity,
-                    table,
-                    levels,
-                    base_ms["fp32"],
-                    loss_levels=_loss_levels(goal, spent.get(precision, 0.0)),
-                )
-                for level, ratios in plans:
-                    edits: list[Edit] = [
-                        PruneChannels(
-                            groups=dict(sorted(ratios.items())),
-                            importance="ls",
-                            round_to=8,
-                            reconstruct=goal.calib,
-                            calib_sha256=calib_sha,
-                            calib_samples=goal.calib_samples,
-                            seed=goal.seed,
-                        )
-                    ]
-                    meta = {"ratios": ratios, "level": level}
-                    if precision == "int8":
-                        edits.append(quant_edit)
-                        meta["quantized"] = True
-                    specs.append((f"{precision}-prune-{level}", edits, meta))
+                levels = _levels(goal, planner.fp32_ms, precision, tables[precision])
+                specs += planner.specs(precision, levels, _loss_levels(goal, spent.get(precision, 0.0)))
 
     candidates = _build_candidates(base, base_sha, specs, held, reference, clock, report)
+    if planner is not None and clock.left() > 0:  # closed loop: aim new plans at the floor from measured ones
+        refined = [
+            spec
+            for precision in sorted(tables, key=lambda p: p != "int8")
+            for spec in planner.specs(precision, [], _refined_losses(candidates, precision, goal, spent), "fit")
+        ]
+        built = {c.name for c in candidates}
+        refined = [spec for spec in refined if spec[0] not in built]
+        if refined:
+            candidates += _build_candidates(base, base_sha, refined, held, reference, clock, report, always=0)
     _measure_all(candidates, goal, bench_feed, threads, report)
     baseline = candidates[0]
     _predict(candidates, base, tables, baseline, int8_name=next((n for n, e, _ in specs if e == [quant_edit]), "int8"))
@@ -327,6 +323,21 @@ def _quant_variants(base: ir.Model, edit: QuantizeInt8) -> list[tuple[str, Quant
     if depthwise:
         variants.append(("int8-no-depthwise", dataclasses.replace(edit, exclude=depthwise)))
     return variants
+
+
+def slower_quantized(base: ir.Model, fp32: LayerTable, int8: LayerTable, margin: float = 1.1) -> list[str]:
+    """Convolutions and matrix products that ran slower in INT8 than in FP32 (by ``margin``).
+
+    Both tables charge kernel times to ``base``'s nodes (a fused Conv+ReLU or a QLinearConv to its
+    Conv). On x86 CPUs a first convolution over three input channels and depthwise convolutions
+    typically run slower in INT8: keeping them in FP32 is both faster and more faithful.
+    """
+    mixing = {node.name for node in base.graph if node.op_type in ("Conv", "Gemm", "MatMul") and node.name}
+    return [
+        name
+        for name, ms in int8.node_ms.items()
+        if name in mixing and ms * int8.scale > margin * fp32.node_ms.get(name, float("inf")) * fp32.scale
+    ]
 
 
 def _fp16_edit(backend: str) -> Edit | None:
@@ -476,6 +487,89 @@ def _levels(goal: Goal, fp32_ms: float, precision: str, table: LayerTable) -> li
     return sorted(set(round(s, 3) for s in steps))
 
 
+class _Planner:
+    """Turns speed-up or loss levels into ``prune_channels`` (+ INT8) candidate specs."""
+
+    def __init__(
+        self,
+        base: ir.Model,
+        analysis: Analysis,
+        groups: Sequence[Any],
+        scores: Mapping[str, np.ndarray],
+        sensitivity: Mapping[str, Mapping[str, float]],
+        tables: Mapping[str, LayerTable],
+        goal: Goal,
+        calib_sha: str | None,
+        quant_edit: Edit | None,
+    ) -> None:
+        self.base, self.analysis, self.groups, self.scores = base, analysis, groups, scores
+        self.sensitivity, self.tables, self.goal = sensitivity, tables, goal
+        self.calib_sha, self.quant_edit = calib_sha, quant_edit
+        self.fp32_ms = tables["fp32"].total_ms
+
+    def specs(
+        self, precision: str, levels: Sequence[float], loss_levels: Sequence[float], tag: str = "loss"
+    ) -> list[tuple[str, list[Edit], dict[str, Any]]]:
+        """One candidate spec per distinct plan of :func:`_trajectory` for this precision."""
+        plans = _trajectory(
+            self.base, self.analysis, self.groups, self.scores, self.sensitivity, self.tables[precision],
+            levels, self.fp32_ms, loss_levels=loss_levels, tag=tag,
+        )  # fmt: skip
+        out: list[tuple[str, list[Edit], dict[str, Any]]] = []
+        for label, ratios, planned in plans:
+            edits: list[Edit] = [
+                PruneChannels(
+                    groups=dict(sorted(ratios.items())),
+                    importance="ls",
+                    round_to=8,
+                    reconstruct=self.goal.calib,
+                    calib_sha256=self.calib_sha,
+                    calib_samples=self.goal.calib_samples,
+                    seed=self.goal.seed,
+                )
+            ]
+            meta: dict[str, Any] = {"ratios": ratios, "level": label, "planned_loss": planned}
+            if precision == "int8" and self.quant_edit is not None:
+                edits.append(self.quant_edit)
+                meta["quantized"] = True
+            out.append((f"{precision}-prune-{label}", edits, meta))
+        return out
+
+
+def _refined_losses(
+    candidates: Sequence[Candidate], precision: str, goal: Goal, spent: Mapping[str, float]
+) -> list[float]:
+    """Planned-loss levels at which a new plan should land just above the fidelity floor.
+
+    The summed per-group sensitivities (the planned loss) misjudge the loss of a whole plan
+    (reconstruction shrinks it, interactions grow it), so the plans already built are used as
+    measurements of the real held-out loss against the planned one: interpolate between the
+    largest plan that met the floor and the smallest that did not, or scale from the nearest one.
+    """
+    quantized = precision == "int8"
+    allowed = 1.0 - goal.min_fidelity - spent.get(precision, 0.0)
+    points = sorted(
+        (c.details["planned_loss"], 1.0 - c.score - spent.get(precision, 0.0))
+        for c in candidates
+        if c.quantized == quantized and c.details.get("planned_loss", 0.0) > 0 and np.isfinite(c.score)
+    )
+    if allowed <= 0 or not points:
+        return []
+    met = [p for p in points if p[1] <= allowed]
+    missed = [p for p in points if p[1] > allowed]
+    if met and missed and max(met)[0] < min(missed)[0]:
+        (x0, y0), (x1, y1) = max(met), min(missed)
+        level = x0 + (allowed - y0) * (x1 - x0) / max(y1 - y0, 1e-9)
+    else:
+        x0, y0 = max(met) if met else min(missed)
+        level = x0 * allowed / max(y0, 1e-6)
+    level *= REFINE_MARGIN
+    known = [x for x, _ in points]
+    if any(abs(level - x) <= 0.05 * x for x in known):
+        return []  # a plan there was built already
+    return [level]
+
+
 def _trajectory(
     base: ir.Model,
     analysis: Analysis,
@@ -486,12 +580,14 @@ def _trajectory(
     levels: Sequence[float],
     fp32_ms: float,
     loss_levels: Sequence[float] = (),
-) -> list[tuple[str, dict[str, float]]]:
-    """Greedy progressive pruning plans, labelled by what placed them.
+    tag: str = "loss",
+) -> list[tuple[str, dict[str, float], float]]:
+    """Greedy progressive pruning plans: ``(label, ratios, planned loss)``.
 
     A plan is taken where the predicted speed-up (vs FP32) first reaches each of ``levels``
     (label ``"1.50x"``), and the last plan whose summed sensitivity loss stays within each of
-    ``loss_levels`` (label ``"loss0.005"``: candidates near the fidelity floor).
+    ``loss_levels`` (label ``"loss0.005"``, or ``tag`` instead of ``loss``: candidates near the
+    fidelity floor). The planned loss is that sum.
     """
     names = [g.name for g in groups if g.name in sensitivity]
     ratios = {name: 0.0 for name in names}
@@ -504,7 +600,7 @@ def _trajectory(
         return table.predict(model.fractions(kept))
 
     current = predicted(ratios)
-    plans: list[tuple[str, dict[str, float]]] = []
+    plans: list[tuple[str, dict[str, float], float]] = []
     pending = sorted(levels)
     pending_loss = sorted(loss_levels)
     total_loss = 0.0
@@ -530,18 +626,19 @@ def _trajectory(
         if best is None:
             break
         previous = {n: v for n, v in ratios.items() if v > 0}
+        previous_loss = total_loss
         total_loss += best_cost
         while pending_loss and total_loss > pending_loss[0]:
             if previous:
-                plans.append((f"loss{pending_loss[0]:.4g}", previous))
+                plans.append((f"{tag}{pending_loss[0]:.4g}", previous, previous_loss))
             pending_loss.pop(0)
         ratios[best] += STEP
         current = best_ms
         while pending and fp32_ms / current >= pending[0]:
-            plans.append((f"{pending.pop(0):.2f}x", {n: v for n, v in ratios.items() if v > 0}))
-    unique: dict[str, tuple[str, dict[str, float]]] = {}
-    for label, plan in plans:
-        unique.setdefault(repr(sorted(plan.items())), (label, plan))
+            plans.append((f"{pending.pop(0):.2f}x", {n: v for n, v in ratios.items() if v > 0}, total_loss))
+    unique: dict[str, tuple[str, dict[str, float], float]] = {}
+    for label, plan, loss in plans:
+        unique.setdefault(repr(sorted(plan.items())), (label, plan, loss))
     return list(unique.values())
 
 
@@ -554,13 +651,14 @@ def _build_candidates(
     reference: np.ndarray,
     clock: _Clock,
     report: Progress,
+    always: int = MIN_BUILT,
 ) -> list[Candidate]:
     from modelps.io import model_bytes
 
     candidates = []
     cache: dict[str, ir.Model] = {}
     for index, (name, edits, meta) in enumerate(specs):
-        if index > MIN_BUILT and clock.left() < 0:  # a few candidates are always built, even late
+        if index >= always and clock.left() < 0:  # a few candidates are always built, even late
             logger.info("budget spent: %d candidate(s) not built", len(specs) - index)
             break
         try:
@@ -808,6 +906,9 @@ def explain(
         )
     if cand.quantized:
         parts.append("quantizes to INT8 (QDQ, per-channel weights, U8 activations)")
+        kept_fp32 = cand.details.get("kept_fp32") or []
+        if kept_fp32:
+            parts[-1] += f" except {len(kept_fp32)} layer(s) that ran slower in INT8 ({', '.join(kept_fp32[:3])})"
     what = " and ".join(parts) or "leaves the model unchanged"
     first = (
         f"{what[0].upper()}{what[1:]}: measured {cand.speedup:.2f}x ({cand.latency_ms:.2f} ms vs "

@@ -116,7 +116,7 @@ def quantize_static_qdq(
         kept = _surviving(current, exclude)
         chatter = io.StringIO()  # ORT's histogram calibrators print to stdout: keep --json output clean
         try:
-            with contextlib.redirect_stdout(chatter):
+            with contextlib.redirect_stdout(chatter), _root_logs_to_debug():
                 quantize_static(
                     str(current),
                     str(out),
@@ -137,6 +137,29 @@ def quantize_static_qdq(
             logger.debug("onnxruntime quantization: %s", chatter.getvalue().strip())
         loaded = onnx.load(str(out), load_external_data=True)
     return ir.serde.deserialize_model(loaded)
+
+
+class _ToDebug(logging.Filter):
+    """Re-log records sent to the root logger at debug level under this module's logger."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        logger.debug("onnxruntime quantization: %s", record.getMessage())
+        return False
+
+
+@contextlib.contextmanager
+def _root_logs_to_debug() -> Iterator[None]:
+    """Keep ORT quantizer notes sent to the root logger out of the user's stderr (``-v`` shows them).
+
+    They are benign, e.g. a per-tensor fallback for the 1-D weight of a BatchNorm.
+    """
+    root = logging.getLogger()
+    quiet = _ToDebug()
+    root.addFilter(quiet)
+    try:
+        yield
+    finally:
+        root.removeFilter(quiet)
 
 
 def _surviving(path: Path, exclude: Sequence[str]) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from genie.measure import summarize
-from genie.search import Candidate, Goal, mark_pareto, pareto_front, recommend
+from genie.search import REFINE_MARGIN, Candidate, Goal, _refined_losses, mark_pareto, pareto_front, recommend
 from modelps.errors import ModelPSError
 from modelps.recipe import Recipe
 
@@ -80,3 +80,32 @@ def test_goal_validation() -> None:
         Goal(methods=("quantize", "distill"))
     with pytest.raises(ModelPSError, match="not both"):
         Goal(target_latency_ms=3.0, target_speedup=2.0)
+
+
+def _planned(name: str, planned: float, score: float, quantized: bool = False) -> Candidate:
+    cand = Candidate(name=name, recipe=Recipe(()), fidelity={"centered_cosine": score}, quantized=quantized)
+    cand.details["planned_loss"] = planned
+    return cand
+
+
+def test_refined_loss_interpolates_between_plans_either_side_of_the_floor() -> None:
+    goal = Goal(min_fidelity=0.99)
+    spent = {"fp32": 0.0, "int8": 0.004}
+    built = [
+        _planned("fp32-a", 0.002, 0.995),  # real loss 0.005: inside the floor
+        _planned("fp32-b", 0.006, 0.975),  # real loss 0.025: outside
+        _planned("int8-a", 0.001, 0.985, quantized=True),  # real loss 0.011 after INT8's own 0.004
+        _planned("int8-b", 0.003, 0.980, quantized=True),
+    ]
+    # fp32: 0.01 allowed; between (0.002, 0.005) and (0.006, 0.025) -> 0.003, times the margin
+    assert _refined_losses(built, "fp32", goal, spent) == [pytest.approx(0.003 * REFINE_MARGIN)]
+    # int8: INT8 itself spends 0.004 of the 0.01; neither plan meets the floor -> scale the smallest
+    assert _refined_losses(built, "int8", goal, spent) == [pytest.approx(0.001 * 0.006 / 0.011 * REFINE_MARGIN)]
+
+
+def test_refined_loss_skips_levels_already_built_and_spent_budgets() -> None:
+    goal = Goal(min_fidelity=0.99)
+    near = [_planned("fp32-a", 0.0038, 0.9915), _planned("fp32-b", 0.0046, 0.9885)]
+    assert _refined_losses(near, "fp32", goal, {"fp32": 0.0}) == []  # 0.0042 x margin: plan a is there
+    assert _refined_losses(near, "fp32", goal, {"fp32": 0.02}) == []  # the precision alone misses the floor
+    assert _refined_losses([], "fp32", goal, {"fp32": 0.0}) == []
