@@ -209,24 +209,14 @@ def search(model: Model | str | Path, goal: Goal | None = None, progress: Progre
     int8_model: ir.Model | None = None
     spent = {"fp32": 0.0}  # fidelity loss each precision costs before any pruning
     bench_feed = held[0]
-    tables: dict[str, LayerTable] = {}
     if "quantize" in goal.methods:
         variants = _quant_variants(base, quant_edit)
-        report("quantize", 0, len(variants) + 1)
+        report("quantize", 0, len(variants))
         built = {}
         for index, (name, edit) in enumerate(variants):
             built[name] = (edit, _build(base, [edit]))
             specs.append((name, [edit], {"quantized": True}))
-            report("quantize", index + 1, len(variants) + 1)
-        if goal.backend == "ort-cpu":  # the profiler times the CPU: keep layers that INT8 slows down in FP32
-            tables["fp32"] = profile_table(base, bench_feed, threads=threads)
-            int8_table = profile_table(built["int8"][1], bench_feed, original=base, threads=threads)
-            slow = slower_quantized(base, tables["fp32"], int8_table)
-            if slow:
-                edit = dataclasses.replace(quant_edit, exclude=tuple(sorted(set(quant_edit.exclude) | set(slow))))
-                built["int8-skip-slow"] = (edit, _build(base, [edit]))
-                specs.append(("int8-skip-slow", [edit], {"quantized": True, "kept_fp32": list(slow)}))
-        report("quantize", len(variants) + 1, len(variants) + 1)
+            report("quantize", index + 1, len(variants))
         chosen = "int8"
         if len(built) > 1:  # the variant to combine with pruning: the most faithful within 5% of the fastest
             timed = measure(
@@ -244,13 +234,15 @@ def search(model: Model | str | Path, goal: Goal | None = None, progress: Progre
             specs.append(("fp16", [fp16], {}))
 
     sensitivity: dict[str, dict[str, float]] = {}
+    tables: dict[str, LayerTable] = {}
     planner: _Planner | None = None
+    floor: list[tuple[str, list[Edit], dict[str, Any]]] = []  # plans near the fidelity floor
+    extra: list[tuple[str, list[Edit], dict[str, Any]]] = []  # plans at the extra speed-up levels asked for
     if "prune" in goal.methods:
         analysis = analyze(base)
         groups = [g for g in analysis.prunable if goal.include_residual or not g.residual]
         report("profile", 0, 2)
-        if "fp32" not in tables:
-            tables["fp32"] = profile_table(base, bench_feed, threads=threads)
+        tables["fp32"] = profile_table(base, bench_feed, threads=threads)
         if int8_model is not None:
             tables["int8"] = profile_table(int8_model, bench_feed, original=base, threads=threads)
         report("profile", 2, 2)
@@ -269,20 +261,23 @@ def search(model: Model | str | Path, goal: Goal | None = None, progress: Progre
                 base, analysis, groups, scores, sensitivity, tables, goal, calib_sha, quant_edit if int8_model else None
             )
             for precision in sorted(tables, key=lambda p: p != "int8"):  # INT8 combinations first
-                levels = _levels(goal, planner.fp32_ms, precision, tables[precision])
-                specs += planner.specs(precision, levels, _loss_levels(goal, spent.get(precision, 0.0)))
+                table = tables[precision]
+                specs += planner.specs(precision, _levels(goal, planner.fp32_ms, table, extra=False), [])
+                floor += planner.specs(precision, [], _loss_levels(goal, spent.get(precision, 0.0)))
+                extra += planner.specs(precision, _levels(goal, planner.fp32_ms, table, extra=True), [])
 
-    candidates = _build_candidates(base, base_sha, specs, held, reference, clock, report)
+    def build(more: list[tuple[str, list[Edit], dict[str, Any]]], always: int = MIN_BUILT) -> list[Candidate]:
+        return _build_candidates(base, base_sha, more, held, reference, clock, report, always=always)
+
+    candidates = build(_distinct(specs + floor))
     if planner is not None and clock.left() > 0:  # closed loop: aim new plans at the floor from measured ones
         refined = [
             spec
             for precision in sorted(tables, key=lambda p: p != "int8")
             for spec in planner.specs(precision, [], _refined_losses(candidates, precision, goal, spent), "fit")
         ]
-        built = {c.name for c in candidates}
-        refined = [spec for spec in refined if spec[0] not in built]
-        if refined:
-            candidates += _build_candidates(base, base_sha, refined, held, reference, clock, report, always=0)
+        candidates += build(_distinct(refined, candidates), always=0)
+    candidates += build(_distinct(extra, candidates), always=0)
     _measure_all(candidates, goal, bench_feed, threads, report)
     baseline = candidates[0]
     _predict(candidates, base, tables, baseline, int8_name=next((n for n, e, _ in specs if e == [quant_edit]), "int8"))
@@ -323,21 +318,6 @@ def _quant_variants(base: ir.Model, edit: QuantizeInt8) -> list[tuple[str, Quant
     if depthwise:
         variants.append(("int8-no-depthwise", dataclasses.replace(edit, exclude=depthwise)))
     return variants
-
-
-def slower_quantized(base: ir.Model, fp32: LayerTable, int8: LayerTable, margin: float = 1.1) -> list[str]:
-    """Convolutions and matrix products that ran slower in INT8 than in FP32 (by ``margin``).
-
-    Both tables charge kernel times to ``base``'s nodes (a fused Conv+ReLU or a QLinearConv to its
-    Conv). On x86 CPUs a first convolution over three input channels and depthwise convolutions
-    typically run slower in INT8: keeping them in FP32 is both faster and more faithful.
-    """
-    mixing = {node.name for node in base.graph if node.op_type in ("Conv", "Gemm", "MatMul") and node.name}
-    return [
-        name
-        for name, ms in int8.node_ms.items()
-        if name in mixing and ms * int8.scale > margin * fp32.node_ms.get(name, float("inf")) * fp32.scale
-    ]
 
 
 def _fp16_edit(backend: str) -> Edit | None:
@@ -470,21 +450,38 @@ def _loss_levels(goal: Goal, spent: float) -> tuple[float, ...]:
     return tuple(round(left * f, 5) for f in (0.5, 1.0, 3.0)) if left > 0 else ()
 
 
-def _levels(goal: Goal, fp32_ms: float, precision: str, table: LayerTable) -> list[float]:
-    """Speed-up levels (vs the FP32 original) at which to place candidates of this precision."""
+def _levels(goal: Goal, fp32_ms: float, table: LayerTable, *, extra: bool = False) -> list[float]:
+    """Speed-up levels (vs the FP32 original) at which to place candidates of a precision.
+
+    Around the target (or default levels without one); with ``extra``, the goal's extra levels.
+    """
     start = fp32_ms / table.total_ms if table.total_ms > 0 else 1.0
-    wanted: list[float] = list(goal.levels)
+    if extra:
+        return sorted(set(round(w, 3) for w in goal.levels if w > start * 1.04))
     target = goal.target_speedup
     if goal.target_latency_ms is not None:
         target = fp32_ms / goal.target_latency_ms
-    if target is not None:
-        wanted += [target * 0.9, target, target * 1.12]
-    if not wanted:
+    wanted = [target * 0.9, target, target * 1.12] if target is not None else []
+    if not wanted and not goal.levels:
         wanted = [1.25, 1.5, 2.0]
     steps = [w for w in wanted if w > start * 1.04]
-    if not steps:  # this precision already beats every level: offer two faster points for the front
+    if wanted and not steps:  # this precision already beats every level: two faster points for the front
         steps = [start * 1.15, start * 1.3]
     return sorted(set(round(s, 3) for s in steps))
+
+
+def _distinct(
+    specs: Sequence[tuple[str, list[Edit], dict[str, Any]]], built: Sequence[Candidate] = ()
+) -> list[tuple[str, list[Edit], dict[str, Any]]]:
+    """Drop specs whose recipe repeats an earlier spec's or an already built candidate's."""
+    seen = {repr(c.recipe.to_dict()["edits"]) for c in built}
+    out = []
+    for spec in specs:
+        key = repr([e.to_dict() for e in spec[1]])
+        if key not in seen:
+            seen.add(key)
+            out.append(spec)
+    return out
 
 
 class _Planner:
@@ -906,9 +903,6 @@ def explain(
         )
     if cand.quantized:
         parts.append("quantizes to INT8 (QDQ, per-channel weights, U8 activations)")
-        kept_fp32 = cand.details.get("kept_fp32") or []
-        if kept_fp32:
-            parts[-1] += f" except {len(kept_fp32)} layer(s) that ran slower in INT8 ({', '.join(kept_fp32[:3])})"
     what = " and ".join(parts) or "leaves the model unchanged"
     first = (
         f"{what[0].upper()}{what[1:]}: measured {cand.speedup:.2f}x ({cand.latency_ms:.2f} ms vs "
