@@ -30,6 +30,9 @@ logger = logging.getLogger(__name__)
 BACKENDS = ("ort-cpu", "ort-cuda", "ort-trt", "tensorrt")
 
 
+SETTLE_S = 0.05  # pause before each model's block when threads spin (they stop spinning well within it)
+
+
 class BackendUnavailable(ModelPSError):
     """The requested backend cannot run on this machine (its library or device is missing)."""
 
@@ -63,14 +66,16 @@ def default_threads() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
 
-def _ort_runner(model_bytes: bytes, feeds: Mapping[str, np.ndarray], providers: list[Any], threads: int) -> Runner:
+def _ort_runner(
+    model_bytes: bytes, feeds: Mapping[str, np.ndarray], providers: list[Any], threads: int, spin: bool
+) -> Runner:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     available = set(ort.get_available_providers())
@@ -127,9 +132,16 @@ def _tensorrt_runner(model_bytes: bytes, feeds: Mapping[str, np.ndarray]) -> Run
 
 
 def make_runner(
-    backend: str, model_bytes: bytes, feeds: Mapping[str, np.ndarray], *, threads: int | None = None
+    backend: str,
+    model_bytes: bytes,
+    feeds: Mapping[str, np.ndarray],
+    *,
+    threads: int | None = None,
+    spin: bool = True,
 ) -> Runner:
     """A zero-argument callable running the model once on ``backend``.
+
+    ``spin`` lets ONNX Runtime's idle intra-op threads spin (its default, and ``modelps serve``'s).
 
     Raises:
         BackendUnavailable: The backend's library or device is missing here.
@@ -137,13 +149,13 @@ def make_runner(
     """
     threads = threads or default_threads()
     if backend == "ort-cpu":
-        return _ort_runner(model_bytes, feeds, ["CPUExecutionProvider"], threads)
+        return _ort_runner(model_bytes, feeds, ["CPUExecutionProvider"], threads, spin)
     if backend == "ort-cuda":
-        return _ort_runner(model_bytes, feeds, ["CUDAExecutionProvider", "CPUExecutionProvider"], threads)
+        return _ort_runner(model_bytes, feeds, ["CUDAExecutionProvider", "CPUExecutionProvider"], threads, spin)
     if backend == "ort-trt":
         trt_options = {"trt_fp16_enable": True, "trt_int8_enable": True}
         return _ort_runner(
-            model_bytes, feeds, [("TensorrtExecutionProvider", trt_options), "CUDAExecutionProvider"], threads
+            model_bytes, feeds, [("TensorrtExecutionProvider", trt_options), "CUDAExecutionProvider"], threads, spin
         )
     if backend == "tensorrt":
         return _tensorrt_runner(model_bytes, feeds)
@@ -161,17 +173,22 @@ def measure(
     rounds: int = 5,
     iters: int = 5,
     seed: int = 0,
+    spin: bool = True,
     clock: Callable[[], float] = time.perf_counter,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Timing]:
     """Time every model, interleaved, and return its :class:`Timing` (speed-ups against ``baseline``).
+
+    Sessions run as they would be served: thread spinning on (``spin``; ONNX Runtime's and
+    ``modelps serve``'s default). Spinning threads of the session just timed would steal the cores
+    from the next one, so each model's block starts after a short pause and one untimed run.
 
     Raises:
         ModelPSError: ``baseline`` is not one of ``models``.
     """
     if baseline not in models:
         raise ModelPSError(f"baseline {baseline!r} is not among the measured models")
-    runners = {key: make_runner(backend, data, feeds, threads=threads) for key, data in models.items()}
+    runners = {key: make_runner(backend, data, feeds, threads=threads, spin=spin) for key, data in models.items()}
     for runner in runners.values():
         for _ in range(warmup):
             runner()
@@ -182,6 +199,9 @@ def measure(
         for index in rng.permutation(len(keys)):
             key = keys[int(index)]
             runner = runners[key]
+            if spin:
+                time.sleep(SETTLE_S)
+                runner()
             times = []
             for _ in range(iters):
                 start = clock()
