@@ -92,4 +92,3 @@ def test_gpu_backends_measure(backend: str) -> None:
             raise
         pytest.skip(str(exc))
     assert timings["base"].median_ms > 0
-

@@ -32,7 +32,9 @@ def test_dropped_provider_names_the_provider_that_did_not_start() -> None:
     fallen = _SessionOn("CPUExecutionProvider")
     message = runtime.dropped_provider(fallen, [("CUDAExecutionProvider", {}), "CPUExecutionProvider"])
     assert message is not None
-    assert message.startswith("ONNX Runtime could not start CUDAExecutionProvider and fell back to CPUExecutionProvider")
+    assert message.startswith(
+        "ONNX Runtime could not start CUDAExecutionProvider and fell back to CPUExecutionProvider"
+    )
     trt = runtime.dropped_provider(fallen, ["TensorrtExecutionProvider", "CUDAExecutionProvider"])
     assert trt is not None and "TensorRT's libraries" in trt
     assert runtime.dropped_provider(_SessionOn("CUDAExecutionProvider", "CPUExecutionProvider"),
