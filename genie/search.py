@@ -56,6 +56,7 @@ STEP = 0.125
 MIN_BUILT = 4
 MAX_RATIO = 0.75
 SENSITIVITY_SAMPLES = 6
+Spec = tuple[str, list[Edit], dict[str, Any]]  # a candidate to build: name, edits, metadata
 REFINE_MARGIN = 0.9  # aim refined plans a little inside the fidelity floor (held-out noise)
 
 
@@ -205,7 +206,7 @@ def search(model: Model | str | Path, goal: Goal | None = None, progress: Progre
     quant_edit = QuantizeInt8(
         calib=goal.calib, calib_sha256=calib_sha, calib_samples=goal.calib_samples, seed=goal.seed
     )
-    specs: list[tuple[str, list[Edit], dict[str, Any]]] = [("original", [], {})]
+    specs: list[Spec] = [("original", [], {})]
     int8_model: ir.Model | None = None
     spent = {"fp32": 0.0}  # fidelity loss each precision costs before any pruning
     bench_feed = held[0]
@@ -236,8 +237,8 @@ def search(model: Model | str | Path, goal: Goal | None = None, progress: Progre
     sensitivity: dict[str, dict[str, float]] = {}
     tables: dict[str, LayerTable] = {}
     planner: _Planner | None = None
-    floor: list[tuple[str, list[Edit], dict[str, Any]]] = []  # plans near the fidelity floor
-    extra: list[tuple[str, list[Edit], dict[str, Any]]] = []  # plans at the extra speed-up levels asked for
+    floor: list[Spec] = []  # plans near the fidelity floor
+    extra: list[Spec] = []  # plans at the extra speed-up levels asked for
     if "prune" in goal.methods:
         analysis = analyze(base)
         groups = [g for g in analysis.prunable if goal.include_residual or not g.residual]
@@ -266,7 +267,7 @@ def search(model: Model | str | Path, goal: Goal | None = None, progress: Progre
                 floor += planner.specs(precision, [], _loss_levels(goal, spent.get(precision, 0.0)))
                 extra += planner.specs(precision, _levels(goal, planner.fp32_ms, table, extra=True), [])
 
-    def build(more: list[tuple[str, list[Edit], dict[str, Any]]], always: int = MIN_BUILT) -> list[Candidate]:
+    def build(more: list[Spec], always: int = MIN_BUILT) -> list[Candidate]:
         return _build_candidates(base, base_sha, more, held, reference, clock, report, always=always)
 
     candidates = build(_distinct(specs + floor))
@@ -471,8 +472,8 @@ def _levels(goal: Goal, fp32_ms: float, table: LayerTable, *, extra: bool = Fals
 
 
 def _distinct(
-    specs: Sequence[tuple[str, list[Edit], dict[str, Any]]], built: Sequence[Candidate] = ()
-) -> list[tuple[str, list[Edit], dict[str, Any]]]:
+    specs: Sequence[Spec], built: Sequence[Candidate] = ()
+) -> list[Spec]:
     """Drop specs whose recipe repeats an earlier spec's or an already built candidate's."""
     seen = {repr(c.recipe.to_dict()["edits"]) for c in built}
     out = []
@@ -506,13 +507,13 @@ class _Planner:
 
     def specs(
         self, precision: str, levels: Sequence[float], loss_levels: Sequence[float], tag: str = "loss"
-    ) -> list[tuple[str, list[Edit], dict[str, Any]]]:
+    ) -> list[Spec]:
         """One candidate spec per distinct plan of :func:`_trajectory` for this precision."""
         plans = _trajectory(
             self.base, self.analysis, self.groups, self.scores, self.sensitivity, self.tables[precision],
             levels, self.fp32_ms, loss_levels=loss_levels, tag=tag,
         )  # fmt: skip
-        out: list[tuple[str, list[Edit], dict[str, Any]]] = []
+        out: list[Spec] = []
         for label, ratios, planned in plans:
             edits: list[Edit] = [
                 PruneChannels(
@@ -557,9 +558,9 @@ def _refined_losses(
     if met and missed and max(met)[0] < min(missed)[0]:
         (x0, y0), (x1, y1) = max(met), min(missed)
         level = x0 + (allowed - y0) * (x1 - x0) / max(y1 - y0, 1e-9)
-    else:
+    else:  # scale from the nearest plan, by at most 3x either way
         x0, y0 = max(met) if met else min(missed)
-        level = x0 * allowed / max(y0, 1e-6)
+        level = x0 * min(3.0, max(1.0 / 3.0, allowed / max(y0, 1e-9)))
     level *= REFINE_MARGIN
     known = [x for x, _ in points]
     if any(abs(level - x) <= 0.05 * x for x in known):
@@ -643,7 +644,7 @@ def _trajectory(
 def _build_candidates(
     base: ir.Model,
     base_sha: str | None,
-    specs: Sequence[tuple[str, list[Edit], dict[str, Any]]],
+    specs: Sequence[Spec],
     held: Sequence[Mapping[str, np.ndarray]],
     reference: np.ndarray,
     clock: _Clock,

@@ -109,3 +109,23 @@ def test_refined_loss_skips_levels_already_built_and_spent_budgets() -> None:
     assert _refined_losses(near, "fp32", goal, {"fp32": 0.0}) == []  # 0.0042 x margin: plan a is there
     assert _refined_losses(near, "fp32", goal, {"fp32": 0.02}) == []  # the precision alone misses the floor
     assert _refined_losses([], "fp32", goal, {"fp32": 0.0}) == []
+
+
+def test_refined_loss_extrapolates_at_most_three_times_from_the_nearest_plan() -> None:
+    goal = Goal(min_fidelity=0.99)
+    all_met = [_planned("fp32-a", 0.002, 0.99999)]  # almost no real loss: grow, but only 3x
+    assert _refined_losses(all_met, "fp32", goal, {"fp32": 0.0}) == [pytest.approx(0.006 * REFINE_MARGIN)]
+    all_missed = [_planned("fp32-a", 0.002, 0.5)]  # far below the floor: shrink, but only 3x
+    assert _refined_losses(all_missed, "fp32", goal, {"fp32": 0.0}) == [pytest.approx(0.002 / 3 * REFINE_MARGIN)]
+
+
+def test_distinct_drops_repeated_recipes() -> None:
+    from genie.search import _distinct
+    from modelps.edits import edit_from_dict
+
+    prune = edit_from_dict({"op": "prune_channels", "groups": {"g": 0.25}})
+    other = edit_from_dict({"op": "prune_channels", "groups": {"g": 0.5}})
+    built = [Candidate(name="old", recipe=Recipe((other,)))]
+    specs = [("a", [prune], {}), ("b", [prune], {}), ("c", [other], {})]
+    assert [name for name, _, _ in _distinct(specs)] == ["a", "c"]
+    assert [name for name, _, _ in _distinct(specs, built)] == ["a"]
