@@ -66,8 +66,8 @@ def main() -> None:
         sess.run(None, {"input": x})
         with torch.no_grad():
             modules[n](torch.from_numpy(x))
-            t_torch = _median_time(lambda: modules[n](torch.from_numpy(x)), 5)
-        t_ort = _median_time(lambda: sess.run(None, {"input": x}), 5)
+            t_torch = _median_time(lambda m=modules[n], x=x: m(torch.from_numpy(x)), 5)
+        t_ort = _median_time(lambda s=sess, x=x: s.run(None, {"input": x}), 5)
         row = {
             "name": n, "params": spec.params, "export_s": statistics.median(export_s[n]),
             "onnx_mb": path.stat().st_size / 1e6, "ort_ms": t_ort * 1e3, "torch_ms": t_torch * 1e3,
