@@ -48,22 +48,38 @@ def _timed(action: Any, done: Any) -> float:
 def measure_model(page: Any, path: Path) -> dict[str, float]:
     """One pass over a model in an open tab: open, graph, select, edit, undo; seconds per step."""
     side = page.locator('[data-testid="stSidebar"]')
-    base = _timed(lambda: side.get_by_text("Share", exact=True).click(),
-                  lambda: (testing.wait_text(page, "Share"), testing.wait_idle(page)))
+    base = _timed(
+        lambda: side.get_by_text("Share", exact=True).click(),
+        lambda: (testing.wait_text(page, "Share"), testing.wait_idle(page)),
+    )
     testing.choose_file(page, path)
-    t_open = _timed(lambda: page.get_by_role("button", name="Open uploaded model").click(),
-                    lambda: (testing.wait_text(page, f"Opened {path.name}"), testing.wait_idle(page)))
-    t_graph = _timed(lambda: side.get_by_text("Graph", exact=True).click(),
-                     lambda: (testing.graph_canvas(page), testing.wait_idle(page)))
+    t_open = _timed(
+        lambda: page.get_by_role("button", name="Open uploaded model").click(),
+        lambda: (testing.wait_text(page, f"Opened {path.name}"), testing.wait_idle(page)),
+    )
+    t_graph = _timed(
+        lambda: side.get_by_text("Graph", exact=True).click(),
+        lambda: (testing.graph_canvas(page), testing.wait_idle(page)),
+    )
     data, view = testing.node_view(Model.load(path))
     t_select = _timed(lambda: None, lambda: testing.click_node(page, view, data, NODE))
-    t_edit = _timed(lambda: page.get_by_role("button", name="Apply edit").first.click(),
-                    lambda: (testing.wait_text(page, f"Applied remove_node(node='{NODE}') as revision 1"),
-                             testing.wait_idle(page)))
-    t_undo = _timed(lambda: page.get_by_role("button", name="Undo").first.click(),
-                    lambda: (testing.wait_text(page, f"Undid remove_node(node='{NODE}')"), testing.wait_idle(page)))
-    return {"baseline": base, "open": t_open, "graph": t_graph, "open_to_graph": t_open + t_graph,
-            "select": t_select, "edit": t_edit, "undo": t_undo}
+    t_edit = _timed(
+        lambda: page.get_by_role("button", name="Apply edit").first.click(),
+        lambda: (testing.wait_text(page, f"Applied remove_node(node='{NODE}') as revision 1"), testing.wait_idle(page)),
+    )
+    t_undo = _timed(
+        lambda: page.get_by_role("button", name="Undo").first.click(),
+        lambda: (testing.wait_text(page, f"Undid remove_node(node='{NODE}')"), testing.wait_idle(page)),
+    )
+    return {
+        "baseline": base,
+        "open": t_open,
+        "graph": t_graph,
+        "open_to_graph": t_open + t_graph,
+        "select": t_select,
+        "edit": t_edit,
+        "undo": t_undo,
+    }
 
 
 def summarize(samples: dict[int, list[dict[str, float]]]) -> dict[str, Any]:
@@ -75,8 +91,12 @@ def summarize(samples: dict[int, list[dict[str, float]]]) -> dict[str, Any]:
         for key in runs[0]:
             values = [r[key] for r in runs]
             med = statistics.median(values)
-            steps[key] = {"median_s": round(med, 3), "min_s": round(min(values), 3), "max_s": round(max(values), 3),
-                          "x_baseline": round(med / base, 2) if base else None}
+            steps[key] = {
+                "median_s": round(med, 3),
+                "min_s": round(min(values), 3),
+                "max_s": round(max(values), 3),
+                "x_baseline": round(med / base, 2) if base else None,
+            }
         out[str(size)] = steps
     return out
 
@@ -114,15 +134,21 @@ def main() -> None:
                         samples[size].append(timings)
                 context.close()
             browser.close()
-    result = {"repeats": args.repeats, "sizes": list(SIZES), "results": summarize(samples),
-              "raw": {str(k): v for k, v in samples.items()}}
+    result = {
+        "repeats": args.repeats,
+        "sizes": list(SIZES),
+        "results": summarize(samples),
+        "raw": {str(k): v for k, v in samples.items()},
+    }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n")
     print(f"{'nodes':>6} {'step':>14} {'median s':>9} {'min-max s':>13} {'x baseline':>10}")
     for size, steps in result["results"].items():
         for key, row in steps.items():
-            print(f"{size:>6} {key:>14} {row['median_s']:>9.3f} {row['min_s']:>6.3f}-{row['max_s']:<6.3f} "
-                  f"{row['x_baseline']:>10}")
+            print(
+                f"{size:>6} {key:>14} {row['median_s']:>9.3f} {row['min_s']:>6.3f}-{row['max_s']:<6.3f} "
+                f"{row['x_baseline']:>10}"
+            )
 
 
 if __name__ == "__main__":

@@ -105,13 +105,15 @@ def history_rows(ws: Workspace) -> list[dict[str, Any]]:
     """Rows for the history table: revision, author, time (UTC), edit, message; newest first."""
     rows = [{"revision": 0, "author": "", "time": "", "edit": "base model", "message": ""}]
     for entry in ws.history():
-        rows.append({
-            "revision": entry.revision,
-            "author": entry.author,
-            "time": dt.datetime.fromtimestamp(entry.time, dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
-            "edit": describe_edit(entry.edit),
-            "message": entry.message,
-        })
+        rows.append(
+            {
+                "revision": entry.revision,
+                "author": entry.author,
+                "time": dt.datetime.fromtimestamp(entry.time, dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                "edit": describe_edit(entry.edit),
+                "message": entry.message,
+            }
+        )
     return rows[::-1]
 
 

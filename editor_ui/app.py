@@ -22,8 +22,16 @@ REFRESH_SECONDS = 2.0
 
 def init_state() -> None:
     """Defaults for every key the pages use."""
-    defaults: dict[str, Any] = {"user": "", "ws": None, "selected": None, "focus": None, "flash": None,
-                                "show_all": False, "graph_cache": None, "search_hits": []}
+    defaults: dict[str, Any] = {
+        "user": "",
+        "ws": None,
+        "selected": None,
+        "focus": None,
+        "flash": None,
+        "show_all": False,
+        "graph_cache": None,
+        "search_hits": [],
+    }
     for key, value in defaults.items():
         st.session_state.setdefault(key, value)
 
@@ -70,8 +78,9 @@ def nav_ui() -> str:
         st.markdown(f"**ModelPS** · {st.session_state.user}")
         page = st.radio("Page", PAGES, key="page")
         if ws is not None:
-            st.caption(f"Model: {ws.name} · revision {ws.revision}"
-                       + (f" · session {ws.session_id}" if ws.session_id else ""))
+            st.caption(
+                f"Model: {ws.name} · revision {ws.revision}" + (f" · session {ws.session_id}" if ws.session_id else "")
+            )
     return str(page)
 
 
@@ -139,10 +148,13 @@ def zoo_open_ui() -> None:
     if st.button("Export and open", key="zoo_open"):
         try:
             with st.spinner(f"Exporting {name}…"):
-                ws = opening.open_zoo(name, user=st.session_state.user,
-                                      weights="seeded" if weights == "checkpoint" else weights,
-                                      checkpoint=ckpt.getvalue() if ckpt is not None else None,
-                                      checkpoint_name=ckpt.name if ckpt is not None else "checkpoint.pth")
+                ws = opening.open_zoo(
+                    name,
+                    user=st.session_state.user,
+                    weights="seeded" if weights == "checkpoint" else weights,
+                    checkpoint=ckpt.getvalue() if ckpt is not None else None,
+                    checkpoint_name=ckpt.name if ckpt is not None else "checkpoint.pth",
+                )
             set_workspace(ws)
             flash(actions.Outcome(True, f"Opened zoo model {name}"))
         except ModelPSError as exc:
@@ -180,8 +192,9 @@ def search_ui(data: graph.GraphData) -> None:
         st.caption(f"No node, tensor or op type matches {query!r}.")
     if hits:
         labels = [f"{data.nodes[i].label} ({data.nodes[i].op})" for i in hits]
-        pick = st.selectbox(f"{len(hits)} match(es)", range(len(hits)), format_func=lambda k: labels[k],
-                            key=f"hit-{query}")
+        pick = st.selectbox(
+            f"{len(hits)} match(es)", range(len(hits)), format_func=lambda k: labels[k], key=f"hit-{query}"
+        )
         if st.button("Go to match", key="go_match"):
             st.session_state.selected = data.nodes[hits[pick]].label
             st.session_state.focus = data.nodes[hits[pick]].label
@@ -226,12 +239,18 @@ def graph_ui(ws: Workspace) -> None:
     view, spec = cached[1], cached[2]
     if not view.complete:
         centre = data.nodes[view.focus if view.focus is not None else 0].label
-        st.caption(f"{len(data.nodes)} nodes: showing {len(view.members)} around {centre!r}. "
-                   "Search or select a node and press 'Focus here' to move.")
+        st.caption(
+            f"{len(data.nodes)} nodes: showing {len(view.members)} around {centre!r}. "
+            "Search or select a node and press 'Focus here' to move."
+        )
     key = f"graph-{data.token}-{view.focus}-{len(view.members)}"
     event = st.echarts_chart(spec, key=key, on_select="rerun", height=graph.CHART_HEIGHT)
-    indices = [i for group in event.selection.selected if group.get("data_type") in ("node", "main")
-               for i in group["data_indices"]]
+    indices = [
+        i
+        for group in event.selection.selected
+        if group.get("data_type") in ("node", "main")
+        for i in group["data_indices"]
+    ]
     picked = graph.selected_node(view, indices)
     last = st.session_state.get("last_pick")
     if picked is not None and (key, picked) != last:
@@ -269,8 +288,10 @@ def inspector_ui(ws: Workspace) -> None:
         ops = ", ".join(f"{op} {n}" for op, n in list(summary["op_counts"].items())[:8])
         ins = ", ".join(f"`{k}` {v}" for k, v in summary["inputs"].items())
         outs = ", ".join(f"`{k}` {v}" for k, v in summary["outputs"].items())
-        st.markdown(f"**{summary['nodes']:,} nodes**, {summary['parameters']:,} parameters{cost}, "
-                    f"opset {summary['opset']}  \nInputs: {ins}  \nOutputs: {outs}  \nOps: {ops}")
+        st.markdown(
+            f"**{summary['nodes']:,} nodes**, {summary['parameters']:,} parameters{cost}, "
+            f"opset {summary['opset']}  \nInputs: {ins}  \nOutputs: {outs}  \nOps: {ops}"
+        )
         return
     try:
         info = inspector.node_info(ws.model.ir, name)
@@ -293,8 +314,9 @@ def inspector_ui(ws: Workspace) -> None:
             with st.expander(f"Initializer {tensor.name}: {list(s.shape)} {s.dtype}", expanded=False):
                 st.write({"min": s.min, "max": s.max, "mean": s.mean, "std": s.std, "zeros": s.zeros})
                 centres = [(a + b) / 2 for a, b in zip(s.edges[:-1], s.edges[1:], strict=True)]
-                st.bar_chart({"value": [f"{c:.3g}" for c in centres], "count": list(s.counts)}, x="value",
-                             y="count", height=180)
+                st.bar_chart(
+                    {"value": [f"{c:.3g}" for c in centres], "count": list(s.counts)}, x="value", y="count", height=180
+                )
 
 
 def edit_form_ui(ws: Workspace, where: str) -> None:
@@ -335,10 +357,20 @@ def apply_cb(ws: Workspace, op: str, keys: dict[str, str]) -> None:
 def undo_redo_ui(ws: Workspace, where: str) -> None:
     """Undo and redo buttons."""
     left, right = st.columns(2)
-    left.button("Undo", key=f"undo_{where}", disabled=ws.revision == 0, use_container_width=True,
-                on_click=lambda: flash(actions.undo(ws)))
-    right.button("Redo", key=f"redo_{where}", disabled=not ws.can_redo(), use_container_width=True,
-                 on_click=lambda: flash(actions.redo(ws)))
+    left.button(
+        "Undo",
+        key=f"undo_{where}",
+        disabled=ws.revision == 0,
+        use_container_width=True,
+        on_click=lambda: flash(actions.undo(ws)),
+    )
+    right.button(
+        "Redo",
+        key=f"redo_{where}",
+        disabled=not ws.can_redo(),
+        use_container_width=True,
+        on_click=lambda: flash(actions.redo(ws)),
+    )
 
 
 def graph_page_ui(ws: Workspace) -> None:
@@ -401,10 +433,20 @@ def downloads_ui(ws: Workspace) -> None:
     """Download the current model and its recipe."""
     st.subheader("Download")
     left, right = st.columns(2)
-    left.download_button("Model (.onnx)", data=ws.model.to_bytes, file_name=f"{ws.name}-r{ws.revision}.onnx",
-                         mime="application/octet-stream", key="dl_model")
-    right.download_button("Recipe (.json)", data=actions.recipe_json(ws), file_name=f"{ws.name}-recipe.json",
-                          mime="application/json", key="dl_recipe")
+    left.download_button(
+        "Model (.onnx)",
+        data=ws.model.to_bytes,
+        file_name=f"{ws.name}-r{ws.revision}.onnx",
+        mime="application/octet-stream",
+        key="dl_model",
+    )
+    right.download_button(
+        "Recipe (.json)",
+        data=actions.recipe_json(ws),
+        file_name=f"{ws.name}-recipe.json",
+        mime="application/json",
+        key="dl_recipe",
+    )
 
 
 def genie_ui(ws: Workspace) -> None:
@@ -429,8 +471,14 @@ def genie_ui(ws: Workspace) -> None:
         def progress(fraction: float, message: str) -> None:
             bar.progress(min(max(fraction, 0.0), 1.0), text=message)
 
-        request = panels.GenieRequest(backend, target if mode == "speed-up" else None,
-                                      target if mode != "speed-up" else None, floor, float(budget), tuple(methods))
+        request = panels.GenieRequest(
+            backend,
+            target if mode == "speed-up" else None,
+            target if mode != "speed-up" else None,
+            floor,
+            float(budget),
+            tuple(methods),
+        )
         outcome, result = panels.run_genie(ws, request, progress)
         bar.progress(1.0, text="Done")
         flash(outcome)

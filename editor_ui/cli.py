@@ -18,13 +18,19 @@ APP = Path(__file__).resolve().parent / "app.py"
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``ui`` and ``up`` commands."""
-    ui = subparsers.add_parser("ui", help="start the editor in the browser (Streamlit)",
-                               description="Start the ModelPS editor. Honours MODELPS_HOME and MODELPS_DB.")
+    ui = subparsers.add_parser(
+        "ui",
+        help="start the editor in the browser (Streamlit)",
+        description="Start the ModelPS editor. Honours MODELPS_HOME and MODELPS_DB.",
+    )
     _common(ui)
     ui.set_defaults(func=_ui)
-    up = subparsers.add_parser("up", help="start the editor and a local model server",
-                               description="Start `modelps serve` on $MODELPS_HOME/repository in the background, "
-                                           "then the editor; stopping the editor stops the server.")
+    up = subparsers.add_parser(
+        "up",
+        help="start the editor and a local model server",
+        description="Start `modelps serve` on $MODELPS_HOME/repository in the background, "
+        "then the editor; stopping the editor stops the server.",
+    )
     _common(up)
     up.add_argument("--serve-port", type=int, default=8000, help="the model server's port (default 8000)")
     up.set_defaults(func=_up)
@@ -41,14 +47,25 @@ def streamlit_command(host: str, port: int) -> list[str]:
     from editor_ui.opening import max_upload_mb
 
     return [
-        sys.executable, "-m", "streamlit", "run", str(APP),
-        "--server.address", host,
-        "--server.port", str(port),
-        "--server.headless", "true",
-        "--server.maxUploadSize", str(max_upload_mb()),
-        "--browser.gatherUsageStats", "false",
-        "--server.fileWatcherType", "none",
-        "--global.developmentMode", "false",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--server.maxUploadSize",
+        str(max_upload_mb()),
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+        "--global.developmentMode",
+        "false",
     ]
 
 

@@ -108,7 +108,7 @@ def _parse_json(op: str, name: str, text: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError:
-        if text and text[0] not in "[{\"" and not text[0].isdigit() and text[0] != "-":
+        if text and text[0] not in '[{"' and not text[0].isdigit() and text[0] != "-":
             return text  # a bare word: take it as a string
         raise EditError(f"parameter {name!r}: not valid JSON: {text!r}", op=op) from None
 

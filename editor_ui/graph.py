@@ -75,14 +75,60 @@ _COLOURS = {
 _KINDS = {
     "conv": {"Conv", "ConvTranspose", "ConvInteger", "QLinearConv"},
     "gemm": {"Gemm", "MatMul", "MatMulInteger", "QLinearMatMul", "Einsum"},
-    "norm": {"BatchNormalization", "LayerNormalization", "InstanceNormalization", "GroupNormalization",
-             "LpNormalization", "Dropout"},
-    "act": {"Relu", "PRelu", "LeakyRelu", "Sigmoid", "Tanh", "Softmax", "HardSigmoid", "HardSwish", "Gelu",
-            "Elu", "Selu", "Clip", "Mish", "Softplus", "LogSoftmax"},
-    "pool": {"MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "ReduceMean", "ReduceMax",
-             "ReduceSum", "ReduceL2"},
-    "shape": {"Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Concat", "Split", "Slice", "Gather",
-              "Shape", "Expand", "Identity", "Constant", "Cast", "Pad", "Resize", "Tile"},
+    "norm": {
+        "BatchNormalization",
+        "LayerNormalization",
+        "InstanceNormalization",
+        "GroupNormalization",
+        "LpNormalization",
+        "Dropout",
+    },
+    "act": {
+        "Relu",
+        "PRelu",
+        "LeakyRelu",
+        "Sigmoid",
+        "Tanh",
+        "Softmax",
+        "HardSigmoid",
+        "HardSwish",
+        "Gelu",
+        "Elu",
+        "Selu",
+        "Clip",
+        "Mish",
+        "Softplus",
+        "LogSoftmax",
+    },
+    "pool": {
+        "MaxPool",
+        "AveragePool",
+        "GlobalAveragePool",
+        "GlobalMaxPool",
+        "ReduceMean",
+        "ReduceMax",
+        "ReduceSum",
+        "ReduceL2",
+    },
+    "shape": {
+        "Reshape",
+        "Flatten",
+        "Transpose",
+        "Squeeze",
+        "Unsqueeze",
+        "Concat",
+        "Split",
+        "Slice",
+        "Gather",
+        "Shape",
+        "Expand",
+        "Identity",
+        "Constant",
+        "Cast",
+        "Pad",
+        "Resize",
+        "Tile",
+    },
     "math": {"Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Exp", "Log", "Neg", "Abs", "Max", "Min", "Sum"},
     "quant": {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"},
     "io": {INPUT_OP, OUTPUT_OP},
@@ -356,8 +402,10 @@ def make_view(graph: GraphData, focus: int | None = None, *, show_all: bool = Fa
     raw = layered_positions(graph, members)
     min_x = min((p[0] for p in raw.values()), default=0.0)
     min_y = min((p[1] for p in raw.values()), default=0.0)
-    positions = {i: ((x - min_x) * X_SPACING + X_SPACING / 2, (y - min_y) * Y_SPACING + Y_SPACING / 2)
-                 for i, (x, y) in raw.items()}
+    positions = {
+        i: ((x - min_x) * X_SPACING + X_SPACING / 2, (y - min_y) * Y_SPACING + Y_SPACING / 2)
+        for i, (x, y) in raw.items()
+    }
     width = max((p[0] for p in positions.values()), default=0.0) + X_SPACING / 2
     height = max((p[1] for p in positions.values()), default=0.0) + Y_SPACING / 2
     window_h = float(CHART_HEIGHT - 2 * PADDING)
@@ -367,8 +415,16 @@ def make_view(graph: GraphData, focus: int | None = None, *, show_all: bool = Fa
     else:
         cy, focus = window_h / 2 - Y_SPACING / 4, None
     x0 = (width - window_w) / 2
-    return GraphView(tuple(members), positions, width, height, (x0, x0 + window_w),
-                     (cy - window_h / 2, cy + window_h / 2), focus, complete)
+    return GraphView(
+        tuple(members),
+        positions,
+        width,
+        height,
+        (x0, x0 + window_w),
+        (cy - window_h / 2, cy + window_h / 2),
+        focus,
+        complete,
+    )
 
 
 def echarts_spec(graph: GraphData, view: GraphView) -> dict:
@@ -386,18 +442,25 @@ def echarts_spec(graph: GraphData, view: GraphView) -> dict:
         style: dict = {"color": op_colour(node.op)}
         if i == view.focus:  # the node the view was centred on (search, "Focus here", the last edit)
             style.update(borderColor="#ffb300", borderWidth=4, borderType="dashed")
-        data.append({
-            "name": node.label,
-            "value": [x, y],
-            "itemStyle": style,
-            "label": {"formatter": f"{node.op}\n{_short(node.label.strip())}"},
-        })
+        data.append(
+            {
+                "name": node.label,
+                "value": [x, y],
+                "itemStyle": style,
+                "label": {"formatter": f"{node.op}\n{_short(node.label.strip())}"},
+            }
+        )
     index_of = {node: k for k, node in enumerate(view.members)}
     links = []
     for src, dst, tensor, shape in graph.edges:
         if src in index_of and dst in index_of:
-            link = {"source": index_of[src], "target": index_of[dst], "value": shape, "name": tensor,
-                    "label": {"formatter": shape}}
+            link = {
+                "source": index_of[src],
+                "target": index_of[dst],
+                "value": shape,
+                "name": tensor,
+                "label": {"formatter": shape},
+            }
             if view.positions[dst][1] - view.positions[src][1] > 1.5 * Y_SPACING:  # a skip edge: bend it
                 link["lineStyle"] = {"curveness": 0.35}
             links.append(link)
@@ -408,24 +471,28 @@ def echarts_spec(graph: GraphData, view: GraphView) -> dict:
         "grid": {"left": PADDING, "right": PADDING, "top": PADDING, "bottom": PADDING},
         "xAxis": {**axis, "min": view.x_range[0], "max": view.x_range[1]},
         "yAxis": {**axis, "inverse": True, "min": view.y_range[0], "max": view.y_range[1]},
-        "dataZoom": [{"type": "inside", "xAxisIndex": 0, "filterMode": "none"},
-                     {"type": "inside", "yAxisIndex": 0, "filterMode": "none"}],
+        "dataZoom": [
+            {"type": "inside", "xAxisIndex": 0, "filterMode": "none"},
+            {"type": "inside", "yAxisIndex": 0, "filterMode": "none"},
+        ],
         "tooltip": {"show": True, "formatter": "{b}"},
-        "series": [{
-            "type": "graph",
-            "coordinateSystem": "cartesian2d",
-            "symbol": "roundRect",
-            "symbolSize": [124, 42],
-            "selectedMode": "single",
-            "select": {"itemStyle": {"borderColor": "#ffb300", "borderWidth": 5}},
-            "label": {"show": True, "color": "#fff", "fontSize": 11, "lineHeight": 15},
-            "edgeSymbol": ["none", "arrow"],
-            "edgeSymbolSize": 7,
-            "edgeLabel": {"show": not many, "fontSize": 10, "color": "#444"},
-            "lineStyle": {"color": "#90a4ae", "width": 1.5, "opacity": 0.9},
-            "data": data,
-            "links": links,
-        }],
+        "series": [
+            {
+                "type": "graph",
+                "coordinateSystem": "cartesian2d",
+                "symbol": "roundRect",
+                "symbolSize": [124, 42],
+                "selectedMode": "single",
+                "select": {"itemStyle": {"borderColor": "#ffb300", "borderWidth": 5}},
+                "label": {"show": True, "color": "#fff", "fontSize": 11, "lineHeight": 15},
+                "edgeSymbol": ["none", "arrow"],
+                "edgeSymbolSize": 7,
+                "edgeLabel": {"show": not many, "fontSize": 10, "color": "#444"},
+                "lineStyle": {"color": "#90a4ae", "width": 1.5, "opacity": 0.9},
+                "data": data,
+                "links": links,
+            }
+        ],
     }
 
 
@@ -438,4 +505,4 @@ def selected_node(view: GraphView, indices: Sequence[int]) -> int | None:
 
 
 def _short(label: str, limit: int = 20) -> str:
-    return label if len(label) <= limit else "…" + label[-(limit - 1):]
+    return label if len(label) <= limit else "…" + label[-(limit - 1) :]

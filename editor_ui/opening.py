@@ -124,19 +124,27 @@ def zoo_models() -> list[dict[str, Any]]:
 
     rows = []
     for spec in zoo.list_models():
-        rows.append({
-            "name": str(spec.name),
-            "family": str(getattr(spec, "family", "")),
-            "input": "×".join(str(d) for d in getattr(spec, "input_shape", ())),
-            "output": int(getattr(spec, "output_dim", 0) or 0),
-            "parameters": int(getattr(spec, "params", 0) or 0),
-            "description": str(getattr(spec, "description", "")),
-        })
+        rows.append(
+            {
+                "name": str(spec.name),
+                "family": str(getattr(spec, "family", "")),
+                "input": "×".join(str(d) for d in getattr(spec, "input_shape", ())),
+                "output": int(getattr(spec, "output_dim", 0) or 0),
+                "parameters": int(getattr(spec, "params", 0) or 0),
+                "description": str(getattr(spec, "description", "")),
+            }
+        )
     return sorted(rows, key=lambda row: row["parameters"])
 
 
-def open_zoo(name: str, *, user: str, weights: str = "seeded", checkpoint: bytes | None = None,
-             checkpoint_name: str = "checkpoint.pth") -> LocalWorkspace:
+def open_zoo(
+    name: str,
+    *,
+    user: str,
+    weights: str = "seeded",
+    checkpoint: bytes | None = None,
+    checkpoint_name: str = "checkpoint.pth",
+) -> LocalWorkspace:
     """Export zoo model ``name`` (with ``weights`` or an uploaded checkpoint) and open it.
 
     Raises:

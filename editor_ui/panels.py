@@ -122,18 +122,20 @@ def candidate_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     for index, cand in enumerate(candidates):
         recipe = cand.get("recipe") or {}
         edits = recipe.get("edits", []) if isinstance(recipe, dict) else list(recipe)
-        rows.append({
-            "candidate": index,
-            "name": str(cand.get("name", f"#{index}")),
-            "latency_ms": float(cand.get("latency_ms", float("nan"))),
-            "speedup": float(cand.get("speedup", float("nan"))),
-            "fidelity": _fidelity(cand.get("fidelity")),
-            "size_mb": float(cand.get("size_bytes", 0)) / 1e6,
-            "pareto": cand.get("pareto"),
-            "recommended": recommended_name is not None and cand.get("name") == recommended_name,
-            "edits": "; ".join(describe_edit(e) for e in edits) or "(none)",
-            "explanation": str(cand.get("explanation", "")),
-        })
+        rows.append(
+            {
+                "candidate": index,
+                "name": str(cand.get("name", f"#{index}")),
+                "latency_ms": float(cand.get("latency_ms", float("nan"))),
+                "speedup": float(cand.get("speedup", float("nan"))),
+                "fidelity": _fidelity(cand.get("fidelity")),
+                "size_mb": float(cand.get("size_bytes", 0)) / 1e6,
+                "pareto": cand.get("pareto"),
+                "recommended": recommended_name is not None and cand.get("name") == recommended_name,
+                "edits": "; ".join(describe_edit(e) for e in edits) or "(none)",
+                "explanation": str(cand.get("explanation", "")),
+            }
+        )
     if rows and any(r["pareto"] is None for r in rows):
         for row, flag in zip(rows, pareto_flags([(r["latency_ms"], r["fidelity"]) for r in rows]), strict=True):
             row["pareto"] = flag
@@ -149,8 +151,9 @@ def pareto_spec(rows: list[dict[str, Any]], baseline_ms: float | None = None) ->
         {"name": "Pareto front", "type": "line", "step": False, "symbolSize": 12, "data": [list(p) for p in front]},
     ]
     if baseline_ms:
-        series.append({"name": "original", "type": "scatter", "symbol": "diamond", "symbolSize": 14,
-                       "data": [[baseline_ms, 1.0]]})
+        series.append(
+            {"name": "original", "type": "scatter", "symbol": "diamond", "symbolSize": 14, "data": [[baseline_ms, 1.0]]}
+        )
     return {
         "legend": {"top": 0},
         "tooltip": {"trigger": "item"},
@@ -174,8 +177,9 @@ def stage_fraction(stage: str, done: int, total: int) -> float:
     return min(1.0, (index + min(max(part, 0.0), 1.0)) / len(GENIE_STAGES))
 
 
-def run_genie(ws: Workspace, request: GenieRequest,
-              progress: Callable[[float, str], None]) -> tuple[Outcome, dict[str, Any] | None]:
+def run_genie(
+    ws: Workspace, request: GenieRequest, progress: Callable[[float, str], None]
+) -> tuple[Outcome, dict[str, Any] | None]:
     """Run the genie's search on the current model; returns the result as its JSON dict.
 
     Candidates' recipes start from the current revision. ``progress(fraction, text)`` is called as
@@ -192,9 +196,14 @@ def run_genie(ws: Workspace, request: GenieRequest,
     with tempfile.TemporaryDirectory(prefix="modelps-genie-") as tmp:
         path = ws.model.save(Path(tmp, "model.onnx"))
         try:
-            goal = Goal(backend=request.backend, target_speedup=request.target_speedup,
-                        target_latency_ms=request.target_latency_ms, min_fidelity=request.min_fidelity,
-                        budget_s=request.budget_s, methods=request.methods)
+            goal = Goal(
+                backend=request.backend,
+                target_speedup=request.target_speedup,
+                target_latency_ms=request.target_latency_ms,
+                min_fidelity=request.min_fidelity,
+                budget_s=request.budget_s,
+                methods=request.methods,
+            )
             result = search(path, goal, progress=report)
         except ModelPSError as exc:
             return Outcome(False, f"The search failed: {exc}"), None
@@ -241,8 +250,9 @@ def safe_name(name: str) -> str:
 
 
 def _modelps(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "modelps", *args], capture_output=True, text=True,
-                          timeout=timeout, env=_child_env())
+    return subprocess.run(
+        [sys.executable, "-m", "modelps", *args], capture_output=True, text=True, timeout=timeout, env=_child_env()
+    )
 
 
 def _child_env() -> dict[str, str]:
@@ -332,8 +342,12 @@ def _http(url: str, body: Any = None, timeout: float = 10.0) -> tuple[int, Any]:
     import urllib.request
 
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method="GET" if data is None else "POST",
-                                     headers={"Content-Type": "application/json"} if data else {})
+    request = urllib.request.Request(
+        url,
+        data=data,
+        method="GET" if data is None else "POST",
+        headers={"Content-Type": "application/json"} if data else {},
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback URLs
             status, raw = response.status, response.read()
@@ -373,9 +387,27 @@ def start_server(port: int | None = None, *, wait_s: float = 60.0) -> Outcome:
     repository().mkdir(parents=True, exist_ok=True)
     log = open(home() / "ui-server.log", "ab")  # noqa: SIM115  (the child keeps it)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "modelps", "serve", "--repo", str(repository()), "--host", "127.0.0.1",
-         "--port", str(port), "--spin", "off", "--log-format", "text"],
-        stdout=log, stderr=log, env=_child_env(), start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "modelps",
+            "serve",
+            "--repo",
+            str(repository()),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--spin",
+            "off",
+            "--log-format",
+            "text",
+        ],
+        stdout=log,
+        stderr=log,
+        env=_child_env(),
+        start_new_session=True,
+    )
     log.close()
     tmp = _state_file().with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps({"pid": proc.pid, "port": port}))
@@ -468,9 +500,15 @@ def try_model(name: str, image: bytes | None = None, *, seed: int = 0) -> tuple[
     summary = []
     for out_name, array in outputs.items():
         values = np.asarray(array, dtype=np.float64).reshape(-1)
-        summary.append({"name": out_name, "shape": list(array.shape), "datatype": str(array.dtype),
-                        "first values": [round(float(v), 5) for v in values[:8]],
-                        "norm": float(np.linalg.norm(values)) if values.size else 0.0})
+        summary.append(
+            {
+                "name": out_name,
+                "shape": list(array.shape),
+                "datatype": str(array.dtype),
+                "first values": [round(float(v), 5) for v in values[:8]],
+                "norm": float(np.linalg.norm(values)) if values.size else 0.0,
+            }
+        )
     return Outcome(True, f"{name} answered in {latency_ms:.1f} ms"), {"latency_ms": latency_ms, "outputs": summary}
 
 

@@ -64,8 +64,9 @@ def diff_models(a: ir.Model, b: ir.Model) -> dict[str, Any]:
             continue
         if tuple(ta.const_value.shape) != tuple(tb.const_value.shape) or ta.const_value.dtype != tb.const_value.dtype:
             init_changes.append(f"{name}: {shape_text(ta)} → {shape_text(tb)}")
-        elif ta.const_value is not tb.const_value and not np.array_equal(ta.const_value.numpy(),
-                                                                         tb.const_value.numpy()):
+        elif ta.const_value is not tb.const_value and not np.array_equal(
+            ta.const_value.numpy(), tb.const_value.numpy()
+        ):
             init_changes.append(f"{name}: values changed")
     parts = []
     for count, word in ((len(added), "added"), (len(removed), "removed"), (len(changed), "changed")):
@@ -83,4 +84,3 @@ def diff_models(a: ir.Model, b: ir.Model) -> dict[str, Any]:
         "initializers_changed": init_changes,
         "summary": ", ".join(parts) or "no differences",
     }
-

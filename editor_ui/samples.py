@@ -36,8 +36,9 @@ def residual_cnn(nodes: int = 100, *, channels: int = 4, size: int = 8, seed: in
     counter = {"n": 0}
 
     def weight(name: str, shape: list[int], scale: float) -> ir.Value:
-        value = ir.Value(name=name, const_value=ir.tensor((rng.standard_normal(shape) * scale).astype(np.float32),
-                                                          name=name))
+        value = ir.Value(
+            name=name, const_value=ir.tensor((rng.standard_normal(shape) * scale).astype(np.float32), name=name)
+        )
         _typed(value, shape)
         graph.register_initializer(value)
         return value

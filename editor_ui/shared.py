@@ -108,8 +108,13 @@ class SessionWorkspace(Workspace):
         try:
             rev = store().apply(self.session_id, self.user, edit, expect_revision=made_against)
         except ConflictError:
-            rev = store().rebase(self.session_id, self.user, edit, made_against=made_against,
-                                 message=f"rebased from revision {made_against}")
+            rev = store().rebase(
+                self.session_id,
+                self.user,
+                edit,
+                made_against=made_against,
+                message=f"rebased from revision {made_against}",
+            )
         if rev.revision == made_against + 1:
             self._model.apply(rev.edit or edit, validation="none")  # the store validated it
             self._log.append(rev)
@@ -190,4 +195,3 @@ def grant(ws: SessionWorkspace, user: str, role: str) -> None:
     """Give ``user`` ``role`` in the session (only the owner may)."""
     assert ws.session_id is not None
     store().share(ws.session_id, ws.user, grant=user, role=role)
-

@@ -38,8 +38,14 @@ __all__ = [
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -54,8 +60,13 @@ def app_server(env: dict[str, str] | None = None, *, timeout_s: float = 60.0) ->
     log_path = Path(child_env.get("MODELPS_HOME", "/tmp")) / f"streamlit-{port}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(streamlit_command("127.0.0.1", port), env=child_env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            streamlit_command("127.0.0.1", port),
+            env=child_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout_s
@@ -85,8 +96,9 @@ def launch_browser(playwright: Any) -> Any:
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-_IDLE_JS = ("() => document.querySelector('[data-test-script-state]')?.getAttribute('data-test-script-state')"
-            " === 'notRunning'")
+_IDLE_JS = (
+    "() => document.querySelector('[data-test-script-state]')?.getAttribute('data-test-script-state') === 'notRunning'"
+)
 _TEXT_JS = "(text) => document.body.innerText.includes(text)"
 
 

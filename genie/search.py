@@ -471,9 +471,7 @@ def _levels(goal: Goal, fp32_ms: float, table: LayerTable, *, extra: bool = Fals
     return sorted(set(round(s, 3) for s in steps))
 
 
-def _distinct(
-    specs: Sequence[Spec], built: Sequence[Candidate] = ()
-) -> list[Spec]:
+def _distinct(specs: Sequence[Spec], built: Sequence[Candidate] = ()) -> list[Spec]:
     """Drop specs whose recipe repeats an earlier spec's or an already built candidate's."""
     seen = {repr(c.recipe.to_dict()["edits"]) for c in built}
     out = []

@@ -14,8 +14,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-__all__ = [
-    "DEMO_VERSION", "atomic_path", "cached_file", "zoo_home"]
+__all__ = ["DEMO_VERSION", "atomic_path", "cached_file", "zoo_home"]
 
 DEMO_VERSION = 5  # bump when demo training changes: cached demo weights and exports are rebuilt
 

@@ -610,9 +610,7 @@ class _Analyzer:
             return None
         return [a % rank for a in axes]
 
-    def _keep_channels(
-        self, node: ir.Node, shape: tuple[int | str | None, ...] | None, *, need_axes: bool
-    ) -> None:
+    def _keep_channels(self, node: ir.Node, shape: tuple[int | str | None, ...] | None, *, need_axes: bool) -> None:
         """Pass the channel layout through an op that only touches spatial axes (>= 2)."""
         layout = self.layout(node.inputs[0])
         axes = self._axes(node, len(shape)) if shape else None

@@ -19,8 +19,10 @@ from modelps.model import Model
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(testing.CHROMIUM).exists(),
-                       reason="Debian's chromium is not installed (apt-get install chromium); browser tests skipped"),
+    pytest.mark.skipif(
+        not Path(testing.CHROMIUM).exists(),
+        reason="Debian's chromium is not installed (apt-get install chromium); browser tests skipped",
+    ),
 ]
 
 SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
@@ -39,8 +41,11 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(home: Path) -> Iterator[str]:
-    env = {"MODELPS_HOME": str(home), "MODELPS_DB": f"sqlite:///{home / 'sessions.db'}",
-           "MODELPS_BLOBS": str(home / "blobs")}
+    env = {
+        "MODELPS_HOME": str(home),
+        "MODELPS_DB": f"sqlite:///{home / 'sessions.db'}",
+        "MODELPS_BLOBS": str(home / "blobs"),
+    }
     with testing.app_server(env) as url:
         yield url
 

@@ -49,9 +49,13 @@ def _wait(url: str, timeout: float = 60) -> bool:
 def test_up_starts_server_and_ui_and_stops_both(tmp_path: Path) -> None:
     ui_port, serve_port = panels.free_port(), panels.free_port()
     env = dict(os.environ, MODELPS_HOME=str(tmp_path), PYTHONPATH=str(Path(__file__).resolve().parents[2]))
-    proc = subprocess.Popen([sys.executable, "-m", "modelps", "up", "--port", str(ui_port),
-                             "--serve-port", str(serve_port)], env=env, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "modelps", "up", "--port", str(ui_port), "--serve-port", str(serve_port)],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         assert _wait(f"http://127.0.0.1:{serve_port}/v2/health/live"), "model server did not start"
         assert _wait(f"http://127.0.0.1:{ui_port}/_stcore/health"), "editor did not start"

@@ -20,9 +20,21 @@ g (float[1,4] x) => (float[1,4] y) {
 def test_build_graph_has_io_nodes_and_shaped_edges() -> None:
     data = graph.build_graph(Model(ir.from_onnx_text(DIAMOND)).ir)
     assert [(n.label, n.op) for n in data.nodes] == [
-        ("x", "Input"), ("n0", "Relu"), ("n1", "Sigmoid"), ("n2", "Tanh"), ("n3", "Add"), ("y ", "Output")]
+        ("x", "Input"),
+        ("n0", "Relu"),
+        ("n1", "Sigmoid"),
+        ("n2", "Tanh"),
+        ("n3", "Add"),
+        ("y ", "Output"),
+    ]
     assert sorted((s, d, t) for s, d, t, _ in data.edges) == [
-        (0, 1, "x"), (0, 2, "x"), (1, 3, "a"), (2, 4, "b"), (3, 4, "c"), (4, 5, "y")]
+        (0, 1, "x"),
+        (0, 2, "x"),
+        (1, 3, "a"),
+        (2, 4, "b"),
+        (3, 4, "c"),
+        (4, 5, "y"),
+    ]
     assert {shape for _, _, t, shape in data.edges if t in ("x", "y")} == {"1×4"}
 
 
@@ -122,7 +134,8 @@ def test_focus_node_is_outlined() -> None:
 
 
 def test_constant_producers_sit_above_their_consumer_and_undeclared_shapes_are_inferred() -> None:
-    model = Model(ir.from_onnx_text("""
+    model = Model(
+        ir.from_onnx_text("""
         <ir_version: 8, opset_import: ["" : 17]>
         g (float[1,4] x) => (float[1,4] y) <float[4] w = {1.0, 2.0, 3.0, 4.0}> {
             a = Relu(x)
@@ -130,7 +143,8 @@ def test_constant_producers_sit_above_their_consumer_and_undeclared_shapes_are_i
             c = Tanh(b)
             wi = Identity(w)
             y = Add(c, wi)
-        }""")).ir
+        }""")
+    ).ir
     data = graph.build_graph(model)
     pos = graph.layered_positions(data)
     ident, add = data.index("n3"), data.index("n4")

@@ -33,7 +33,10 @@ def test_node_info_lists_attributes_tensors_and_weights() -> None:
     assert info.op == "Conv" and info.domain == "ai.onnx"
     assert info.attributes == {"pads": [1, 1, 1, 1], "kernel_shape": [3, 3]}
     assert [(t.name, t.shape) for t in info.inputs] == [
-        ("/block0/Relu_1_output_0", "1×4×8×8"), ("conv2.weight", "4×4×3×3"), ("conv2.bias", "4")]
+        ("/block0/Relu_1_output_0", "1×4×8×8"),
+        ("conv2.weight", "4×4×3×3"),
+        ("conv2.bias", "4"),
+    ]
     assert info.inputs[0].stats is None
     weight = model.graph.initializers["conv2.weight"].const_value.numpy()
     assert info.inputs[1].stats.mean == pytest.approx(float(weight.mean()))

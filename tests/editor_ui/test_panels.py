@@ -15,13 +15,31 @@ from modelps import runtime
 def test_pareto_flags_and_candidate_rows() -> None:
     result = {
         "candidates": [
-            {"name": "int8", "recipe": {"edits": [{"op": "remove_node", "node": "a"}]}, "latency_ms": 2.0,
-             "speedup": 2.0, "fidelity": {"centered_cosine": 0.999}, "size_bytes": 2_000_000,
-             "explanation": "INT8 everywhere"},
-            {"name": "prune", "recipe": {"edits": []}, "latency_ms": 3.0, "speedup": 1.3,
-             "fidelity": {"centered_cosine": 0.99}, "size_bytes": 3_000_000},
-            {"name": "both", "recipe": {"edits": []}, "latency_ms": 1.0, "speedup": 4.0,
-             "fidelity": {"centered_cosine": 0.98}, "size_bytes": 1_000_000},
+            {
+                "name": "int8",
+                "recipe": {"edits": [{"op": "remove_node", "node": "a"}]},
+                "latency_ms": 2.0,
+                "speedup": 2.0,
+                "fidelity": {"centered_cosine": 0.999},
+                "size_bytes": 2_000_000,
+                "explanation": "INT8 everywhere",
+            },
+            {
+                "name": "prune",
+                "recipe": {"edits": []},
+                "latency_ms": 3.0,
+                "speedup": 1.3,
+                "fidelity": {"centered_cosine": 0.99},
+                "size_bytes": 3_000_000,
+            },
+            {
+                "name": "both",
+                "recipe": {"edits": []},
+                "latency_ms": 1.0,
+                "speedup": 4.0,
+                "fidelity": {"centered_cosine": 0.98},
+                "size_bytes": 1_000_000,
+            },
         ],
         "recommended": {"name": "int8"},
     }
@@ -46,8 +64,17 @@ def test_stage_fraction_is_monotonic() -> None:
 
 
 def test_apply_candidate_adds_revisions(ws: LocalWorkspace) -> None:
-    result = {"candidates": [{"recipe": {"modelps_recipe": 1, "base": {"sha256": "00" * 32},
-                                         "edits": [{"op": "remove_node", "node": "/block1/Relu_6"}]}}]}
+    result = {
+        "candidates": [
+            {
+                "recipe": {
+                    "modelps_recipe": 1,
+                    "base": {"sha256": "00" * 32},
+                    "edits": [{"op": "remove_node", "node": "/block1/Relu_6"}],
+                }
+            }
+        ]
+    }
     out = panels.apply_candidate(ws, result, 0)
     assert out.ok and ws.revision == 1
     assert not panels.apply_candidate(ws, result, 3).ok

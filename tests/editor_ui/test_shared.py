@@ -27,7 +27,8 @@ def test_sharing_keeps_local_edits_as_revisions(ws: LocalWorkspace) -> None:
     sws = _shared(ws)
     assert sws.revision == 1 and sws.model.to_bytes() == ws.model.to_bytes()
     assert [(e.revision, e.author, e.edit) for e in sws.history()] == [
-        (1, "alice", {"op": "remove_node", "node": "/block1/Relu_6"})]
+        (1, "alice", {"op": "remove_node", "node": "/block1/Relu_6"})
+    ]
     assert panels.member_rows(sws) == [{"user": "alice", "role": "owner"}]
 
 
@@ -50,8 +51,9 @@ def test_stale_edit_is_rebased(ws: LocalWorkspace) -> None:
     assert actions.apply_form(bob, "remove_node", {"node": "/block2/Relu_11"}).ok
     out = actions.apply_form(alice, "remove_node", {"node": "/block3/Relu_16"})  # alice still shows revision 1
     assert out.ok and out.entry.revision == 3 and out.entry.message == "rebased from revision 1"
-    assert out.message == ("Applied remove_node(node='/block3/Relu_16') as revision 3 "
-                           "(rebased from revision 1: others edited meanwhile)")
+    assert out.message == (
+        "Applied remove_node(node='/block3/Relu_16') as revision 3 (rebased from revision 1: others edited meanwhile)"
+    )
     assert alice.revision == 3 and bob.refresh()
     assert {"/block2/Relu_11", "/block3/Relu_16"}.isdisjoint(bob.model.nodes_named())
 

@@ -83,8 +83,12 @@ def test_recipe_replays_to_the_same_model(ws: LocalWorkspace) -> None:
 
 
 def test_recipe_with_a_bad_edit_applies_the_good_prefix(ws: LocalWorkspace) -> None:
-    text = json.dumps({"modelps_recipe": 1, "edits": [{"op": "remove_node", "node": "/block1/Relu_6"},
-                                                      {"op": "remove_node", "node": "ghost"}]})
+    text = json.dumps(
+        {
+            "modelps_recipe": 1,
+            "edits": [{"op": "remove_node", "node": "/block1/Relu_6"}, {"op": "remove_node", "node": "ghost"}],
+        }
+    )
     out = actions.apply_recipe_text(ws, text)
     assert not out.ok and out.message.startswith("Applied 1 of 2 edits; edit #2 refused: remove_node: no node named")
     assert ws.revision == 1

@@ -67,7 +67,11 @@ def test_large_model_edits_in_little_memory(tmp_path: Path) -> None:
     out.mkdir()
     result = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(path), str(out / "edited.onnx")],
-        capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=True,
     )
     peak = json.loads(result.stdout.strip().splitlines()[-1])["peak_mb"]
     assert peak < 500, f"peak memory {peak:.0f} MB"
