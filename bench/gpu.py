@@ -32,7 +32,6 @@ from genie.measure import BackendUnavailable, make_runner, measure  # noqa: E402
 from genie.metrics import centered_cosine  # noqa: E402
 from modelps.io import model_bytes  # noqa: E402
 from modelps.model import Model  # noqa: E402
-from modelps.runtime import dropped_provider, preload_gpu_libraries  # noqa: E402
 
 GPU_BACKENDS = ("ort-cuda", "ort-trt", "tensorrt")
 
@@ -51,15 +50,7 @@ def variants(path: Path) -> dict[str, bytes]:
 
 def outputs(backend: str, data: bytes, feeds: dict[str, np.ndarray]) -> np.ndarray:
     """The first output of one run on ``backend`` (ONNX Runtime backends only)."""
-    import onnxruntime as ort
-
-    providers = {"ort-cpu": ["CPUExecutionProvider"], "ort-cuda": ["CUDAExecutionProvider"]}[backend]
-    preload_gpu_libraries(ort, providers)
-    session = ort.InferenceSession(data, providers=providers)
-    fallback = dropped_provider(session, providers)
-    if fallback is not None:
-        raise BackendUnavailable(fallback)
-    return np.asarray(session.run(None, feeds)[0], dtype=np.float32)
+    return np.asarray(make_runner(backend, data, feeds)()[0], dtype=np.float32)
 
 
 def bench_model(name: str, weights: str, batches: list[int], rounds: int) -> list[dict[str, Any]]:

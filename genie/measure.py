@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from modelps.errors import ModelPSError
-from modelps.runtime import dropped_provider, preload_gpu_libraries
+from modelps.runtime import open_session, provider_name
 
 __all__ = ["BACKENDS", "BackendUnavailable", "Runner", "Timing", "make_runner", "measure"]
 
@@ -79,12 +79,10 @@ def _ort_runner(
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     available = set(ort.get_available_providers())
-    wanted = providers[0] if isinstance(providers[0], str) else providers[0][0]
+    wanted = provider_name(providers[0])
     if wanted not in available:
         raise BackendUnavailable(f"ONNX Runtime here has no {wanted} (available: {sorted(available)})")
-    preload_gpu_libraries(ort, providers)
-    session = ort.InferenceSession(model_bytes, options, providers=providers)
-    fallback = dropped_provider(session, providers)
+    session, fallback = open_session(ort, model_bytes, options, providers)
     if fallback is not None:
         raise BackendUnavailable(fallback)
     data = dict(feeds)

@@ -473,7 +473,7 @@ def _levels(goal: Goal, fp32_ms: float, table: LayerTable, *, extra: bool = Fals
 
 def _distinct(specs: Sequence[Spec], built: Sequence[Candidate] = ()) -> list[Spec]:
     """Drop specs whose recipe repeats an earlier spec's or an already built candidate's."""
-    seen = {repr(c.recipe.to_dict()["edits"]) for c in built}
+    seen = {repr([e.to_dict() for e in c.recipe.edits]) for c in built}
     out = []
     for spec in specs:
         key = repr([e.to_dict() for e in spec[1]])
@@ -543,9 +543,10 @@ def _refined_losses(
     largest plan that met the floor and the smallest that did not, or scale from the nearest one.
     """
     quantized = precision == "int8"
-    allowed = 1.0 - goal.min_fidelity - spent.get(precision, 0.0)
+    own = spent.get(precision, 0.0)  # what the precision itself costs
+    allowed = 1.0 - goal.min_fidelity - own
     points = sorted(
-        (c.details["planned_loss"], 1.0 - c.score - spent.get(precision, 0.0))
+        (c.details["planned_loss"], 1.0 - c.score - own)
         for c in candidates
         if c.quantized == quantized and c.details.get("planned_loss", 0.0) > 0 and np.isfinite(c.score)
     )

@@ -19,7 +19,9 @@ __all__ = [
     "dropped_provider",
     "input_specs",
     "make_inputs",
+    "open_session",
     "preload_gpu_libraries",
+    "provider_name",
     "run",
     "session_for",
 ]
@@ -40,13 +42,25 @@ def session_for(model: ir.Model, *, threads: int | None = None, providers: list[
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
     providers = providers or ["CPUExecutionProvider"]
-    preload_gpu_libraries(ort, providers)
     if weight_bytes(model) < _INLINE_BYTES and not has_external_data(model):
-        return ort.InferenceSession(model_bytes(model), options, providers=providers)
+        return open_session(ort, model_bytes(model), options, providers)[0]
     with tempfile.TemporaryDirectory(prefix="modelps-ort-") as folder:
         path = Path(folder, "model.onnx")
         save(model, path, external_data="model.onnx.data")
-        return ort.InferenceSession(str(path), options, providers=providers)
+        return open_session(ort, str(path), options, providers)[0]
+
+
+def open_session(
+    ort: Any, source: bytes | str, options: Any, providers: Sequence[str | tuple[str, Any]]
+) -> tuple[Any, str | None]:
+    """Create an ``InferenceSession`` on ``providers``, GPU libraries preloaded first.
+
+    Returns the session and what :func:`dropped_provider` says of it (None when the first
+    requested provider is running).
+    """
+    preload_gpu_libraries(ort, providers)
+    session = ort.InferenceSession(source, options, providers=list(providers))
+    return session, dropped_provider(session, providers)
 
 
 def provider_name(provider: str | tuple[str, Any]) -> str:

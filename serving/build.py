@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from modelps.io import file_sha256
-from modelps.runtime import dropped_provider, preload_gpu_libraries
+from modelps.runtime import open_session
 from serving.errors import BackendUnavailableError, BuildError
 from serving.repository import BACKENDS, DEFAULT_MAX_BATCH_SIZE, onnx_signature
 
@@ -320,13 +320,11 @@ def _build_ort(source: Path, target: Path, plan: BuildPlan) -> dict[str, Any]:
             "this onnxruntime has no TensorrtExecutionProvider: install onnxruntime-gpu and TensorRT "
             "(pip install --extra-index-url https://pypi.nvidia.com tensorrt)"
         )
-    preload_gpu_libraries(ort, providers)
     try:
-        session = ort.InferenceSession(str(source), options, providers=providers)
+        session, fallback = open_session(ort, str(source), options, providers)
     except Exception as exc:
         tmp.unlink(missing_ok=True)
         raise BuildError(f"{source}: ONNX Runtime could not build it ({str(exc).strip().splitlines()[-1]})") from exc
-    fallback = dropped_provider(session, providers)
     if fallback is not None:
         tmp.unlink(missing_ok=True)
         raise BackendUnavailableError(fallback)

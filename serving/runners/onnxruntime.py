@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from modelps.runtime import dropped_provider, preload_gpu_libraries
+from modelps.runtime import open_session, provider_name
 from serving.config import TensorSpec
 from serving.errors import BackendUnavailableError
 from serving.runners.base import InvalidInputError, Runner
@@ -133,11 +133,9 @@ class OrtSessionLoader:
         """
         if self.shared and self._session is not None:
             return self._session
-        gpu = any((p[0] if isinstance(p, tuple) else p) != "CPUExecutionProvider" for p in self.providers)
+        gpu = any(provider_name(p) != "CPUExecutionProvider" for p in self.providers)
         ort = import_onnxruntime(gpu=gpu)
-        preload_gpu_libraries(ort, self.providers)
-        session = ort.InferenceSession(str(self.path), session_options(ort, self.settings), providers=self.providers)
-        fallback = dropped_provider(session, self.providers)
+        session, fallback = open_session(ort, str(self.path), session_options(ort, self.settings), self.providers)
         if fallback is not None:
             raise BackendUnavailableError(f"{self.path.name}: {fallback}")
         logger.info("loaded %s with %s", self.path, session.get_providers())
