@@ -79,6 +79,10 @@ class Goal:
     include_residual: bool = True
     levels: tuple[float, ...] = ()
     """Extra speed-up levels (vs the original) to place candidates at, besides the target."""
+    finetune_steps: int = 0
+    """When > 0 (needs PyTorch), the plans that just miss the fidelity floor are also built with
+    that many steps of distillation fine-tuning after pruning (``prune_channels``'s
+    ``finetune_steps``), one per precision (and the target-level plans when a target is set)."""
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.methods) - {"quantize", "prune"})
@@ -90,6 +94,8 @@ class Goal:
             raise ModelPSError(f"target speed-up must be positive, got {self.target_speedup}")
         if self.target_latency_ms is not None and self.target_latency_ms <= 0:
             raise ModelPSError(f"target latency must be positive, got {self.target_latency_ms}")
+        if self.finetune_steps < 0:
+            raise ModelPSError(f"fine-tuning steps must be >= 0, got {self.finetune_steps}")
 
 
 @dataclasses.dataclass
@@ -263,7 +269,10 @@ def search(model: Model | str | Path, goal: Goal | None = None, progress: Progre
             )
             for precision in sorted(tables, key=lambda p: p != "int8"):  # INT8 combinations first
                 table = tables[precision]
-                specs += planner.specs(precision, _levels(goal, planner.fp32_ms, table, extra=False), [])
+                at_target = planner.specs(precision, _levels(goal, planner.fp32_ms, table, extra=False), [])
+                for _, _, meta in at_target:
+                    meta["target_level"] = goal.target_speedup is not None or goal.target_latency_ms is not None
+                specs += at_target
                 floor += planner.specs(precision, [], _loss_levels(goal, spent.get(precision, 0.0)))
                 extra += planner.specs(precision, _levels(goal, planner.fp32_ms, table, extra=True), [])
 
@@ -279,6 +288,8 @@ def search(model: Model | str | Path, goal: Goal | None = None, progress: Progre
         ]
         candidates += build(_distinct(refined, candidates), always=0)
     candidates += build(_distinct(extra, candidates), always=0)
+    if goal.finetune_steps and planner is not None:
+        candidates += build(_distinct(_finetuned(candidates, goal), candidates), always=0)
     _measure_all(candidates, goal, bench_feed, threads, report)
     baseline = candidates[0]
     _predict(candidates, base, tables, baseline, int8_name=next((n for n, e, _ in specs if e == [quant_edit]), "int8"))
@@ -640,6 +651,42 @@ def _trajectory(
 
 
 # -- building, measuring, recommending ------------------------------------------------------
+def _finetuned(candidates: Sequence[Candidate], goal: Goal) -> list[Spec]:
+    """Fine-tuned versions of the pruning plans that missed the fidelity floor by the least.
+
+    Per precision: the plan with the smallest planned loss among those below the floor; with a
+    target, also the (two least lossy) target-level plans below it of the fastest precision (INT8 when there is one:
+    the one that needs the least pruning to get there). Each plan's fine-tuned FP32 model comes
+    first, so that its INT8 version reuses it.
+    """
+    chosen: list[Candidate] = []
+    fastest = any(c.quantized for c in candidates)
+    for quantized in (True, False):
+        missed = [
+            c for c in candidates
+            if c.quantized == quantized and c.details.get("ratios") and not c.score >= goal.min_fidelity
+        ]  # fmt: skip
+        missed.sort(key=lambda c: c.details.get("planned_loss", 0.0))
+        chosen += missed[:1]
+        if quantized == fastest:
+            chosen += [c for c in missed[1:] if c.details.get("target_level")][:2]
+    specs: list[Spec] = []
+    for cand in chosen:
+        prune_edit = dataclasses.replace(cand.recipe.edits[0], finetune_steps=goal.finetune_steps)
+        meta = {k: v for k, v in cand.details.items() if k != "model_bytes"}
+        fp32_meta = {**meta, "quantized": False}
+        specs.append((f"fp32-prune-{meta['level']}-ft", [prune_edit], fp32_meta))
+        if cand.quantized:
+            specs.append((f"{cand.name}-ft", [prune_edit, *cand.recipe.edits[1:]], meta))
+    taken = {c.name for c in candidates}
+    for index, (name, edits, meta) in enumerate(specs):
+        while name in taken:
+            name += "'"
+        taken.add(name)
+        specs[index] = (name, edits, meta)
+    return specs
+
+
 def _build_candidates(
     base: ir.Model,
     base_sha: str | None,
@@ -901,6 +948,9 @@ def explain(
         parts.append(
             f"prunes {cand.pruned_fraction:.0%} of prunable channels in {len(ratios)} groups (largest cuts: {cuts})"
         )
+        steps = getattr(cand.recipe.edits[0], "finetune_steps", 0) if cand.recipe.edits else 0
+        if steps:
+            parts.append(f"fine-tunes the pruned weights for {steps} steps to reproduce the original")
     if cand.quantized:
         parts.append("quantizes to INT8 (QDQ, per-channel weights, U8 activations)")
     what = " and ".join(parts) or "leaves the model unchanged"

@@ -39,6 +39,8 @@ class PruneParams(Protocol):
     calib_samples: int
     seed: int
     normalize: Any
+    finetune_steps: int
+    finetune_lr: float
 
 
 def group_ratios(
@@ -103,7 +105,24 @@ def plan_and_prune(model: ir.Model, params: Any) -> ir.Model:
         by_id = {analysis.group(name).id: kept for name, kept in keep.items() if len(kept) < analysis.group(name).size}
         done = reconstruct(model, pruned, analysis, by_id, feeds, seed=params.seed)
         logger.info("reconstructed %d layers", len(done))
+    if params.finetune_steps and feeds:
+        pruned = _finetune(pruned, model, feeds, params)
     return pruned
+
+
+def _finetune(pruned: ir.Model, original: ir.Model, feeds: Sequence[Mapping[str, np.ndarray]], params: Any) -> ir.Model:
+    """Distill ``original`` into ``pruned`` (PyTorch, imported here)."""
+    import importlib.util
+
+    from modelps.compress.distill import UnsupportedOp, distill
+
+    if importlib.util.find_spec("torch") is None:  # pragma: no cover - torch is part of the test environment
+        raise PruneError("fine-tuning needs PyTorch: pip install torch==2.13.0")
+
+    try:
+        return distill(pruned, original, feeds, steps=params.finetune_steps, lr=params.finetune_lr, seed=params.seed)
+    except UnsupportedOp as exc:
+        raise PruneError(str(exc)) from exc
 
 
 def activation_scores(

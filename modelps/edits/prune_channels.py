@@ -30,7 +30,10 @@ class PruneChannels(Edit):
     kept counts to a multiple (kernel-friendly widths);
     ``reconstruct`` is a calibration source (see ``quantize_int8``): when set, the layers after
     each pruned group are re-fit by least squares to the original model's outputs; ``calib_sha256``,
-    ``calib_samples``, ``seed`` and ``normalize`` as for ``quantize_int8``.
+    ``calib_samples``, ``seed`` and ``normalize`` as for ``quantize_int8``; ``finetune_steps``
+    (needs ``reconstruct`` and PyTorch) then trains the pruned model's weights for that many steps
+    to reproduce the unpruned model's outputs and residual sums on the calibration inputs
+    (:mod:`modelps.compress.distill`; ``finetune_lr`` is relative to each weight tensor's scale).
 
     Refuses: unknown or fixed groups (the reason is given: model input/output, grouped conv,
     an op the analysis does not look through), ratios outside [0, 1).
@@ -47,6 +50,8 @@ class PruneChannels(Edit):
     calib_samples: int = 16
     seed: int = 0
     normalize: Literal["imagenet", "unit", "none"] = "imagenet"
+    finetune_steps: int = 0
+    finetune_lr: float = 3e-4
 
     def apply(self, tape: Tape) -> None:
         """Build the transformed model and swap it in through ``tape``."""
@@ -59,6 +64,11 @@ class PruneChannels(Edit):
                 raise self.fail(f"ratio of group {name!r} must be in [0, 1), got {ratio}")
         if self.round_to < 1:
             raise self.fail(f"round_to must be >= 1, got {self.round_to}")
+        if self.finetune_steps < 0 or self.finetune_lr <= 0:
+            got = f"{self.finetune_steps}, {self.finetune_lr}"
+            raise self.fail(f"finetune_steps must be >= 0 and finetune_lr > 0, got {got}")
+        if self.finetune_steps and self.reconstruct is None:
+            raise self.fail("finetune_steps needs calibration inputs: set reconstruct to a calibration source")
         try:
             pruned = plan_and_prune(tape.model, self)
         except ValueError as exc:

@@ -125,3 +125,32 @@ def test_search_on_the_cuda_backend_measures_fp16_on_the_gpu(model_path) -> None
     assert fp16.score > 0.999  # half precision barely moves a small CNN's outputs
     if result.recommended is not None:
         assert result.recommended.speedup >= 1.0
+
+
+@pytest.mark.slow
+def test_search_fine_tunes_the_plan_that_missed_the_floor(model_path) -> None:
+    pytest.importorskip("torch", reason="fine-tuning needs PyTorch")
+    goal = Goal(
+        min_fidelity=0.999, methods=("prune",), budget_s=60, calib_samples=8, holdout_samples=6, threads=1,
+        finetune_steps=10,
+    )  # fmt: skip
+    result = search(model_path, goal)
+    tuned = [c for c in result.candidates if c.name.endswith("-ft")]
+    assert tuned, [c.name for c in result.candidates]
+    for cand in tuned:
+        assert cand.recipe.edits[0].finetune_steps == 10
+        assert "fine-tunes the pruned weights for 10 steps" in cand.explanation
+        plain = next(
+            c for c in result.candidates if not c.name.endswith("-ft") and c.details["ratios"] == cand.details["ratios"]
+        )
+        assert cand.flops == plain.flops  # same architecture, new weights
+    replay = Model.load(model_path)
+    replay.apply_recipe(tuned[0].recipe)
+    assert runtime.run(replay.ir, load_calibration(replay.ir, "samples", count=1, seed=1)[0])["y"].shape == (1, 10)
+
+
+def test_finetune_steps_must_not_be_negative() -> None:
+    from modelps.errors import ModelPSError
+
+    with pytest.raises(ModelPSError, match="fine-tuning steps must be >= 0, got -1"):
+        Goal(finetune_steps=-1)

@@ -1,0 +1,552 @@
+"""Distillation fine-tuning of an ONNX model's weights towards a teacher model, in PyTorch.
+
+After pruning, least-squares reconstruction re-fits each layer on its own; a short end-to-end
+fine-tune lets all layers compensate together (NetAdapt's short-term fine-tune, with the original
+model as the teacher instead of labels). The student graph is executed node by node with
+``torch.nn.functional`` (no conversion to another model format); the float weights, biases and
+slopes read by ``Conv``/``ConvTranspose``/``Gemm``/``MatMul``/``BatchNormalization``/``PRelu`` are
+trained and written back into the initializers; the graph itself is unchanged. Teacher outputs
+come from ONNX Runtime on the same (augmented) inputs. BatchNorm runs in inference mode.
+
+PyTorch is imported only when :func:`distill` runs (``pip install torch``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import onnx_ir as ir
+
+__all__ = ["TRAINABLE_OPS", "UnsupportedOp", "distill", "supported"]
+
+logger = logging.getLogger(__name__)
+
+TRAINABLE_OPS = {"Conv": (1, 2), "ConvTranspose": (1, 2), "Gemm": (1, 2), "MatMul": (1,), "PRelu": (1,)}
+_BN_TRAINABLE = (1, 2)  # BatchNormalization scale and bias; mean and variance stay
+
+
+class UnsupportedOp(ValueError):
+    """The graph uses an op the PyTorch executor does not run."""
+
+
+def supported(model: ir.Model) -> list[str]:
+    """The op types of ``model`` the executor cannot run (empty when it can run the whole graph)."""
+    return sorted({n.op_type for n in model.graph if n.domain not in ("", "ai.onnx") or n.op_type not in _OPS})
+
+
+def distill(
+    student: ir.Model,
+    teacher: ir.Model,
+    feeds: Sequence[Mapping[str, np.ndarray]],
+    *,
+    steps: int = 200,
+    batch: int = 8,
+    lr: float = 3e-4,
+    seed: int = 0,
+    hints: bool = True,
+    hint_weight: float = 1.0,
+    threads: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ir.Model:
+    """Return a copy of ``student`` whose weights were trained to reproduce ``teacher``'s outputs.
+
+    ``feeds`` are calibration inputs (one sample or a small batch each); every step draws ``batch``
+    samples and flips image-like inputs left-right half of the time, runs the teacher on them (ONNX
+    Runtime) and takes an Adam step on the mean squared error of every output and (``hints``) of
+    every residual sum both models share, each relative to the teacher's variance. Learning rates
+    are ``lr`` times each weight tensor's root mean square (warm-up, then cosine decay).
+
+    Raises:
+        UnsupportedOp: The student uses an op the executor does not run.
+        ValueError: No feeds, or outputs of the two models do not match.
+    """
+    import torch
+
+    from modelps.runtime import session_for
+
+    missing = supported(student)
+    if missing:
+        raise UnsupportedOp(f"fine-tuning cannot run op(s) {missing} in PyTorch")
+    if not feeds:
+        raise ValueError("distillation needs calibration inputs")
+    outputs = [v.name for v in student.graph.outputs]
+    if outputs != [v.name for v in teacher.graph.outputs]:
+        raise ValueError(f"student outputs {outputs} differ from the teacher's")
+    names = [v.name for v in student.graph.inputs if v.name in feeds[0]]
+    pool = {n: np.concatenate([np.asarray(f[n]) for f in feeds], axis=0) for n in names}
+    net = _Executor(student)
+    split = _fixed_batch(student) or _fixed_batch(teacher)  # run one sample at a time
+    probe = {k: v[:1] for k, v in pool.items()}
+    targets_at = outputs + _hints(student, teacher, net, probe) if hints else outputs
+    teacher_session = session_for(expose(teacher, targets_at), threads=threads)
+    previous_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        torch.manual_seed(seed)
+        scale = _scales(teacher_session, targets_at, pool)
+        per_hint = hint_weight / max(1, len(targets_at) - len(outputs))
+        weights = [1.0 if name in outputs else per_hint for name in targets_at]
+        optimizer = torch.optim.Adam([{"params": [t], "lr": lr * _rms(t), "base": lr * _rms(t)} for t in net.trainable])
+        warmup = max(1, steps // 10)
+        rng = np.random.default_rng(seed)
+        for step in range(steps):
+            factor = min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * step / steps))
+            for group in optimizer.param_groups:
+                group["lr"] = group["base"] * factor
+            inputs = _augment(pool, batch, rng)
+            optimizer.zero_grad(set_to_none=True)
+            for part in _parts(inputs, split):
+                targets = teacher_session.run(targets_at, part)
+                predicted = net({k: torch.from_numpy(v) for k, v in part.items()}, targets_at)
+                loss = sum(
+                    w * torch.mean((predicted[o] - torch.from_numpy(t)) ** 2) / s
+                    for o, t, s, w in zip(targets_at, targets, scale, weights, strict=True)
+                )
+                (loss / (batch if split else 1)).backward()
+            optimizer.step()
+            if progress is not None:
+                progress(step + 1, steps)
+            if step % 25 == 0 or step == steps - 1:
+                logger.info("fine-tune step %d/%d: loss %.4g", step + 1, steps, float(loss.detach()))
+        return net.export()
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _fixed_batch(model: ir.Model) -> bool:
+    """Whether some graph input has a fixed leading dimension (the model runs one sample at a time)."""
+    for value in model.graph.inputs:
+        shape = value.shape
+        if shape is not None and len(shape) and isinstance(shape[0], int):
+            return True
+    return False
+
+
+def _parts(inputs: Mapping[str, np.ndarray], split: bool) -> list[dict[str, np.ndarray]]:
+    if not split:
+        return [dict(inputs)]
+    count = len(next(iter(inputs.values())))
+    return [{k: v[i : i + 1] for k, v in inputs.items()} for i in range(count)]
+
+
+def _rms(tensor: Any) -> float:
+    """Root mean square of a tensor: learning rates are relative to each tensor's scale."""
+    return float(tensor.detach().pow(2).mean().sqrt()) + 1e-8
+
+
+def expose(model: ir.Model, names: Sequence[str]) -> ir.Model:
+    """A copy of ``model`` whose graph outputs include the named tensors (float unless typed)."""
+    clone = model.clone()
+    by_name = {v.name: v for n in clone.graph for v in n.outputs}
+    by_name.update({v.name: v for v in clone.graph.inputs})
+    present = {v.name for v in clone.graph.outputs}
+    for name in names:
+        if name not in present:
+            value = by_name[name]
+            if value.type is None:
+                value.type = ir.TensorType(ir.DataType.FLOAT)
+            clone.graph.outputs.append(value)
+            present.add(name)
+    return clone
+
+
+def _hints(student: ir.Model, teacher: ir.Model, net: _Executor, probe: Mapping[str, np.ndarray]) -> list[str]:
+    """Intermediate tensors to match: residual sums (``Add`` outputs) both models have, same shape."""
+    import torch
+
+    teacher_names = {v.name for n in teacher.graph for v in n.outputs}
+    candidates = [n.outputs[0].name for n in student.graph if n.op_type == "Add" and n.outputs[0].name in teacher_names]
+    candidates = [c for c in candidates if c not in {v.name for v in student.graph.outputs}]
+    if not candidates:
+        return []
+    from modelps.runtime import session_for
+
+    with torch.no_grad():
+        mine = net({k: torch.from_numpy(v) for k, v in probe.items()}, candidates)
+    theirs = dict(zip(candidates, session_for(expose(teacher, candidates)).run(candidates, dict(probe)), strict=True))
+    return [c for c in candidates if tuple(mine[c].shape) == tuple(theirs[c].shape)]
+
+
+def _scales(session: Any, outputs: Sequence[str], pool: Mapping[str, np.ndarray]) -> list[float]:
+    """The variance of each teacher tensor over the pool (the loss is relative to it)."""
+    count = len(next(iter(pool.values())))
+    parts = [session.run(list(outputs), {k: v[i : i + 1] for k, v in pool.items()}) for i in range(min(count, 32))]
+    return [float(np.var(np.concatenate([p[j] for p in parts]))) + 1e-12 for j in range(len(outputs))]
+
+
+def _augment(pool: Mapping[str, np.ndarray], batch: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """``batch`` samples drawn from the pool; image-like (4-D float) inputs flipped left-right half the time."""
+    count = len(next(iter(pool.values())))
+    pick = rng.integers(0, count, size=batch)
+    flip = rng.uniform(size=batch) < 0.5
+    out = {}
+    for name, data in pool.items():
+        drawn = data[pick]
+        if data.ndim == 4 and np.issubdtype(data.dtype, np.floating):
+            drawn[flip] = drawn[flip][..., ::-1]
+        out[name] = np.ascontiguousarray(drawn)
+    return out
+
+
+class _Executor:
+    """Runs an ONNX graph with torch ops; trainable initializers are leaf tensors."""
+
+    def __init__(self, model: ir.Model) -> None:
+        import torch
+
+        self.model = model.clone()
+        self.graph = self.model.graph
+        self.consts: dict[str, Any] = {}
+        self.params: dict[str, Any] = {}
+        trainable = _trainable_names(self.graph)
+        for name, value in self.graph.initializers.items():
+            if value.const_value is None:
+                continue
+            array = np.array(value.const_value.numpy())
+            tensor = torch.from_numpy(array.copy()) if array.ndim else torch.tensor(array)
+            if name in trainable and np.issubdtype(array.dtype, np.floating):
+                tensor.requires_grad_(True)
+                self.params[name] = tensor
+            self.consts[name] = tensor
+        self.trainable = list(self.params.values())
+
+    def __call__(self, inputs: Mapping[str, Any], names: Sequence[str] = ()) -> dict[str, Any]:
+        env: dict[str, Any] = dict(self.consts)
+        env.update(inputs)
+        for node in self.graph:
+            args = [env[v.name] if v is not None and v.name else None for v in node.inputs]
+            results = _OPS[node.op_type](node, args)
+            if not isinstance(results, tuple):
+                results = (results,)
+            for value, result in zip(node.outputs, results, strict=False):
+                env[value.name] = result
+        return {name: env[name] for name in names or [v.name for v in self.graph.outputs]}
+
+    def export(self) -> ir.Model:
+        """The model with the trained values written into its initializers."""
+        for name, tensor in self.params.items():
+            value = self.graph.initializers[name]
+            array = tensor.detach().numpy().astype(value.const_value.numpy().dtype)
+            value.const_value = ir.tensor(array, name=name)
+        return self.model
+
+
+def _trainable_names(graph: ir.Graph) -> set[str]:
+    names = set()
+    for node in graph:
+        slots = _BN_TRAINABLE if node.op_type == "BatchNormalization" else TRAINABLE_OPS.get(node.op_type, ())
+        for i in slots:
+            if i < len(node.inputs) and node.inputs[i] is not None and node.inputs[i].is_initializer():
+                names.add(node.inputs[i].name)
+    return names
+
+
+# --- op implementations --------------------------------------------------------------------------
+
+
+def _attr(node: ir.Node, name: str, default: Any = None) -> Any:
+    attr = node.attributes.get(name)
+    return default if attr is None else attr.value
+
+
+def _ints(x: Any) -> list[int]:
+    return [int(v) for v in (x.tolist() if hasattr(x, "tolist") else x)]
+
+
+def _pads(node: ir.Node, spatial: int) -> tuple[list[int], list[int]]:
+    pads = list(_attr(node, "pads", [0] * (2 * spatial)))
+    return pads[:spatial], pads[spatial:]
+
+
+def _explicit_pad(x: Any, begin: list[int], end: list[int], value: float = 0.0) -> tuple[Any, int | list[int]]:
+    """Symmetric pads go to the op; asymmetric ones are applied here first."""
+    import torch.nn.functional as F
+
+    if begin == end:
+        return x, begin
+    flat = []
+    for b, e in zip(reversed(begin), reversed(end), strict=True):
+        flat += [b, e]
+    return F.pad(x, flat, value=value), 0
+
+
+def _check_auto_pad(node: ir.Node) -> None:
+    mode = _attr(node, "auto_pad", "NOTSET")
+    if mode not in ("NOTSET", "VALID"):
+        raise UnsupportedOp(f"{node.op_type} {node.name!r}: auto_pad={mode} is not supported for fine-tuning")
+
+
+def _conv(node: ir.Node, args: list[Any]) -> Any:
+    import torch.nn.functional as F
+
+    _check_auto_pad(node)
+    x, w = args[0], args[1]
+    b = args[2] if len(args) > 2 else None
+    spatial = w.dim() - 2
+    begin, end = _pads(node, spatial)
+    x, pad = _explicit_pad(x, begin, end)
+    conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[spatial]
+    return conv(
+        x, w, b, stride=_attr(node, "strides", [1] * spatial), padding=pad,
+        dilation=_attr(node, "dilations", [1] * spatial), groups=_attr(node, "group", 1),
+    )  # fmt: skip
+
+
+def _conv_transpose(node: ir.Node, args: list[Any]) -> Any:
+    import torch.nn.functional as F
+
+    _check_auto_pad(node)
+    if _attr(node, "output_shape") is not None:
+        raise UnsupportedOp(f"ConvTranspose {node.name!r}: output_shape is not supported for fine-tuning")
+    x, w = args[0], args[1]
+    b = args[2] if len(args) > 2 else None
+    spatial = w.dim() - 2
+    begin, end = _pads(node, spatial)
+    if begin != end:
+        raise UnsupportedOp(f"ConvTranspose {node.name!r}: asymmetric pads are not supported for fine-tuning")
+    fn = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}[spatial]
+    return fn(
+        x, w, b, stride=_attr(node, "strides", [1] * spatial), padding=begin,
+        output_padding=_attr(node, "output_padding", [0] * spatial), groups=_attr(node, "group", 1),
+        dilation=_attr(node, "dilations", [1] * spatial),
+    )  # fmt: skip
+
+
+def _gemm(node: ir.Node, args: list[Any]) -> Any:
+    a, b = args[0], args[1]
+    if _attr(node, "transA", 0):
+        a = a.t()
+    if _attr(node, "transB", 0):
+        b = b.t()
+    y = _attr(node, "alpha", 1.0) * (a @ b)
+    if len(args) > 2 and args[2] is not None:
+        y = y + _attr(node, "beta", 1.0) * args[2]
+    return y
+
+
+def _pool(node: ir.Node, args: list[Any]) -> Any:
+    import torch.nn.functional as F
+
+    _check_auto_pad(node)
+    x = args[0]
+    kernel = _attr(node, "kernel_shape")
+    spatial = len(kernel)
+    begin, end = _pads(node, spatial)
+    is_max = node.op_type == "MaxPool"
+    x, pad = _explicit_pad(x, begin, end, value=-math.inf if is_max else 0.0)
+    stride = _attr(node, "strides", [1] * spatial)
+    ceil = bool(_attr(node, "ceil_mode", 0))
+    if is_max:
+        fn = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}[spatial]
+        return fn(x, kernel, stride, pad, dilation=_attr(node, "dilations", [1] * spatial), ceil_mode=ceil)
+    fn = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}[spatial]
+    include = bool(_attr(node, "count_include_pad", 0))
+    return fn(x, kernel, stride, pad, ceil_mode=ceil, count_include_pad=include)
+
+
+def _batchnorm(node: ir.Node, args: list[Any]) -> Any:
+    import torch.nn.functional as F
+
+    x, scale, bias, mean, var = args[:5]
+    return F.batch_norm(x, mean, var, scale, bias, training=False, eps=_attr(node, "epsilon", 1e-5))
+
+
+def _prelu(node: ir.Node, args: list[Any]) -> Any:
+    import torch
+
+    x, slope = args
+    return torch.where(x >= 0, x, x * slope)
+
+
+def _clip(node: ir.Node, args: list[Any]) -> Any:
+    import torch
+
+    low = args[1] if len(args) > 1 and args[1] is not None else _attr(node, "min")
+    high = args[2] if len(args) > 2 and args[2] is not None else _attr(node, "max")
+    return torch.clamp(args[0], None if low is None else float(low), None if high is None else float(high))
+
+
+def _axes(node: ir.Node, args: list[Any], rank: int) -> list[int] | None:
+    axes = args[1] if len(args) > 1 and args[1] is not None else _attr(node, "axes")
+    if axes is None:
+        return None
+    return [a % rank for a in _ints(axes)]
+
+
+def _reduce(fn_name: str) -> Callable[[ir.Node, list[Any]], Any]:
+    def run(node: ir.Node, args: list[Any]) -> Any:
+        import torch
+
+        x = args[0]
+        axes = _axes(node, args, x.dim()) or list(range(x.dim()))
+        keep = bool(_attr(node, "keepdims", 1))
+        if fn_name == "l2":
+            return torch.sqrt(torch.sum(x * x, dim=axes, keepdim=keep))
+        return getattr(torch, fn_name)(x, dim=axes, keepdim=keep)
+
+    return run
+
+
+def _flatten(node: ir.Node, args: list[Any]) -> Any:
+    x = args[0]
+    axis = _attr(node, "axis", 1) % max(x.dim(), 1)
+    lead = int(np.prod(x.shape[:axis])) if axis else 1
+    return x.reshape(lead, -1)
+
+
+def _reshape(node: ir.Node, args: list[Any]) -> Any:
+    x, shape = args[0], _ints(args[1])
+    if not _attr(node, "allowzero", 0):
+        shape = [x.shape[i] if s == 0 else s for i, s in enumerate(shape)]
+    return x.reshape(shape)
+
+
+def _squeeze(node: ir.Node, args: list[Any]) -> Any:
+    x = args[0]
+    axes = _axes(node, args, x.dim())
+    if axes is None:
+        return x.squeeze()
+    for a in sorted(axes, reverse=True):
+        x = x.squeeze(a)
+    return x
+
+
+def _unsqueeze(node: ir.Node, args: list[Any]) -> Any:
+    x = args[0]
+    axes = _ints(args[1] if len(args) > 1 and args[1] is not None else _attr(node, "axes"))
+    rank = x.dim() + len(axes)
+    for a in sorted(a % rank for a in axes):
+        x = x.unsqueeze(a)
+    return x
+
+
+def _concat(node: ir.Node, args: list[Any]) -> Any:
+    import torch
+
+    return torch.cat([a for a in args if a is not None], dim=_attr(node, "axis"))
+
+
+def _transpose(node: ir.Node, args: list[Any]) -> Any:
+    perm = _attr(node, "perm")
+    return args[0].permute(*perm) if perm is not None else args[0].permute(*reversed(range(args[0].dim())))
+
+
+def _softmax(node: ir.Node, args: list[Any]) -> Any:
+    import torch
+
+    return torch.softmax(args[0], dim=_attr(node, "axis", -1))
+
+
+def _global_pool(kind: str) -> Callable[[ir.Node, list[Any]], Any]:
+    def run(node: ir.Node, args: list[Any]) -> Any:
+        x = args[0]
+        dims = list(range(2, x.dim()))
+        return x.mean(dim=dims, keepdim=True) if kind == "avg" else x.amax(dim=dims, keepdim=True)
+
+    return run
+
+
+def _binary(fn: Callable[[Any, Any], Any]) -> Callable[[ir.Node, list[Any]], Any]:
+    return lambda node, args: fn(args[0], args[1])
+
+
+def _unary(name: str) -> Callable[[ir.Node, list[Any]], Any]:
+    def run(node: ir.Node, args: list[Any]) -> Any:
+        import torch
+        import torch.nn.functional as F
+
+        x = args[0]
+        if name == "leaky":
+            return F.leaky_relu(x, _attr(node, "alpha", 0.01))
+        if name == "hardsigmoid":
+            return torch.clamp(_attr(node, "alpha", 0.2) * x + _attr(node, "beta", 0.5), 0, 1)
+        if name == "hardswish":
+            return F.hardswish(x)
+        return getattr(torch, name)(x)
+
+    return run
+
+
+def _identity(node: ir.Node, args: list[Any]) -> Any:
+    return args[0]
+
+
+def _constant(node: ir.Node, args: list[Any]) -> Any:
+    import torch
+
+    value = node.attributes["value"].value
+    return torch.from_numpy(np.array(value.numpy()))
+
+
+def _shape(node: ir.Node, args: list[Any]) -> Any:
+    import torch
+
+    return torch.tensor(list(args[0].shape), dtype=torch.int64)
+
+
+def _gather(node: ir.Node, args: list[Any]) -> Any:
+    import torch
+
+    x, idx = args
+    axis = _attr(node, "axis", 0) % x.dim()
+    idx = idx.long()
+    out = torch.index_select(x, axis, idx.reshape(-1) % x.shape[axis])
+    return out.reshape(*x.shape[:axis], *idx.shape, *x.shape[axis + 1 :])
+
+
+def _cast(node: ir.Node, args: list[Any]) -> Any:
+    import torch
+
+    dtype = ir.DataType(_attr(node, "to")).numpy()
+    return args[0].to(getattr(torch, np.dtype(dtype).name))
+
+
+_OPS: dict[str, Callable[[ir.Node, list[Any]], Any]] = {
+    "Conv": _conv,
+    "ConvTranspose": _conv_transpose,
+    "Gemm": _gemm,
+    "MatMul": _binary(lambda a, b: a @ b),
+    "Add": _binary(lambda a, b: a + b),
+    "Sub": _binary(lambda a, b: a - b),
+    "Mul": _binary(lambda a, b: a * b),
+    "Div": _binary(lambda a, b: a / b),
+    "Pow": _binary(lambda a, b: a**b),
+    "Relu": _unary("relu"),
+    "Sigmoid": _unary("sigmoid"),
+    "Tanh": _unary("tanh"),
+    "Sqrt": _unary("sqrt"),
+    "Exp": _unary("exp"),
+    "Neg": _unary("neg"),
+    "Abs": _unary("abs"),
+    "LeakyRelu": _unary("leaky"),
+    "HardSigmoid": _unary("hardsigmoid"),
+    "HardSwish": _unary("hardswish"),
+    "PRelu": _prelu,
+    "Clip": _clip,
+    "BatchNormalization": _batchnorm,
+    "MaxPool": _pool,
+    "AveragePool": _pool,
+    "GlobalAveragePool": _global_pool("avg"),
+    "GlobalMaxPool": _global_pool("max"),
+    "ReduceMean": _reduce("mean"),
+    "ReduceSum": _reduce("sum"),
+    "ReduceL2": _reduce("l2"),
+    "Flatten": _flatten,
+    "Reshape": _reshape,
+    "Squeeze": _squeeze,
+    "Unsqueeze": _unsqueeze,
+    "Concat": _concat,
+    "Transpose": _transpose,
+    "Softmax": _softmax,
+    "Identity": _identity,
+    "Dropout": _identity,
+    "Constant": _constant,
+    "Shape": _shape,
+    "Gather": _gather,
+    "Cast": _cast,
+}
