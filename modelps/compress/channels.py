@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 import numpy as np
 import onnx
@@ -161,6 +161,10 @@ class Analysis:
     def prunable(self) -> list[ChannelGroup]:
         """The groups that may be pruned."""
         return [g for g in self.groups if g.prunable]
+
+    def uses_of(self, group_ids: Collection[int]) -> list[ConsumerUse]:
+        """The consumer uses that read channels of any of the groups with these ids."""
+        return [u for u in self.consumers if any(self.space_group[s] in group_ids for s, _ in u.layout)]
 
 
 def static_shapes(model: ir.Model) -> dict[str, tuple[int | str | None, ...]]:

@@ -137,7 +137,7 @@ def activation_scores(
 
     nodes = nodes_by_name(model.graph)
     wanted = {g.id for g in groups}
-    uses = [u for u in analysis.consumers if any(analysis.space_group[s] in wanted for s, _ in u.layout)]
+    uses = analysis.uses_of(wanted)
     names = list(dict.fromkeys(_name(nodes[u.node].inputs[0]) for u in uses))
     acts = capture(model, feeds, names) if names else {}
     scores = {g.name: np.zeros(g.size) for g in groups}
@@ -200,7 +200,7 @@ def ls_elimination(
     nodes = nodes_by_name(model.graph)
     plans: dict[str, tuple[str, np.ndarray]] = {}
     for group in groups:
-        uses = [u for u in analysis.consumers if any(analysis.space_group[s] == group.id for s, _ in u.layout)]
+        uses = analysis.uses_of({group.id})
         inputs = {_name(nodes[u.node].inputs[0]) for u in uses}
         if not uses or len(inputs) != 1 or any(len(u.layout) != 1 or u.layout[0][1] != 1 for u in uses):
             continue

@@ -77,8 +77,7 @@ def reconstruct(
         return []
     pruned_nodes = nodes_by_name(pruned.graph)
     order = {node.name: i for i, node in enumerate(original.graph)}
-    uses = [u for u in analysis.consumers if any(analysis.space_group[s] in keep for s, _ in u.layout)]
-    uses = [u for u in uses if _supported(pruned_nodes[u.node])]
+    uses = [u for u in analysis.uses_of(keep.keys()) if _supported(pruned_nodes[u.node])]
     uses.sort(key=lambda u: order[u.node])
     if not uses:
         return []
