@@ -88,25 +88,17 @@ def distill(
         torch.set_num_threads(threads)
     try:
         torch.manual_seed(seed)
-        scale = _scales(teacher_session, targets_at, pool)
+        scales = _scales(teacher_session, targets_at, pool)
         per_hint = hint_weight / max(1, len(targets_at) - len(outputs))
         weights = [1.0 if name in outputs else per_hint for name in targets_at]
         optimizer = torch.optim.Adam([{"params": [t], "lr": lr * _rms(t), "base": lr * _rms(t)} for t in net.trainable])
-        warmup = max(1, steps // 10)
         rng = np.random.default_rng(seed)
         for step in range(steps):
-            factor = min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * step / steps))
             for group in optimizer.param_groups:
-                group["lr"] = group["base"] * factor
-            inputs = _augment(pool, batch, rng)
+                group["lr"] = group["base"] * _schedule(step, steps)
             optimizer.zero_grad(set_to_none=True)
-            for part in _parts(inputs, split):
-                targets = teacher_session.run(targets_at, part)
-                predicted = net({k: torch.from_numpy(v) for k, v in part.items()}, targets_at)
-                loss = sum(
-                    w * torch.mean((predicted[o] - torch.from_numpy(t)) ** 2) / s
-                    for o, t, s, w in zip(targets_at, targets, scale, weights, strict=True)
-                )
+            for part in _parts(_augment(pool, batch, rng), split):
+                loss = _loss(net, teacher_session, part, targets_at, scales, weights)
                 (loss / (batch if split else 1)).backward()
             optimizer.step()
             if progress is not None:
@@ -116,6 +108,31 @@ def distill(
         return net.export()
     finally:
         torch.set_num_threads(previous_threads)
+
+
+def _schedule(step: int, steps: int) -> float:
+    """Learning-rate factor: linear warm-up over the first 10% of steps, then cosine decay."""
+    warmup = max(1, steps // 10)
+    return min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * step / steps))
+
+
+def _loss(
+    net: _Executor,
+    teacher: Any,
+    inputs: Mapping[str, np.ndarray],
+    names: Sequence[str],
+    scales: Sequence[float],
+    weights: Sequence[float],
+) -> Any:
+    """Weighted sum over ``names`` of the student's mean squared error to the teacher, relative to its variance."""
+    import torch
+
+    targets = teacher.run(list(names), dict(inputs))
+    predicted = net({k: torch.from_numpy(v) for k, v in inputs.items()}, names)
+    return sum(
+        w * torch.mean((predicted[o] - torch.from_numpy(t)) ** 2) / s
+        for o, t, s, w in zip(names, targets, scales, weights, strict=True)
+    )
 
 
 def _fixed_batch(model: ir.Model) -> bool:
