@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import onnx_ir as ir
 
-__all__ = ["TRAINABLE_OPS", "UnsupportedOp", "distill", "supported"]
+__all__ = ["TRAINABLE_OPS", "UnsupportedOp", "distill", "unsupported_ops"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class UnsupportedOp(ValueError):
     """The graph uses an op the PyTorch executor does not run."""
 
 
-def supported(model: ir.Model) -> list[str]:
+def unsupported_ops(model: ir.Model) -> list[str]:
     """The op types of ``model`` the executor cannot run (empty when it can run the whole graph)."""
     return sorted({n.op_type for n in model.graph if n.domain not in ("", "ai.onnx") or n.op_type not in _OPS})
 
@@ -66,9 +66,10 @@ def distill(
     """
     import torch
 
+    from modelps.compress.reconstruct import expose
     from modelps.runtime import session_for
 
-    missing = supported(student)
+    missing = unsupported_ops(student)
     if missing:
         raise UnsupportedOp(f"fine-tuning cannot run op(s) {missing} in PyTorch")
     if not feeds:
@@ -80,9 +81,10 @@ def distill(
     pool = {n: np.concatenate([np.asarray(f[n]) for f in feeds], axis=0) for n in names}
     net = _Executor(student)
     split = _fixed_batch(student) or _fixed_batch(teacher)  # run one sample at a time
+    shared = _shared_sums(student, teacher) if hints else []
+    teacher_session = session_for(expose(teacher, outputs + shared), threads=threads)
     probe = {k: v[:1] for k, v in pool.items()}
-    targets_at = outputs + _hints(student, teacher, net, probe) if hints else outputs
-    teacher_session = session_for(expose(teacher, targets_at), threads=threads)
+    targets_at = outputs + _same_shape(shared, net, teacher_session, probe)
     previous_threads = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
@@ -156,37 +158,27 @@ def _rms(tensor: Any) -> float:
     return float(tensor.detach().pow(2).mean().sqrt()) + 1e-8
 
 
-def expose(model: ir.Model, names: Sequence[str]) -> ir.Model:
-    """A copy of ``model`` whose graph outputs include the named tensors (float unless typed)."""
-    clone = model.clone()
-    by_name = {v.name: v for n in clone.graph for v in n.outputs}
-    by_name.update({v.name: v for v in clone.graph.inputs})
-    present = {v.name for v in clone.graph.outputs}
-    for name in names:
-        if name not in present:
-            value = by_name[name]
-            if value.type is None:
-                value.type = ir.TensorType(ir.DataType.FLOAT)
-            clone.graph.outputs.append(value)
-            present.add(name)
-    return clone
+def _shared_sums(student: ir.Model, teacher: ir.Model) -> list[str]:
+    """Residual sums (``Add`` outputs, not graph outputs) that both models have by name."""
+    teacher_names = {v.name for n in teacher.graph for v in n.outputs}
+    outputs = {v.name for v in student.graph.outputs}
+    return [
+        n.outputs[0].name
+        for n in student.graph
+        if n.op_type == "Add" and n.outputs[0].name in teacher_names and n.outputs[0].name not in outputs
+    ]
 
 
-def _hints(student: ir.Model, teacher: ir.Model, net: _Executor, probe: Mapping[str, np.ndarray]) -> list[str]:
-    """Intermediate tensors to match: residual sums (``Add`` outputs) both models have, same shape."""
+def _same_shape(names: Sequence[str], net: _Executor, teacher: Any, probe: Mapping[str, np.ndarray]) -> list[str]:
+    """The tensors of ``names`` whose shape is the same in the student and the teacher (on ``probe``)."""
     import torch
 
-    teacher_names = {v.name for n in teacher.graph for v in n.outputs}
-    candidates = [n.outputs[0].name for n in student.graph if n.op_type == "Add" and n.outputs[0].name in teacher_names]
-    candidates = [c for c in candidates if c not in {v.name for v in student.graph.outputs}]
-    if not candidates:
+    if not names:
         return []
-    from modelps.runtime import session_for
-
     with torch.no_grad():
-        mine = net({k: torch.from_numpy(v) for k, v in probe.items()}, candidates)
-    theirs = dict(zip(candidates, session_for(expose(teacher, candidates)).run(candidates, dict(probe)), strict=True))
-    return [c for c in candidates if tuple(mine[c].shape) == tuple(theirs[c].shape)]
+        mine = net({k: torch.from_numpy(v) for k, v in probe.items()}, names)
+    theirs = teacher.run(list(names), dict(probe))
+    return [n for n, t in zip(names, theirs, strict=True) if tuple(mine[n].shape) == t.shape]
 
 
 def _scales(session: Any, outputs: Sequence[str], pool: Mapping[str, np.ndarray]) -> list[float]:

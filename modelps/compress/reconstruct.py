@@ -27,27 +27,32 @@ import onnx_ir as ir
 from modelps.compress.channels import Analysis, ConsumerUse, const_array, layout_indices
 from modelps.compress.prune import nodes_by_name, set_const_input
 
-__all__ = ["capture", "reconstruct"]
+__all__ = ["capture", "expose", "reconstruct"]
 
 logger = logging.getLogger(__name__)
+
+
+def expose(model: ir.Model, names: Sequence[str]) -> ir.Model:
+    """A copy of ``model`` whose graph outputs include the named tensors (float unless typed)."""
+    clone = model.clone()
+    by_name = {v.name: v for n in clone.graph for v in n.outputs}
+    by_name.update({v.name: v for v in clone.graph.inputs})
+    present = {v.name for v in clone.graph.outputs}
+    for name in names:
+        if name not in present:
+            value = by_name[name]
+            if value.type is None:
+                value.type = ir.TensorType(ir.DataType.FLOAT)
+            clone.graph.outputs.append(value)
+            present.add(name)
+    return clone
 
 
 def capture(model: ir.Model, feeds: Sequence[Mapping[str, np.ndarray]], names: Sequence[str]) -> dict[str, np.ndarray]:
     """Run ``model`` on each feed and return the named tensors, concatenated along axis 0."""
     from modelps.runtime import session_for
 
-    clone = model.clone()
-    by_name = {v.name: v for n in clone.graph for v in n.outputs}
-    by_name.update({v.name: v for v in clone.graph.inputs})
-    outputs = {v.name for v in clone.graph.outputs}
-    for name in names:
-        if name not in outputs:
-            value = by_name[name]
-            if value.type is None:
-                value.type = ir.TensorType(ir.DataType.FLOAT)
-            clone.graph.outputs.append(value)
-            outputs.add(name)
-    session = session_for(clone)
+    session = session_for(expose(model, names))
     parts: dict[str, list[np.ndarray]] = {n: [] for n in names}
     for feed in feeds:
         for name, array in zip(names, session.run(list(names), dict(feed)), strict=True):

@@ -14,7 +14,7 @@ from tests.modelps.compress.test_compress_edits import centered_cos, outputs
 
 torch = pytest.importorskip("torch", reason="fine-tuning needs PyTorch (pip install torch==2.13.0)")
 
-from modelps.compress.distill import UnsupportedOp, _Executor, distill, supported  # noqa: E402
+from modelps.compress.distill import UnsupportedOp, _Executor, distill, unsupported_ops  # noqa: E402
 
 NETS = {
     "resnet18-se": lambda: nets.resnet18(width=8, shape=(2, 3, 32, 32), se=True),
@@ -27,7 +27,7 @@ NETS = {
 @pytest.mark.parametrize("name", sorted(NETS))
 def test_executor_matches_onnx_runtime(name: str) -> None:
     model = NETS[name]()
-    assert supported(model) == []
+    assert unsupported_ops(model) == []
     feeds = load_calibration(model, "random", count=1, seed=3)
     expected = outputs(model, feeds)
     x = {k: torch.from_numpy(v) for k, v in feeds[0].items()}
@@ -74,7 +74,7 @@ def test_unsupported_op_is_named() -> None:
     model = nets.resnet18(width=8, shape=(1, 3, 32, 32))
     node = next(n for n in model.graph if n.op_type == "Relu")
     node.op_type = "Elu"
-    assert supported(model) == ["Elu"]
+    assert unsupported_ops(model) == ["Elu"]
     calib = load_calibration(model, "random", count=2, seed=1)
     with pytest.raises(UnsupportedOp, match=r"fine-tuning cannot run op\(s\) \['Elu'\] in PyTorch"):
         distill(model, model, calib, steps=1)
