@@ -655,9 +655,9 @@ def _finetuned(candidates: Sequence[Candidate], goal: Goal) -> list[Spec]:
     """Fine-tuned versions of the pruning plans that missed the fidelity floor by the least.
 
     Per precision: the plan with the smallest planned loss among those below the floor; with a
-    target, also the (two least lossy) target-level plans below it of the fastest precision (INT8 when there is one:
-    the one that needs the least pruning to get there). Each plan's fine-tuned FP32 model comes
-    first, so that its INT8 version reuses it.
+    target, also the (two least lossy) target-level plans below it of the fastest precision (INT8
+    when there is one: the one that needs the least pruning to get there). Each plan's fine-tuned
+    FP32 model comes first, so that its INT8 version reuses it.
     """
     chosen: list[Candidate] = []
     fastest = any(c.quantized for c in candidates)
