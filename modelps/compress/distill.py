@@ -6,7 +6,9 @@ model as the teacher instead of labels). The student graph is executed node by n
 ``torch.nn.functional`` (no conversion to another model format); the float weights, biases and
 slopes read by ``Conv``/``ConvTranspose``/``Gemm``/``MatMul``/``BatchNormalization``/``PRelu`` are
 trained and written back into the initializers; the graph itself is unchanged. Teacher outputs
-come from ONNX Runtime on the same (augmented) inputs. BatchNorm runs in inference mode.
+come from ONNX Runtime on the same (augmented) inputs. BatchNorm runs in inference mode. The student
+trains on a CUDA GPU when PyTorch sees one (``device="auto"``), else on the CPU; on a GPU the
+teacher runs there too, with the same executor.
 
 PyTorch is imported only when :func:`distill` runs (``pip install torch``).
 """
@@ -50,24 +52,25 @@ def distill(
     hints: bool = True,
     hint_weight: float = 1.0,
     threads: int | None = None,
+    device: str = "auto",
     progress: Callable[[int, int], None] | None = None,
 ) -> ir.Model:
     """Return a copy of ``student`` whose weights were trained to reproduce ``teacher``'s outputs.
 
     ``feeds`` are calibration inputs (one sample or a small batch each); every step draws ``batch``
     samples and flips image-like inputs left-right half of the time, runs the teacher on them (ONNX
-    Runtime) and takes an Adam step on the mean squared error of every output and (``hints``) of
-    every residual sum both models share, each relative to the teacher's variance. Learning rates
-    are ``lr`` times each weight tensor's root mean square (warm-up, then cosine decay).
+    Runtime on the CPU, the executor on a GPU) and takes an Adam step on the mean squared error of
+    every output and (``hints``) of every residual sum both models share, each relative to the
+    teacher's variance. Learning rates are ``lr`` times each weight tensor's root mean square
+    (warm-up, then cosine decay). The student runs on ``device`` (a torch device name; ``"auto"``:
+    ``"cuda"`` when available).
 
     Raises:
         UnsupportedOp: The student uses an op the executor does not run.
-        ValueError: No feeds, or outputs of the two models do not match.
+        ValueError: No feeds, outputs of the two models do not match, or ``device`` is unknown or
+            not available.
     """
     import torch
-
-    from modelps.compress.reconstruct import expose
-    from modelps.runtime import session_for
 
     missing = unsupported_ops(student)
     if missing:
@@ -79,18 +82,18 @@ def distill(
         raise ValueError(f"student outputs {outputs} differ from the teacher's")
     names = [v.name for v in student.graph.inputs if v.name in feeds[0]]
     pool = {n: np.concatenate([np.asarray(f[n]) for f in feeds], axis=0) for n in names}
-    net = _Executor(student)
+    net = _Executor(student, _device(device))
     split = _fixed_batch(student) or _fixed_batch(teacher)  # run one sample at a time
     shared = _shared_sums(student, teacher) if hints else []
-    teacher_session = session_for(expose(teacher, outputs + shared), threads=threads)
+    teacher_net = _Teacher(teacher, outputs + shared, net.device, threads)
     probe = {k: v[:1] for k, v in pool.items()}
-    targets_at = outputs + _same_shape(shared, net, teacher_session, probe)
+    targets_at = outputs + _same_shape(shared, net, teacher_net, probe)
     previous_threads = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
     try:
         torch.manual_seed(seed)
-        scales = _scales(teacher_session, targets_at, pool)
+        scales = _scales(teacher_net, targets_at, pool)
         per_hint = hint_weight / max(1, len(targets_at) - len(outputs))
         weights = [1.0 if name in outputs else per_hint for name in targets_at]
         optimizer = torch.optim.Adam([{"params": [t], "lr": lr * _rms(t), "base": lr * _rms(t)} for t in net.trainable])
@@ -100,7 +103,7 @@ def distill(
                 group["lr"] = group["base"] * _schedule(step, steps)
             optimizer.zero_grad(set_to_none=True)
             for part in _parts(_augment(pool, batch, rng), split):
-                loss = _loss(net, teacher_session, part, targets_at, scales, weights)
+                loss = _loss(net, teacher_net, part, targets_at, scales, weights)
                 (loss / (batch if split else 1)).backward()
             optimizer.step()
             if progress is not None:
@@ -112,6 +115,23 @@ def distill(
         torch.set_num_threads(previous_threads)
 
 
+def _device(name: str) -> Any:
+    """The torch device for ``name`` (``"auto"``: the first CUDA GPU when there is one)."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ValueError(f"unknown fine-tuning device {name!r}: use 'auto', 'cpu' or 'cuda[:N]'") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"fine-tuning device {name!r} is not available: PyTorch sees no CUDA GPU")
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"unsupported fine-tuning device {name!r}: use 'auto', 'cpu' or 'cuda[:N]'")
+    return device
+
+
 def _schedule(step: int, steps: int) -> float:
     """Learning-rate factor: linear warm-up over the first 10% of steps, then cosine decay."""
     warmup = max(1, steps // 10)
@@ -120,7 +140,7 @@ def _schedule(step: int, steps: int) -> float:
 
 def _loss(
     net: _Executor,
-    teacher: Any,
+    teacher: _Teacher,
     inputs: Mapping[str, np.ndarray],
     names: Sequence[str],
     scales: Sequence[float],
@@ -129,11 +149,10 @@ def _loss(
     """Weighted sum over ``names`` of the student's mean squared error to the teacher, relative to its variance."""
     import torch
 
-    targets = teacher.run(list(names), dict(inputs))
-    predicted = net({k: torch.from_numpy(v) for k, v in inputs.items()}, names)
+    targets = teacher.run(names, inputs)
+    predicted = net(net.feed(inputs), names)
     return sum(
-        w * torch.mean((predicted[o] - torch.from_numpy(t)) ** 2) / s
-        for o, t, s, w in zip(names, targets, scales, weights, strict=True)
+        w * torch.mean((predicted[o] - t) ** 2) / s for o, t, s, w in zip(names, targets, scales, weights, strict=True)
     )
 
 
@@ -169,23 +188,25 @@ def _shared_sums(student: ir.Model, teacher: ir.Model) -> list[str]:
     ]
 
 
-def _same_shape(names: Sequence[str], net: _Executor, teacher: Any, probe: Mapping[str, np.ndarray]) -> list[str]:
+def _same_shape(names: Sequence[str], net: _Executor, teacher: _Teacher, probe: Mapping[str, np.ndarray]) -> list[str]:
     """The tensors of ``names`` whose shape is the same in the student and the teacher (on ``probe``)."""
     import torch
 
     if not names:
         return []
     with torch.no_grad():
-        mine = net({k: torch.from_numpy(v) for k, v in probe.items()}, names)
-    theirs = teacher.run(list(names), dict(probe))
-    return [n for n, t in zip(names, theirs, strict=True) if tuple(mine[n].shape) == t.shape]
+        mine = net(net.feed(probe), names)
+    theirs = teacher.run(names, probe)
+    return [n for n, t in zip(names, theirs, strict=True) if mine[n].shape == t.shape]
 
 
-def _scales(session: Any, outputs: Sequence[str], pool: Mapping[str, np.ndarray]) -> list[float]:
+def _scales(teacher: _Teacher, outputs: Sequence[str], pool: Mapping[str, np.ndarray]) -> list[float]:
     """The variance of each teacher tensor over the pool (the loss is relative to it)."""
+    import torch
+
     count = len(next(iter(pool.values())))
-    parts = [session.run(list(outputs), {k: v[i : i + 1] for k, v in pool.items()}) for i in range(min(count, 32))]
-    return [float(np.var(np.concatenate([p[j] for p in parts]))) + 1e-12 for j in range(len(outputs))]
+    parts = [teacher.run(outputs, {k: v[i : i + 1] for k, v in pool.items()}) for i in range(min(count, 32))]
+    return [float(torch.cat([p[j] for p in parts]).double().var(unbiased=False)) + 1e-12 for j in range(len(outputs))]
 
 
 def _augment(pool: Mapping[str, np.ndarray], batch: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -202,32 +223,75 @@ def _augment(pool: Mapping[str, np.ndarray], batch: int, rng: np.random.Generato
     return out
 
 
+class _Teacher:
+    """The teacher model's tensors for a batch, as tensors on the student's device.
+
+    On a CUDA device the teacher runs in the same torch executor (no gradients), so the GPU is not
+    left waiting for the CPU; otherwise, or where the executor cannot run the teacher, in ONNX Runtime.
+    """
+
+    def __init__(self, model: ir.Model, names: Sequence[str], device: Any, threads: int | None) -> None:
+        from modelps.compress.reconstruct import expose
+        from modelps.runtime import session_for
+
+        self.device = device
+        self.net = None
+        self.session = None
+        if device.type == "cuda" and not unsupported_ops(model):
+            self.net = _Executor(model, device, train=False)
+        else:
+            self.session = session_for(expose(model, list(names)), threads=threads)
+
+    def run(self, names: Sequence[str], inputs: Mapping[str, np.ndarray]) -> list[Any]:
+        import torch
+
+        if self.net is not None:
+            with torch.no_grad():
+                found = self.net(self.net.feed(inputs), names)
+            return [found[n] for n in names]
+        return [torch.from_numpy(t).to(self.device) for t in self.session.run(list(names), dict(inputs))]
+
+
 class _Executor:
     """Runs an ONNX graph with torch ops; trainable initializers are leaf tensors."""
 
-    def __init__(self, model: ir.Model) -> None:
-        import torch
-
-        self.model = model.clone()
+    def __init__(self, model: ir.Model, device: Any = "cpu", *, train: bool = True) -> None:
+        self.model = model.clone() if train else model
         self.graph = self.model.graph
+        self.device = device
         self.consts: dict[str, Any] = {}
         self.params: dict[str, Any] = {}
-        trainable = _trainable_names(self.graph)
+        trainable = _trainable_names(self.graph) if train else set()
         for name, value in self.graph.initializers.items():
             if value.const_value is None:
                 continue
             array = np.array(value.const_value.numpy())
-            tensor = torch.from_numpy(array.copy()) if array.ndim else torch.tensor(array)
+            tensor = self.to_device(array)
             if name in trainable and np.issubdtype(array.dtype, np.floating):
                 tensor.requires_grad_(True)
                 self.params[name] = tensor
             self.consts[name] = tensor
+        for node in self.graph:  # constants are evaluated once, on the device
+            if node.op_type == "Constant":
+                self.consts[node.outputs[0].name] = self.to_device(_constant_value(node))
         self.trainable = list(self.params.values())
+
+    def to_device(self, array: np.ndarray) -> Any:
+        """``array`` as a torch tensor on the executor's device (a copy)."""
+        import torch
+
+        return torch.tensor(np.array(array), device=self.device)
+
+    def feed(self, inputs: Mapping[str, np.ndarray]) -> dict[str, Any]:
+        """Graph inputs as torch tensors on the executor's device."""
+        return {k: self.to_device(v) for k, v in inputs.items()}
 
     def __call__(self, inputs: Mapping[str, Any], names: Sequence[str] = ()) -> dict[str, Any]:
         env: dict[str, Any] = dict(self.consts)
         env.update(inputs)
         for node in self.graph:
+            if node.op_type == "Constant":
+                continue
             args = [env[v.name] if v is not None and v.name else None for v in node.inputs]
             results = _OPS[node.op_type](node, args)
             if not isinstance(results, tuple):
@@ -240,9 +304,20 @@ class _Executor:
         """The model with the trained values written into its initializers."""
         for name, tensor in self.params.items():
             value = self.graph.initializers[name]
-            array = tensor.detach().numpy().astype(value.const_value.numpy().dtype)
+            array = tensor.detach().cpu().numpy().astype(value.const_value.numpy().dtype)
             value.const_value = ir.tensor(array, name=name)
         return self.model
+
+
+def _constant_value(node: ir.Node) -> np.ndarray:
+    """The value a ``Constant`` node holds (``value`` or one of the ``value_*`` scalar/list forms)."""
+    attr = next(iter(node.attributes.values()), None)
+    if attr is None or attr.name in ("sparse_value", "value_string", "value_strings"):
+        raise UnsupportedOp(f"Constant {node.name!r}: only dense numeric values are supported for fine-tuning")
+    if attr.name == "value":
+        return np.array(attr.value.numpy())
+    dtype = np.float32 if attr.name.startswith("value_float") else np.int64
+    return np.array(attr.value, dtype=dtype)
 
 
 def _trainable_names(graph: ir.Graph) -> set[str]:
@@ -485,17 +560,10 @@ def _identity(node: ir.Node, args: list[Any]) -> Any:
     return args[0]
 
 
-def _constant(node: ir.Node, args: list[Any]) -> Any:
-    import torch
-
-    value = node.attributes["value"].value
-    return torch.from_numpy(np.array(value.numpy()))
-
-
 def _shape(node: ir.Node, args: list[Any]) -> Any:
     import torch
 
-    return torch.tensor(list(args[0].shape), dtype=torch.int64)
+    return torch.tensor(list(args[0].shape), dtype=torch.int64, device=args[0].device)
 
 
 def _gather(node: ir.Node, args: list[Any]) -> Any:
@@ -554,7 +622,7 @@ _OPS: dict[str, Callable[[ir.Node, list[Any]], Any]] = {
     "Softmax": _softmax,
     "Identity": _identity,
     "Dropout": _identity,
-    "Constant": _constant,
+    "Constant": _identity,  # evaluated by the executor when it loads the graph
     "Shape": _shape,
     "Gather": _gather,
     "Cast": _cast,

@@ -14,7 +14,7 @@ from tests.modelps.compress.test_compress_edits import centered_cos, outputs
 
 torch = pytest.importorskip("torch", reason="fine-tuning needs PyTorch (pip install torch==2.13.0)")
 
-from modelps.compress.distill import UnsupportedOp, _Executor, distill, unsupported_ops  # noqa: E402
+from modelps.compress.distill import UnsupportedOp, _Executor, _Teacher, distill, unsupported_ops  # noqa: E402
 
 NETS = {
     "resnet18-se": lambda: nets.resnet18(width=8, shape=(2, 3, 32, 32), se=True),
@@ -64,10 +64,63 @@ def test_distillation_is_reproducible_with_a_seed() -> None:
     teacher = nets.resnet18(width=8, shape=(1, 3, 32, 32))
     calib = load_calibration(teacher, "samples", count=8, seed=1)
     student = _pruned(teacher, calib, 0.25)
-    a = distill(student, teacher, calib, steps=5, batch=4, lr=1e-3, seed=7, threads=1)
-    b = distill(student, teacher, calib, steps=5, batch=4, lr=1e-3, seed=7, threads=1)
+    a = distill(student, teacher, calib, steps=5, batch=4, lr=1e-3, seed=7, threads=1, device="cpu")
+    b = distill(student, teacher, calib, steps=5, batch=4, lr=1e-3, seed=7, threads=1, device="cpu")
     for name, value in a.graph.initializers.items():
         np.testing.assert_array_equal(value.const_value.numpy(), b.graph.initializers[name].const_value.numpy())
+
+
+def _constants_net(scale: str) -> ir.Model:
+    return ir.from_onnx_text(f"""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[1,2,3] x) => (float[1,6] y) {{
+          scale = Constant <{scale}> ()
+          shape = Constant <value_ints = [1, -1]> ()
+          bias = Constant <value = float[3] {{1, 2, 3}}> ()
+          scaled = Mul(x, scale)
+          shifted = Add(scaled, bias)
+          y = Reshape(shifted, shape) }}""")
+
+
+def test_constant_nodes_in_every_numeric_form() -> None:
+    x = np.arange(6, dtype=np.float32).reshape(1, 2, 3)
+    got = _Executor(_constants_net("value_float = 0.5"))({"x": torch.from_numpy(x)})["y"].numpy()
+    np.testing.assert_allclose(got, (x * 0.5 + [1, 2, 3]).reshape(1, 6), rtol=0, atol=1e-6)
+    with pytest.raises(UnsupportedOp, match="Constant '.*': only dense numeric values are supported"):
+        _Executor(_constants_net('value_string = "half"'))
+
+
+def test_fine_tuning_device_errors() -> None:
+    model = nets.resnet18(width=8, shape=(1, 3, 32, 32))
+    calib = load_calibration(model, "random", count=2, seed=1)
+    with pytest.raises(ValueError, match="unknown fine-tuning device 'tpu0': use 'auto', 'cpu' or 'cuda\\[:N\\]'"):
+        distill(model, model, calib, steps=1, device="tpu0")
+    with pytest.raises(ValueError, match="unsupported fine-tuning device 'meta'"):
+        distill(model, model, calib, steps=1, device="meta")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="fine-tuning device 'cuda' is not available: PyTorch sees no CUDA GPU"):
+            distill(model, model, calib, steps=1, device="cuda")
+
+
+@pytest.mark.gpu
+def test_fine_tuning_on_a_cuda_gpu() -> None:
+    if not torch.cuda.is_available():
+        pytest.skip("PyTorch sees no CUDA GPU")
+    model = NETS["resnet50"]()
+    feeds = load_calibration(model, "random", count=1, seed=3)
+    expected = outputs(model, feeds)
+    net = _Executor(model, torch.device("cuda"))
+    got = net(net.feed(feeds[0]))[model.graph.outputs[0].name].detach().cpu().numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-3 * float(np.abs(expected).max()))  # TF32 convs
+    teacher = nets.resnet18(width=8, shape=("N", 3, 32, 32))
+    calib = load_calibration(teacher, "samples", count=16, seed=1)
+    held = load_calibration(teacher, "samples", count=12, seed=99)
+    student = _pruned(teacher, calib, 0.5)
+    reference = outputs(teacher, held)
+    before = centered_cos(reference, outputs(student, held))
+    assert _Teacher(teacher, ["y"], torch.device("cuda"), None).net is not None  # the teacher runs on the GPU too
+    tuned = distill(student, teacher, calib, steps=60, batch=8, lr=1e-3, seed=0, device="cuda")
+    assert centered_cos(reference, outputs(tuned, held)) > before + 0.02
 
 
 def test_unsupported_op_is_named() -> None:
