@@ -108,6 +108,43 @@ def test_loss_levels_leave_room_for_what_int8_costs() -> None:
     assert _loss_levels(goal, 0.012) == ()  # INT8 alone is below the floor: no pruning on top
 
 
+@pytest.mark.parametrize("net", ["resnet18", "mobilefacenet"])
+def test_int8_variant_for_pruning_is_the_most_faithful_of_the_fastest_kernels(net, monkeypatch) -> None:
+    import importlib
+
+    from genie.metrics import fidelity
+    from genie.search import _combined_variant, _outputs, _quant_variants
+    from modelps.edits.quantize_int8 import QuantizeInt8
+
+    base = (
+        nets.resnet18(width=8, shape=(1, 3, 32, 32)) if net == "resnet18" else nets.mobilefacenet(shape=(1, 3, 32, 32))
+    )
+    edit = QuantizeInt8(calib="samples", calib_samples=8)
+    built = {}
+    for name, variant in _quant_variants(base, edit):
+        model = Model(base.clone(), validation="structure")
+        model.apply(variant)
+        built[name] = (variant, model.ir)
+    held = load_calibration(base, "samples", count=6, seed=5)
+    reference = _outputs(base, held)
+    timed: list[list[str]] = []
+    search_module = importlib.import_module("genie.search")  # the module (genie.search is also a function)
+    real = search_module.measure
+    monkeypatch.setattr(
+        search_module, "measure", lambda models, *a, **k: timed.append(sorted(models)) or real(models, *a, **k)
+    )
+    chosen = _combined_variant(built, reference, held, held[0], "ort-cpu", 1)
+    scores = {n: fidelity(reference, _outputs(m, held))["centered_cosine"] for n, (_, m) in built.items()}
+    if net == "resnet18":  # MinMax and Percentile run the same kernels: nothing to time, the more faithful wins
+        assert sorted(built) == ["int8", "int8-percentile"]
+        assert timed == []
+        assert chosen == max(built, key=lambda n: scores[n])
+    else:  # one timing run, one variant per kernel set
+        assert sorted(built) == ["int8", "int8-no-depthwise", "int8-percentile"]
+        assert timed == [["int8", "int8-no-depthwise"]]
+        assert chosen in built
+
+
 @pytest.mark.gpu
 @pytest.mark.slow
 def test_search_on_the_cuda_backend_measures_fp16_on_the_gpu(model_path) -> None:
