@@ -77,10 +77,10 @@ def distill(
         raise UnsupportedOp(f"fine-tuning cannot run op(s) {missing} in PyTorch")
     if not feeds:
         raise ValueError("distillation needs calibration inputs")
-    outputs = [v.name for v in student.graph.outputs]
-    if outputs != [v.name for v in teacher.graph.outputs]:
+    outputs = [str(v.name) for v in student.graph.outputs]
+    if outputs != [str(v.name) for v in teacher.graph.outputs]:
         raise ValueError(f"student outputs {outputs} differ from the teacher's")
-    names = [v.name for v in student.graph.inputs if v.name in feeds[0]]
+    names = [str(v.name) for v in student.graph.inputs if v.name in feeds[0]]
     pool = {n: np.concatenate([np.asarray(f[n]) for f in feeds], axis=0) for n in names}
     net = _Executor(student, _device(device))
     split = _fixed_batch(student) or _fixed_batch(teacher)  # run one sample at a time
@@ -182,7 +182,7 @@ def _shared_sums(student: ir.Model, teacher: ir.Model) -> list[str]:
     teacher_names = {v.name for n in teacher.graph for v in n.outputs}
     outputs = {v.name for v in student.graph.outputs}
     return [
-        n.outputs[0].name
+        str(n.outputs[0].name)
         for n in student.graph
         if n.op_type == "Add" and n.outputs[0].name in teacher_names and n.outputs[0].name not in outputs
     ]
@@ -235,8 +235,8 @@ class _Teacher:
         from modelps.runtime import session_for
 
         self.device = device
-        self.net = None
-        self.session = None
+        self.net: _Executor | None = None
+        self.session: Any = None
         if device.type == "cuda" and not unsupported_ops(model):
             self.net = _Executor(model, device, train=False)
         else:
