@@ -29,10 +29,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from genie.metrics import centered_cosine  # noqa: E402
+from genie.search import _outputs as outputs  # noqa: E402  (first output over feeds, concatenated)
 from modelps.compress.calib import load_calibration  # noqa: E402
 from modelps.compress.distill import distill  # noqa: E402
 from modelps.model import Model  # noqa: E402
-from modelps.runtime import session_for  # noqa: E402
 
 
 def step_seconds(student: Any, teacher: Any, feeds: list, steps: int, device: str) -> tuple[list[float], Any]:
@@ -48,12 +48,6 @@ def step_seconds(student: Any, teacher: Any, feeds: list, steps: int, device: st
 
     tuned = distill(student, teacher, feeds, steps=steps, device=device, progress=tick)
     return list(np.diff(stamps)), tuned
-
-
-def outputs(model: Any, feeds: list) -> np.ndarray:
-    session = session_for(model)
-    name = session.get_outputs()[0].name
-    return np.concatenate([session.run([name], f)[0] for f in feeds])
 
 
 def main() -> None:

@@ -265,12 +265,13 @@ class _Executor:
         for name, value in self.graph.initializers.items():
             if value.const_value is None:
                 continue
-            array = np.array(value.const_value.numpy())
+            array = np.asarray(value.const_value.numpy())
             tensor = self.to_device(array)
             if name in trainable and np.issubdtype(array.dtype, np.floating):
                 tensor.requires_grad_(True)
                 self.params[name] = tensor
             self.consts[name] = tensor
+        self.nodes = [node for node in self.graph if node.op_type != "Constant"]
         for node in self.graph:  # constants are evaluated once, on the device
             if node.op_type == "Constant":
                 self.consts[node.outputs[0].name] = self.to_device(_constant_value(node))
@@ -280,7 +281,7 @@ class _Executor:
         """``array`` as a torch tensor on the executor's device (a copy)."""
         import torch
 
-        return torch.tensor(np.array(array), device=self.device)
+        return torch.tensor(np.asarray(array), device=self.device)
 
     def feed(self, inputs: Mapping[str, np.ndarray]) -> dict[str, Any]:
         """Graph inputs as torch tensors on the executor's device."""
@@ -289,9 +290,7 @@ class _Executor:
     def __call__(self, inputs: Mapping[str, Any], names: Sequence[str] = ()) -> dict[str, Any]:
         env: dict[str, Any] = dict(self.consts)
         env.update(inputs)
-        for node in self.graph:
-            if node.op_type == "Constant":
-                continue
+        for node in self.nodes:
             args = [env[v.name] if v is not None and v.name else None for v in node.inputs]
             results = _OPS[node.op_type](node, args)
             if not isinstance(results, tuple):
@@ -622,7 +621,7 @@ _OPS: dict[str, Callable[[ir.Node, list[Any]], Any]] = {
     "Softmax": _softmax,
     "Identity": _identity,
     "Dropout": _identity,
-    "Constant": _identity,  # evaluated by the executor when it loads the graph
+    "Constant": _identity,  # never called: the executor evaluates constants when it loads the graph
     "Shape": _shape,
     "Gather": _gather,
     "Cast": _cast,
