@@ -180,37 +180,38 @@ def test_variants_keep_the_zoo_models_function() -> None:
         np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max(), err_msg=name)
 
 
-def test_trained_models_do_their_task() -> None:
-    from zoo.corpus import digits, ppocr
+_TASK_FLOOR = {"ppocr-det": 0.3, "ppocr-rec": 0.75, "sklearn-digits": 0.85, "onnxscript-functions": 0.85}
 
-    rec = corpus.get("ppocr-rec")
-    feeds, texts = ppocr.rec_labelled(12, seed=3)
-    session = ort.InferenceSession(str(rec.path), providers=["CPUExecutionProvider"])
-    outputs = [session.run(None, f)[0] for f in feeds]
-    assert ppocr.string_accuracy(outputs, texts, ppocr.charset(rec.path)) >= 0.75
 
-    det = corpus.get("ppocr-det")
-    feeds, masks = ppocr.det_labelled(3, seed=3)
-    session = ort.InferenceSession(str(det.path), providers=["CPUExecutionProvider"])
-    assert ppocr.text_iou([session.run(None, f)[0] for f in feeds], masks) > 0.3
+@pytest.mark.parametrize("name", sorted(_TASK_FLOOR))
+def test_trained_models_do_their_task(name: str) -> None:
+    from zoo.corpus import tasks
 
-    for name in ("sklearn-digits", "onnxscript-functions"):
-        model = corpus.get(name)
-        session = ort.InferenceSession(str(model.path), providers=["CPUExecutionProvider"])
-        feeds, labels = digits.digits_labelled(200, input_name=session.get_inputs()[0].name)
-        assert digits.top1([session.run(None, f)[-1] for f in feeds], labels) > 0.85, name
+    model, task = corpus.get(name), tasks.task(name)
+    assert model.trained and task.model == name
+    feeds, labels = task.labelled(12, 3)
+    session = ort.InferenceSession(str(model.path), providers=["CPUExecutionProvider"])
+    assert task.score([session.run(None, f) for f in feeds], labels) > _TASK_FLOOR[name]
+
+
+def test_models_without_a_task() -> None:
+    from zoo.corpus import tasks
+
+    assert set(tasks.TASKS) == {n for n in corpus.names() if ENTRIES[n].trained}
+    with pytest.raises(UnknownModelError, match="has no task"):
+        tasks.task("vit-dynamo")
 
 
 @pytest.mark.slow
 def test_segmentation_model_is_trained() -> None:
-    from zoo.corpus import segmentation
+    from zoo.corpus import tasks
 
-    model = corpus.get("seg-shapes")
-    feeds, labels = segmentation.seg_labelled(32, seed=1)
+    model, task = corpus.get("seg-shapes"), tasks.task("seg-shapes")
+    feeds, labels = task.labelled(32, 1)
     session = ort.InferenceSession(str(model.path), providers=["CPUExecutionProvider"])
-    logits = [session.run(None, f)[0] for f in feeds]
-    assert logits[0].shape == (1, 4, 32, 32)
-    chance = segmentation.mean_iou([np.zeros_like(x) for x in logits], labels)  # everything "background"
-    assert segmentation.mean_iou(logits, labels) > max(0.45, chance + 0.2)
+    outputs = [session.run(None, f) for f in feeds]
+    assert outputs[0][0].shape == (1, 4, 32, 32)
+    chance = task.score([[np.zeros_like(o[0])] for o in outputs], labels)  # everything "background"
+    assert task.score(outputs, labels) > max(0.45, chance + 0.2)
     big = session.run(None, {"image": np.zeros((2, 3, 48, 64), np.float32)})[0]
     assert big.shape == (2, 4, 48, 64)  # batch, height and width are free

@@ -217,7 +217,7 @@ def _check(arch: str, module: Any, path: Path, feeds: dict[str, np.ndarray]) -> 
     return err
 
 
-def build(arch: str, exporter: str, folder: Path) -> dict[str, Any]:
+def build(folder: Path, arch: str, exporter: str) -> dict[str, Any]:
     """Build ``arch`` with seed-0 random weights and export it with ``exporter`` (``torchscript``/``dynamo``)."""
     module = _module(arch)
     path = folder / MODEL_FILE
