@@ -421,7 +421,6 @@ def _sensitivity(
     report: Progress,
 ) -> dict[str, dict[str, float]]:
     """Fidelity loss of each group pruned alone: 1 - centered cosine to ``reference`` on ``feeds``."""
-
     table: dict[str, dict[str, float]] = {}
     total = len(groups) * len(LEVELS)
     done = 0

@@ -44,7 +44,6 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Union
 
 import numpy as np
 
@@ -59,7 +58,7 @@ __all__ = [
     "topk_agreement",
 ]
 
-Outputs = Union[np.ndarray, Sequence[np.ndarray], Mapping[str, np.ndarray]]
+Outputs = np.ndarray | Sequence[np.ndarray] | Mapping[str, np.ndarray]
 _EPS = 1e-12
 _HIGHER_IS_WORSE = frozenset({"relative_l2", "max_abs", "centered_cosine_se"})
 
