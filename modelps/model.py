@@ -29,6 +29,7 @@ from modelps.measured import (
 from modelps.names import node_key
 from modelps.recipe import Recipe
 from modelps.tape import ModelHolder, Tape
+from modelps.unused import drop_unused, unused_constants
 from modelps.validate import Level, first_line, validate
 
 __all__ = ["Model"]
@@ -74,8 +75,9 @@ class Model:
     an edit that does not promise equal outputs is also *measured*: the model runs before and
     after it on ``validation_inputs`` (seeded random ones by default) and the fidelity goes into
     :attr:`reports`; the edit is refused when outputs become non-finite or collapse, naming the
-    first tensor that went wrong (see :mod:`modelps.measured`). :meth:`undo` and :meth:`redo`
-    cost time proportional to the edit, not to the model.
+    first tensor that went wrong (see :mod:`modelps.measured`). Weights that an edit leaves
+    unread are removed with it (:mod:`modelps.unused`). :meth:`undo` and :meth:`redo` cost time
+    proportional to the edit, not to the model.
 
     Example::
 
@@ -174,9 +176,12 @@ class Model:
         tape = Tape(self._holder)
         types = self._holder.types
         before = self._reference_outputs() if self._measures(edit, level) else None
+        unused = unused_constants(self.ir.graph)
         warnings: list[str] = []
         try:
             edit.apply(tape)
+            if tape.rewired:
+                drop_unused(tape, unused)
             self._holder.types = None
             self._holder.types = validate(self.ir, level, structure=tape.rewired, warnings=warnings)
             report = self._measured(edit, before, warnings)
