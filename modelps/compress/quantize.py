@@ -74,6 +74,8 @@ def quantize_static_qdq(
     exclude: Sequence[str] = (),
     op_types: Sequence[str] | None = None,
     preprocess: bool = True,
+    symmetric: bool = False,
+    reduce_range: bool = False,
 ) -> ir.Model:
     """Return a QDQ-quantized copy of ``model`` calibrated on ``feeds``.
 
@@ -130,7 +132,8 @@ def quantize_static_qdq(
                     nodes_to_exclude=kept,
                     calibrate_method=calib[method],
                     use_external_data_format=large,
-                    extra_options={"CalibTensorRangeSymmetric": False},
+                    reduce_range=reduce_range,
+                    extra_options={"CalibTensorRangeSymmetric": False, "ActivationSymmetric": symmetric},
                 )
         except Exception as exc:  # noqa: BLE001  ORT raises many types
             raise EditError(f"ONNX Runtime could not quantize the model: {exc}", op="quantize_int8") from exc
