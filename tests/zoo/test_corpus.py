@@ -215,3 +215,18 @@ def test_segmentation_model_is_trained() -> None:
     assert task.score(outputs, labels) > max(0.45, chance + 0.2)
     big = session.run(None, {"image": np.zeros((2, 3, 48, 64), np.float32)})[0]
     assert big.shape == (2, 4, 48, 64)  # batch, height and width are free
+
+
+def test_public_api_is_pinned() -> None:
+    assert corpus.__all__ == ["CORPUS_VERSION", "CorpusModel", "get", "names"]
+    from zoo.corpus import tasks
+
+    assert tasks.__all__ == ["TASKS", "Task", "task"]
+
+
+def test_table_command(capsys) -> None:
+    from zoo.corpus.__main__ import main
+
+    assert main(["sklearn-digits"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("| model |") and out[2].startswith("| `sklearn-digits` | yes | 3 | 778 |")
