@@ -147,7 +147,7 @@ def _feeds(arch: str, rng: np.random.Generator, batch: int = 1) -> dict[str, np.
     past, seq = int(rng.integers(4, 12)), int(rng.integers(1, 4))
     ids = np.minimum(rng.zipf(1.3, (batch, seq)) + 2, _VOCAB - 1).astype(np.int64)
     feeds = {"input_ids": ids, "attention_mask": np.ones((batch, past + seq), np.int64)}
-    # keys and values at the scale a layer-normed projection gives them
+    # unit-normal keys and values (export and check only: gpt2_inputs fills the cache by running the model)
     feeds |= {
         n: rng.normal(0, 1, (batch, _HEADS, past, _HIDDEN // _HEADS)).astype(np.float32)
         for n in _past_names("past_key_values")
@@ -244,5 +244,26 @@ def bert_inputs(path: Path, n: int, seed: int = 0) -> list[dict[str, np.ndarray]
 
 
 def gpt2_inputs(path: Path, n: int, seed: int = 0) -> list[dict[str, np.ndarray]]:
-    """``n`` decoding steps: 1-3 new tokens after a cache of 4-11 positions."""
-    return hf_inputs("gpt2", n, seed)
+    """``n`` decoding steps: 1-3 new tokens after a cache of 4-11 positions.
+
+    The cache is real: the model at ``path`` first reads the prompt with an empty cache (past
+    length 0), and its ``present`` keys and values become the step's ``past_key_values``.
+    """
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    empty = np.zeros((1, _HEADS, 0, _HIDDEN // _HEADS), np.float32)
+    feeds = []
+    for feed in hf_inputs("gpt2", n, seed):
+        past, seq = feed[_past_names("past_key_values")[0]].shape[2], feed["input_ids"].shape[1]
+        prompt = np.random.default_rng([seed, len(feeds)]).zipf(1.3, (1, past)) + 2
+        prompt_feed = {"input_ids": np.minimum(prompt, _VOCAB - 1).astype(np.int64)}
+        prompt_feed["attention_mask"] = np.ones((1, past), np.int64)
+        prompt_feed |= {name: empty for name in _past_names("past_key_values")}
+        present = session.run(_past_names("present"), prompt_feed)
+        feed |= dict(zip(_past_names("past_key_values"), present, strict=True))
+        feed["attention_mask"] = np.ones((1, past + seq), np.int64)
+        feeds.append(feed)
+    return feeds
