@@ -12,6 +12,8 @@ import time
 
 from zoo import corpus
 
+__all__ = ["main"]
+
 
 def main(argv: list[str] | None = None) -> int:
     """Build the named (default: all) corpus models and print a Markdown table of them."""
