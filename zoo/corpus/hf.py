@@ -15,6 +15,7 @@ Each is exported with the TorchScript exporter (opset 17) and with the dynamo ex
 
 from __future__ import annotations
 
+import inspect
 import logging
 import warnings
 from pathlib import Path
@@ -86,6 +87,8 @@ def _module(arch: str) -> Any:
         bos_token_id=_CLS, eos_token_id=_SEP, pad_token_id=_PAD,
     )  # fmt: skip
     gpt = GPT2LMHeadModel(config)
+    # transformers 5 renamed ``past_key_values`` to ``cache`` in later releases
+    cache_arg = "cache" if "cache" in inspect.signature(gpt.forward).parameters else "past_key_values"
 
     class Decoder(nn.Module):
         """GPT-2 with its cache as ``2 * layers`` plain tensors in and out."""
@@ -96,7 +99,7 @@ def _module(arch: str) -> Any:
 
         def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, past: tuple[torch.Tensor, ...]):  # noqa: ANN201
             cache = DynamicCache([(past[2 * i], past[2 * i + 1]) for i in range(_LAYERS)], config=config)
-            out = self.gpt(input_ids=input_ids, attention_mask=attention_mask, cache=cache, use_cache=True)
+            out = self.gpt(input_ids=input_ids, attention_mask=attention_mask, use_cache=True, **{cache_arg: cache})
             present = getattr(out, "cache", None) or out.past_key_values
             return (out.logits, *(t for layer in present.layers for t in (layer.keys, layer.values)))
 
