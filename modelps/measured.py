@@ -9,7 +9,8 @@ non-finite or collapse to a constant is refused, naming the first tensor that we
 
 Validation inputs are the user's (``Model.validation_inputs``) or seeded random ones
 (:func:`default_feeds`): symbolic batch dims are 1, symbolic spatial dims of images 64, others 8.
-A model that ONNX Runtime cannot run on them is not measured, and the report says why.
+Integer inputs are 0 or 1 (valid indices into any vocabulary, valid masks). A model that ONNX
+Runtime cannot run on them is not measured, and the report says why.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def default_feeds(model: ir.Model, samples: int = DEFAULT_SAMPLES, seed: int = 0
         for axis, dim in enumerate(shape):
             if isinstance(dim, str) and dim not in dims:
                 dims[dim] = 1 if axis == 0 else 64 if len(shape) == 4 and axis >= 2 else 8
-    return [make_inputs(model, seed=seed + i, dims=dims) for i in range(samples)]
+    return [make_inputs(model, seed=seed + i, dims=dims, int_high=2) for i in range(samples)]
 
 
 def run_outputs(model: ir.Model, feeds: Sequence[Mapping[str, np.ndarray]]) -> Outputs:

@@ -97,6 +97,11 @@ def quantize_static_qdq(
     unknown = sorted(set(exclude) - names)
     if unknown:
         raise EditError(f"nodes to exclude not found: {unknown}", op="quantize_int8")
+    from modelps.io import has_external_data, weight_bytes
+
+    if has_external_data(model) and weight_bytes(model) < 1_800_000_000:
+        model = model.clone()
+        ir.external_data.load_to_model(model)  # the quantizer reads weights from its own temporary copy
     proto = upgrade_opset(ir.to_proto(model))
     calib = {
         "minmax": CalibrationMethod.MinMax,
@@ -140,7 +145,10 @@ def quantize_static_qdq(
         if chatter.getvalue():
             logger.debug("onnxruntime quantization: %s", chatter.getvalue().strip())
         loaded = onnx.load(str(out), load_external_data=True)
-    return ir.serde.deserialize_model(loaded)
+    quantized = ir.serde.deserialize_model(loaded)
+    for graph in quantized.graphs():  # the quantizer may leave Loop/If bodies' producers out of order
+        graph.sort()
+    return quantized
 
 
 @contextlib.contextmanager
