@@ -14,6 +14,7 @@ import contextlib
 import io
 import logging
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -124,7 +125,7 @@ def quantize_static_qdq(
         kept = _surviving(current, exclude)
         chatter = io.StringIO()  # ORT's histogram calibrators print to stdout: keep --json output clean
         try:
-            with contextlib.redirect_stdout(chatter), _root_logs_to_debug():
+            with contextlib.redirect_stdout(chatter), _root_logs_to_debug(), _numpy_quiet():
                 quantize_static(
                     str(current),
                     str(out),
@@ -168,6 +169,16 @@ def _quiet_sessions(ort: Any) -> Iterator[None]:
         yield
     finally:
         ort.set_default_logger_severity(2)
+
+
+@contextlib.contextmanager
+def _numpy_quiet() -> Iterator[None]:
+    """The quantizer's numpy warnings (a zero range gives a NaN zero point) go to debug; the result is checked."""
+    with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
+        warnings.simplefilter("always", RuntimeWarning)
+        yield
+    for item in caught:
+        logger.debug("onnxruntime quantization: %s", item.message)
 
 
 class _ToDebug(logging.Filter):
