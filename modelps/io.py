@@ -331,8 +331,11 @@ def _check_parsed(proto: onnx.ModelProto, path: Path) -> None:
     _check_text(proto, path)
 
 
+_ATTRIBUTE_TYPES = frozenset(onnx.AttributeProto.AttributeType.values()) - {onnx.AttributeProto.UNDEFINED}
+
+
 def _check_text(proto: onnx.ModelProto, path: Path) -> None:
-    """Refuse names that are not UTF-8 text (protobuf hands them over as bytes; nothing could save them)."""
+    """Refuse names that are not UTF-8 text and attributes of no known type (nothing could save them)."""
     graphs = [proto.graph]
     while graphs:
         graph = graphs.pop()
@@ -341,6 +344,12 @@ def _check_text(proto: onnx.ModelProto, path: Path) -> None:
         for node in graph.node:
             texts += [node.name, node.op_type, node.domain, *node.input, *node.output]
             texts += [attr.name for attr in node.attribute]
+            for attr in node.attribute:
+                if attr.type not in _ATTRIBUTE_TYPES:
+                    raise ModelLoadError(
+                        f"{path}: not a valid ONNX model (attribute {attr.name!r} of a {node.op_type} node has "
+                        f"no valid type: {attr.type})"
+                    )
             graphs += [attr.g for attr in node.attribute if attr.HasField("g")]
             graphs += [g for attr in node.attribute for g in attr.graphs]
         bad = next((text for text in texts if not isinstance(text, str)), None)

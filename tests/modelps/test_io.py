@@ -184,3 +184,15 @@ def test_names_that_are_not_utf8_are_refused_at_load(tmp_path: Path) -> None:
     path.write_bytes(data.replace(b"Constant", b"o\xd8nCsant"))
     with pytest.raises(ModelLoadError, match=r"not a valid ONNX model \(a name is not UTF-8 text: b'o\\xd8nCsant'\)"):
         load(path)
+
+
+def test_attributes_without_a_type_are_refused_at_load(tmp_path: Path) -> None:
+    # found by bench/fuzz.py: a Loop body attribute of type UNDEFINED loaded, then nothing could save it
+    from tests.models import LOOP_MODEL, model_from_text
+
+    proto = ir.to_proto(model_from_text(LOOP_MODEL))
+    next(a for n in proto.graph.node for a in n.attribute if a.name == "body").type = onnx.AttributeProto.UNDEFINED
+    path = tmp_path / "bad.onnx"
+    path.write_bytes(proto.SerializeToString())
+    with pytest.raises(ModelLoadError, match="attribute 'body' of a Loop node has no valid type: 0"):
+        load(path)
