@@ -16,7 +16,7 @@ from typing import Any
 
 from editor_ui import graph
 from editor_ui.cli import streamlit_command
-from editor_ui.panels import _http, free_port
+from editor_ui.panels.server import free_port, http
 from modelps.model import Model
 
 __all__ = [
@@ -74,7 +74,7 @@ def app_server(env: dict[str, str] | None = None, *, timeout_s: float = 60.0) ->
             if proc.poll() is not None:
                 raise RuntimeError(f"streamlit exited ({proc.returncode}): {log_path.read_text()[-2000:]}")
             try:
-                if _http(f"{url}/_stcore/health", timeout=1)[0] == 200:
+                if http(f"{url}/_stcore/health", timeout=1)[0] == 200:
                     break
             except OSError:
                 pass

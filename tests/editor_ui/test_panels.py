@@ -127,7 +127,7 @@ def test_try_with_an_image(server: None, tmp_path) -> None:
     Image.fromarray(np.full((40, 30, 3), 128, np.uint8)).save(buffer, format="PNG")
     outcome, result = panels.try_model("rgb", buffer.getvalue())
     assert outcome.ok, outcome.message
-    expected = runtime.run(ws.model.ir, {"input": panels._image_input(buffer.getvalue(), [1, 3, 16, 16])})
+    expected = runtime.run(ws.model.ir, {"input": panels.image_input(buffer.getvalue(), [1, 3, 16, 16])})
     assert result["outputs"][0]["norm"] == pytest.approx(float(np.linalg.norm(expected["logits"])), rel=1e-5)
     bad = panels.try_model("rgb", b"not an image")[0]
     assert not bad.ok and bad.message.startswith("Cannot use that input")

@@ -1,0 +1,175 @@
+"""The Genie page's logic: run ``genie.search`` on the open model, tabulate and apply its candidates."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from editor_ui.actions import Outcome, apply_recipe_text, describe_edit
+from editor_ui.workspace import Workspace
+from modelps.errors import ModelPSError
+
+__all__ = [
+    "GENIE_STAGES",
+    "GenieRequest",
+    "apply_candidate",
+    "candidate_rows",
+    "pareto_flags",
+    "pareto_spec",
+    "run_genie",
+    "stage_fraction",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class GenieRequest:
+    """The genie form: backend, a speed-up or latency target, fidelity floor, time budget, methods."""
+
+    backend: str
+    target_speedup: float | None
+    target_latency_ms: float | None
+    min_fidelity: float
+    budget_s: float
+    methods: tuple[str, ...]
+
+
+def pareto_flags(points: list[tuple[float, float]]) -> list[bool]:
+    """For (latency, fidelity) points, whether each is on the Pareto front (lower latency, higher fidelity).
+
+    >>> pareto_flags([(1.0, 0.9), (2.0, 0.95), (2.5, 0.94), (0.5, 0.8)])
+    [True, True, False, True]
+    """
+    flags = []
+    for i, (lat, fid) in enumerate(points):
+        dominated = any(
+            (l2 <= lat and f2 >= fid) and (l2 < lat or f2 > fid) for j, (l2, f2) in enumerate(points) if j != i
+        )
+        flags.append(not dominated)
+    return flags
+
+
+def _fidelity(value: Any) -> float:
+    if isinstance(value, dict):
+        value = value.get("centered_cosine", float("nan"))
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def candidate_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Table rows for a genie result (its JSON form): one per candidate, with Pareto flags.
+
+    Fidelity is the centered cosine against the original; missing ``pareto`` flags are computed here.
+    """
+    candidates = list(result.get("candidates") or [])
+    recommended = result.get("recommended")
+    recommended_name = recommended.get("name") if isinstance(recommended, dict) else None
+    rows = []
+    for index, cand in enumerate(candidates):
+        recipe = cand.get("recipe") or {}
+        edits = recipe.get("edits", []) if isinstance(recipe, dict) else list(recipe)
+        rows.append(
+            {
+                "candidate": index,
+                "name": str(cand.get("name", f"#{index}")),
+                "latency_ms": float(cand.get("latency_ms", float("nan"))),
+                "speedup": float(cand.get("speedup", float("nan"))),
+                "fidelity": _fidelity(cand.get("fidelity")),
+                "size_mb": float(cand.get("size_bytes", 0)) / 1e6,
+                "pareto": cand.get("pareto"),
+                "recommended": recommended_name is not None and cand.get("name") == recommended_name,
+                "edits": "; ".join(describe_edit(e) for e in edits) or "(none)",
+                "explanation": str(cand.get("explanation", "")),
+            }
+        )
+    if rows and any(r["pareto"] is None for r in rows):
+        for row, flag in zip(rows, pareto_flags([(r["latency_ms"], r["fidelity"]) for r in rows]), strict=True):
+            row["pareto"] = flag
+    return rows
+
+
+def pareto_spec(rows: list[dict[str, Any]], baseline_ms: float | None = None) -> dict[str, Any]:
+    """Return an ECharts scatter of latency vs fidelity with the Pareto front drawn as a line."""
+    front = sorted((r["latency_ms"], r["fidelity"]) for r in rows if r["pareto"])
+    others = [[r["latency_ms"], r["fidelity"], r["candidate"]] for r in rows if not r["pareto"]]
+    series: list[dict[str, Any]] = [
+        {"name": "candidates", "type": "scatter", "symbolSize": 10, "data": others},
+        {"name": "Pareto front", "type": "line", "step": False, "symbolSize": 12, "data": [list(p) for p in front]},
+    ]
+    if baseline_ms:
+        series.append(
+            {"name": "original", "type": "scatter", "symbol": "diamond", "symbolSize": 14, "data": [[baseline_ms, 1.0]]}
+        )
+    return {
+        "legend": {"top": 0},
+        "tooltip": {"trigger": "item"},
+        "xAxis": {"type": "value", "name": "latency (ms)", "scale": True},
+        "yAxis": {"type": "value", "name": "fidelity", "scale": True},
+        "series": series,
+    }
+
+
+GENIE_STAGES = ("calibrate", "quantize", "profile", "sensitivity", "trajectory", "build", "measure")
+
+
+def stage_fraction(stage: str, done: int, total: int) -> float:
+    """Overall progress in [0, 1] from the genie's ``(stage, done, total)`` reports.
+
+    >>> stage_fraction("calibrate", 0, 1), stage_fraction("measure", 1, 1)
+    (0.0, 1.0)
+    """
+    index = GENIE_STAGES.index(stage) if stage in GENIE_STAGES else len(GENIE_STAGES) - 1
+    part = done / total if total else 1.0
+    return min(1.0, (index + min(max(part, 0.0), 1.0)) / len(GENIE_STAGES))
+
+
+def run_genie(
+    ws: Workspace, request: GenieRequest, progress: Callable[[float, str], None]
+) -> tuple[Outcome, dict[str, Any] | None]:
+    """Run the genie's search on the current model; returns the result as its JSON dict.
+
+    Candidates' recipes start from the current revision. ``progress(fraction, text)`` is called as
+    the search goes.
+    """
+    try:
+        from genie import Goal, search
+    except ImportError:
+        return Outcome(False, "The genie is not installed."), None
+
+    def report(stage: str, done: int, total: int) -> None:
+        progress(stage_fraction(stage, done, total), f"{stage}: {done}/{total}")
+
+    with tempfile.TemporaryDirectory(prefix="modelps-genie-") as tmp:
+        path = ws.model.save(Path(tmp, "model.onnx"))
+        try:
+            goal = Goal(
+                backend=request.backend,
+                target_speedup=request.target_speedup,
+                target_latency_ms=request.target_latency_ms,
+                min_fidelity=request.min_fidelity,
+                budget_s=request.budget_s,
+                methods=request.methods,
+            )
+            result = search(path, goal, progress=report)
+        except ModelPSError as exc:
+            return Outcome(False, f"The search failed: {exc}"), None
+    data = result.to_dict()
+    count = len(data.get("candidates") or [])
+    return Outcome(True, f"Found {count} candidate{'s' if count != 1 else ''}."), data
+
+
+def apply_candidate(ws: Workspace, result: dict[str, Any], index: int) -> Outcome:
+    """Apply candidate ``index``'s recipe to the workspace, one revision per edit."""
+    candidates = result.get("candidates") or []
+    if not 0 <= index < len(candidates):
+        return Outcome(False, f"There is no candidate #{index}.")
+    recipe = candidates[index].get("recipe")
+    if isinstance(recipe, list):
+        recipe = {"modelps_recipe": 1, "edits": recipe}
+    recipe = {k: v for k, v in dict(recipe).items() if k != "base"}
+    return apply_recipe_text(ws, json.dumps(recipe))
