@@ -1,7 +1,7 @@
 """The Streamlit script: page layout only; every action calls a plain function elsewhere.
 
 Run with ``modelps ui``. State lives in ``st.session_state``: ``user``, ``ws`` (the workspace),
-``selected`` (the selected node's name), ``focus`` (the graph view's centre), ``flash`` (the last
+``selected`` (the selected node's name, see :mod:`editor_ui.views.state`), ``flash`` (the last
 action's message).
 """
 
@@ -80,7 +80,7 @@ def live_refresh_ui() -> None:
         st.caption(f"Refresh failed: {exc}")
         return
     if changed:
-        st.session_state.graph_cache = None
+        st.session_state.doc_cache = None
         st.rerun(scope="app")
     st.caption(f"Live · revision {ws.revision} · checked {time.strftime('%H:%M:%S')}")
 

@@ -66,6 +66,8 @@ def streamlit_command(host: str, port: int) -> list[str]:
         "none",
         "--global.developmentMode",
         "false",
+        "--client.toolbarMode",
+        "minimal",  # no "Deploy" button: this editor is not a Streamlit Cloud app
     ]
 
 

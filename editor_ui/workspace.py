@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,20 @@ class Workspace:
     user: str
     name: str
     session_id: str | None = None
+    _lock: threading.RLock | None = None
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held while the model changes or is serialized or inferred, which swaps weights for stubs meanwhile.
+
+        Validation and shape inference briefly point large weights at a placeholder file; a download
+        or another page's inference running at that moment in another thread would read the
+        placeholder (``__modelps_weight_stub__``). Everything that reads or changes the model from the
+        UI takes this lock.
+        """
+        if self._lock is None:
+            self._lock = threading.RLock()
+        return self._lock
 
     @property
     def model(self) -> Model:
@@ -105,6 +120,11 @@ class Workspace:
     def base_path(self) -> Path:
         """Return the base model file."""
         raise NotImplementedError
+
+    def model_bytes(self) -> bytes:
+        """The current model serialized, never while another thread has its weights stubbed out."""
+        with self.lock:
+            return self.model.to_bytes()
 
     def recipe(self, revision: int | None = None) -> Recipe:
         """Return the recipe from the base to ``revision`` (default: the current one)."""
@@ -155,7 +175,8 @@ class LocalWorkspace(Workspace):
 
     def apply(self, edit: dict[str, Any]) -> HistoryEntry:
         """Apply and record one edit."""
-        applied = self._model.apply(edit)
+        with self.lock:
+            applied = self._model.apply(edit)
         entry = HistoryEntry(len(self._entries) + 1, self.user, time.time(), applied.to_dict())
         self._entries.append(entry)
         self._undone.clear()
@@ -165,7 +186,8 @@ class LocalWorkspace(Workspace):
         """Revert the last edit."""
         if not self._entries:
             raise EditError("nothing to undo")
-        self._model.undo()
+        with self.lock:
+            self._model.undo()
         entry = self._entries.pop()
         self._undone.append(entry)
         return entry
@@ -174,7 +196,8 @@ class LocalWorkspace(Workspace):
         """Re-apply the last undone edit."""
         if not self._undone:
             raise EditError("nothing to redo")
-        self._model.redo()
+        with self.lock:
+            self._model.redo()
         entry = dataclasses.replace(self._undone.pop(), time=time.time(), author=self.user)
         self._entries.append(entry)
         return entry

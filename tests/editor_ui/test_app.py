@@ -51,10 +51,11 @@ def test_pages_need_a_model() -> None:
 
 def test_graph_page_search_selects_and_inspects(ws: LocalWorkspace) -> None:
     at = _app(ws=ws, page="Graph")
-    assert len(at.get("echarts_chart")) == 1
+    assert [c.key for c in at.get("component_instance")] == ["canvas"]
     at.text_input(key="search").input("Gemm").run()
     at.button(key="go_match").click().run()
     assert at.session_state.selected == "/block5/Gemm_29"
+    assert at.session_state.canvas_focus == ("main", "/block5/Gemm_29", 1)  # the canvas moves there
     assert "Gemm · /block5/Gemm_29" in _texts(at)
     assert at.text_input(key="f-graph-remove_node-node-/block5/Gemm_29").value == "/block5/Gemm_29"
 
@@ -72,7 +73,7 @@ def test_edit_undo_redo_from_the_graph_page(ws: LocalWorkspace) -> None:
     at.button(key="apply_graph").click().run()
     assert "Applied remove_node(node='/block1/Relu_6') as revision 1" in _texts(at)
     assert ws.revision == 1 and "/block1/Relu_6" not in ws.model.nodes_named()
-    assert at.session_state.focus == "/block1/Relu_6"  # the view stays where the user worked
+    assert at.session_state.selected == "/block1/Relu_6"  # the selection (and so the view) is kept
     at.button(key="undo_graph").click().run()
     assert "Undid remove_node(node='/block1/Relu_6')" in _texts(at) and ws.revision == 0
     at.button(key="redo_graph").click().run()
