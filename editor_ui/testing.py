@@ -203,14 +203,14 @@ def _page_point(page: Any, frame: Any, point: dict[str, float]) -> tuple[float, 
     return box["x"] + point["x"], box["y"] + point["y"]
 
 
-def click_in_canvas(page: Any, name: str, *, index: int = 0, button: str = "left", modifiers: list | None = None) -> None:
+def click_in_canvas(page: Any, name: str, *, index: int = 0, button: str = "left", clicks: int = 1) -> None:
     """Click the node (or group, by its label path) called ``name`` where the canvas draws it."""
     frame = canvas_frame(page, index)
     point = frame.evaluate("(n) => window.modelpsCanvas.position(n)", name)
     if point is None:
         raise ValueError(f"{name!r} is not drawn in the canvas")
     x, y = _page_point(page, frame, point)
-    page.mouse.click(x, y, button=button, modifiers=modifiers or [])
+    page.mouse.click(x, y, button=button, click_count=clicks)
 
 
 def click_edge(page: Any, tensor: str, *, index: int = 0, shift: bool = False) -> None:
@@ -220,7 +220,11 @@ def click_edge(page: Any, tensor: str, *, index: int = 0, shift: bool = False) -
     if point is None:
         raise ValueError(f"no drawn edge carries {tensor!r}")
     x, y = _page_point(page, frame, point)
-    page.mouse.click(x, y, modifiers=["Shift"] if shift else [])
+    if shift:
+        page.keyboard.down("Shift")
+    page.mouse.click(x, y)
+    if shift:
+        page.keyboard.up("Shift")
 
 
 def click_node(page: Any, name: str, op: str) -> None:

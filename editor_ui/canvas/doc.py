@@ -130,6 +130,35 @@ def _constant_nodes(graph: ir.Graph | ir.Function, constants: set[ir.Value]) -> 
     return folded
 
 
+def _outer_uses(node: ir.Node, graph: ir.Graph | ir.Function) -> list[ir.Value]:
+    """Values of ``graph`` that the bodies of ``node`` (at any depth) read: drawn as edges into ``node``."""
+    found: list[ir.Value] = []
+    seen: set[ir.Value] = set()
+    stack = [
+        body
+        for attr in node.attributes.values()
+        if attr.type in (ir.AttributeType.GRAPH, ir.AttributeType.GRAPHS)
+        for body in (attr.value if attr.type == ir.AttributeType.GRAPHS else [attr.value])
+    ]
+    while stack:
+        body = stack.pop()
+        for inner in body:
+            for value in inner.inputs:
+                if value is None or value in seen:
+                    continue
+                producer = value.producer()
+                owner = producer.graph if producer is not None else value.graph
+                if owner is graph:
+                    seen.add(value)
+                    found.append(value)
+            for attr in inner.attributes.values():
+                if attr.type == ir.AttributeType.GRAPH:
+                    stack.append(attr.value)
+                elif attr.type == ir.AttributeType.GRAPHS:
+                    stack.extend(attr.value)
+    return found
+
+
 def _local_functions(model: ir.Model) -> dict[tuple[str, str, str], ir.Function]:
     return {(f.domain, f.name, f.overload or ""): f for f in model.functions.values()}
 
@@ -208,7 +237,8 @@ def _graph_doc(
         tensor.append(value.name or "")
 
     for i, node in drawn:
-        for value in node.inputs:
+        uses = [*node.inputs, *(_outer_uses(node, graph) if str(i) in sub or i in sub else [])]
+        for value in uses:
             if value is None:
                 continue
             if value in constants:

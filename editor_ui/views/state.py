@@ -41,11 +41,16 @@ def flash(outcome: actions.Outcome) -> None:
 
 
 def flash_ui() -> None:
-    """Show the last action's message once."""
+    """Show the last action's message once.
+
+    The slot is there on every run, message or not, so the elements below keep their place in the
+    page and the canvas is not drawn afresh.
+    """
+    slot = st.empty()
     message = st.session_state.flash
     if message:
         ok, text = message
-        (st.success if ok else st.error)(text)
+        (slot.success if ok else slot.error)(text)
         st.session_state.flash = None
 
 
