@@ -52,6 +52,8 @@ class GraphEntry:
     nodes: dict[str, ir.Node]
     folded: dict[str, list[str]]
     """Consumer node name -> names of the constant nodes and initializers folded into it."""
+    folded_ops: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    """Consumer node name -> op types of the folded constant nodes (``initializer`` for weights)."""
 
 
 @dataclasses.dataclass
@@ -170,7 +172,7 @@ def _graph_doc(
     types: dict[str, tuple],
     functions: dict[tuple[str, str, str], ir.Function],
     pending: list[tuple[str, ir.Graph, str]],
-) -> tuple[dict, dict[str, ir.Node], dict[str, list[str]]]:
+) -> tuple[dict, dict[str, ir.Node], tuple[dict[str, list[str]], dict[str, list[str]]]]:
     """Build one graph's JSON; subgraphs found are appended to ``pending`` as (id, graph, title)."""
     initializers = set(graph.initializers.values()) if isinstance(graph, ir.Graph) else set()
     constants = set(initializers)
@@ -228,6 +230,7 @@ def _graph_doc(
     tensor: list[str] = []
     folded_count: dict[int, int] = {}
     folded_names: dict[str, list[str]] = {}
+    folded_ops: dict[str, list[str]] = {}
 
     def edge(s: int, d: int, value: ir.Value) -> None:
         src.append(s)
@@ -247,6 +250,7 @@ def _graph_doc(
                 folded_names.setdefault(names[i], []).append(
                     producer.name or producer.op_type if producer is not None else value.name or ""
                 )
+                folded_ops.setdefault(names[i], []).append(producer.op_type if producer is not None else "initializer")
                 continue
             if value not in index:  # a value of an enclosing graph, used inside this body
                 index[value] = add(value.name or "", CAPTURED, None)
@@ -269,7 +273,7 @@ def _graph_doc(
         "dtype": dtype,
         "tensor": tensor,
     }
-    return data, by_name, folded_names
+    return data, by_name, (folded_names, folded_ops)
 
 
 def build_doc(model: ir.Model, *, types: dict[str, tuple] | None = None) -> CanvasDoc:
@@ -288,7 +292,7 @@ def build_doc(model: ir.Model, *, types: dict[str, tuple] | None = None) -> Canv
         parent = None if gid == ROOT or gid.startswith("fn:") and "/" not in gid else gid.rsplit("/", 1)[0]
         data.update(id=gid, title=title, parent=parent)
         graphs[gid] = data
-        entries[gid] = GraphEntry(gid, graph, title, parent, nodes, folded)
+        entries[gid] = GraphEntry(gid, graph, title, parent, nodes, folded[0], folded[1])
     ops = list(tables.ops)
     doc = {
         "root": ROOT,

@@ -53,12 +53,12 @@ def search(doc: CanvasDoc, query: str, limit: int = 50) -> list[Hit]:
         for s, d, t in zip(g["src"], g["dst"], g["tensor"], strict=True):
             tensors.setdefault(s, []).append(t)
             tensors.setdefault(d, []).append(t)
-        folded = doc.graphs[gid].folded
+        entry = doc.graphs[gid]
         for i, name in enumerate(g["names"]):
             op = ops[g["op"][i]] if g["op"][i] >= 0 else _PSEUDO[g["op"][i]]
             lname, lop = name.lower(), op.lower()
             names = [t.lower() for t in tensors.get(i, [])]
-            inner = [f.lower() for f in folded.get(name, [])]
+            inner = [f.lower() for f in (*entry.folded.get(name, []), *entry.folded_ops.get(name, []))]
             if q in (lname, lop) or q in names:
                 exact.append(Hit(gid, name, op, ""))
             elif q in lname or q in lop or any(q in t for t in names):

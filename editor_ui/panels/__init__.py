@@ -10,7 +10,9 @@ model server), :mod:`~editor_ui.panels.serving_ops` (publish, try a served model
 from editor_ui.panels.availability import genie_available, serving_available, sessions_available
 from editor_ui.panels.genie_runs import (
     GENIE_STAGES,
+    GenieJob,
     GenieRequest,
+    SearchCancelled,
     apply_candidate,
     candidate_rows,
     pareto_flags,
@@ -29,11 +31,13 @@ from editor_ui.panels.server import (
     stop_server,
 )
 from editor_ui.panels.serving_ops import image_input, publish, try_model
-from editor_ui.panels.sharing import grant, member_rows, open_session, share_workspace
+from editor_ui.panels.sharing import grant, member_rows, open_session, share_link, share_workspace
 
 __all__ = [
     "GENIE_STAGES",
+    "GenieJob",
     "GenieRequest",
+    "SearchCancelled",
     "ServerState",
     "apply_candidate",
     "candidate_rows",
@@ -53,6 +57,7 @@ __all__ = [
     "server_state",
     "serving_available",
     "sessions_available",
+    "share_link",
     "share_workspace",
     "stage_fraction",
     "start_server",

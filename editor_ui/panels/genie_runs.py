@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
+import logging
 import tempfile
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,9 +17,13 @@ from editor_ui.actions import Outcome, apply_recipe_text, describe_edit
 from editor_ui.workspace import Workspace
 from modelps.errors import ModelPSError
 
+logger = logging.getLogger(__name__)
+
 __all__ = [
     "GENIE_STAGES",
+    "GenieJob",
     "GenieRequest",
+    "SearchCancelled",
     "apply_candidate",
     "candidate_rows",
     "pareto_flags",
@@ -128,13 +136,29 @@ def stage_fraction(stage: str, done: int, total: int) -> float:
     return min(1.0, (index + min(max(part, 0.0), 1.0)) / len(GENIE_STAGES))
 
 
+class SearchCancelled(ModelPSError):
+    """The user cancelled the search."""
+
+
+def _search_accepts_cancel(search: Callable[..., Any]) -> bool:
+    try:
+        return "cancel" in inspect.signature(search).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def run_genie(
-    ws: Workspace, request: GenieRequest, progress: Callable[[float, str], None]
+    ws: Workspace,
+    request: GenieRequest,
+    progress: Callable[[float, str], None],
+    *,
+    cancel: threading.Event | None = None,
 ) -> tuple[Outcome, dict[str, Any] | None]:
     """Run the genie's search on the current model; returns the result as its JSON dict.
 
     Candidates' recipes start from the current revision. ``progress(fraction, text)`` is called as
-    the search goes.
+    the search goes. Setting ``cancel`` stops the search: ``genie.search`` is handed the event when it
+    takes one, and the next progress report stops it in any case.
     """
     try:
         from genie import Goal, search
@@ -142,10 +166,13 @@ def run_genie(
         return Outcome(False, "The genie is not installed."), None
 
     def report(stage: str, done: int, total: int) -> None:
+        if cancel is not None and cancel.is_set():
+            raise SearchCancelled("cancelled")
         progress(stage_fraction(stage, done, total), f"{stage}: {done}/{total}")
 
     with tempfile.TemporaryDirectory(prefix="modelps-genie-") as tmp:
-        path = ws.model.save(Path(tmp, "model.onnx"))
+        with ws.lock:
+            path = ws.model.save(Path(tmp, "model.onnx"))
         try:
             goal = Goal(
                 backend=request.backend,
@@ -155,12 +182,77 @@ def run_genie(
                 budget_s=request.budget_s,
                 methods=request.methods,
             )
-            result = search(path, goal, progress=report)
+            extra = {"cancel": cancel} if cancel is not None and _search_accepts_cancel(search) else {}
+            result = search(path, goal, progress=report, **extra)
+        except SearchCancelled:
+            return Outcome(False, "Search cancelled."), None
         except ModelPSError as exc:
+            if cancel is not None and cancel.is_set():
+                return Outcome(False, "Search cancelled."), None
             return Outcome(False, f"The search failed: {exc}"), None
     data = result.to_dict()
+    data["sensitivity"] = {k: dict(v) for k, v in (getattr(result, "sensitivity", None) or {}).items()}
     count = len(data.get("candidates") or [])
     return Outcome(True, f"Found {count} candidate{'s' if count != 1 else ''}."), data
+
+
+class GenieJob:
+    """A search running in a thread, so the page can show progress and an ETA and offer Cancel."""
+
+    def __init__(self, ws: Workspace, request: GenieRequest) -> None:
+        self.request = request
+        self.cancel_event = threading.Event()
+        self.fraction = 0.0
+        self.text = "Starting the search…"
+        self.started = time.monotonic()
+        self.outcome: Outcome | None = None
+        self.result: dict[str, Any] | None = None
+        self._thread = threading.Thread(target=self._run, args=(ws,), name="genie-search", daemon=True)
+
+    def start(self) -> GenieJob:
+        """Start the search; returns the job."""
+        self.started = time.monotonic()
+        self._thread.start()
+        return self
+
+    def _run(self, ws: Workspace) -> None:
+        try:
+            self.outcome, self.result = run_genie(ws, self.request, self._progress, cancel=self.cancel_event)
+        except Exception as exc:  # a bug in a back end: report it on the page instead of losing the thread
+            logger.exception("genie search failed")
+            self.outcome = Outcome(False, f"The search failed: {exc}")
+
+    def _progress(self, fraction: float, text: str) -> None:
+        self.fraction = max(self.fraction, min(max(fraction, 0.0), 1.0))
+        self.text = text
+
+    @property
+    def done(self) -> bool:
+        """Whether the search has finished (found, failed or cancelled)."""
+        return self.outcome is not None and not self._thread.is_alive()
+
+    def elapsed_s(self) -> float:
+        """Seconds since the search started."""
+        return time.monotonic() - self.started
+
+    def eta_s(self) -> float | None:
+        """Seconds left, from the progress so far and the time budget (``None`` before any progress)."""
+        elapsed = self.elapsed_s()
+        by_budget = max(0.0, self.request.budget_s - elapsed)
+        if self.fraction < 0.02:
+            return None
+        by_rate = elapsed * (1.0 - self.fraction) / self.fraction
+        return min(by_rate, by_budget) if by_budget > 0 else by_rate
+
+    def cancel(self, wait_s: float = 30.0) -> None:
+        """Ask the search to stop and wait (up to ``wait_s``) until it has."""
+        self.cancel_event.set()
+        self._thread.join(wait_s)
+
+    def wait(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for the search to finish; returns whether it has."""
+        self._thread.join(timeout_s)
+        return self.done
 
 
 def apply_candidate(ws: Workspace, result: dict[str, Any], index: int) -> Outcome:

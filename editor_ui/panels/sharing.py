@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from editor_ui.actions import Outcome
 from editor_ui.panels.availability import sessions_available
 from editor_ui.workspace import Workspace
 from modelps.errors import ModelPSError
 
-__all__ = ["grant", "member_rows", "open_session", "share_workspace"]
+__all__ = ["grant", "member_rows", "open_session", "share_link", "share_workspace"]
 
 
 def open_session(session_id: str, *, user: str) -> tuple[Outcome, Workspace | None]:
@@ -54,3 +55,15 @@ def grant(ws: Workspace, user: str, role: str) -> Outcome:
     except ModelPSError as exc:
         return Outcome(False, f"Cannot grant: {exc}")
     return Outcome(True, f"{user} is now {role}")
+
+
+def share_link(page_url: str | None, session_id: str) -> str:
+    """The full link that opens ``session_id``: this page's address with ``?session=ID`` as its only query.
+
+    >>> share_link("http://10.0.0.5:8501/?session=old&x=1#top", "abc123")
+    'http://10.0.0.5:8501/?session=abc123'
+    >>> share_link(None, "abc123")
+    'http://localhost:8501/?session=abc123'
+    """
+    parts = urlsplit(page_url or "http://localhost:8501/")
+    return urlunsplit((parts.scheme or "http", parts.netloc, parts.path or "/", urlencode({"session": session_id}), ""))

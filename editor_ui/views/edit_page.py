@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
-from editor_ui import actions, revdiff
+from editor_ui import actions, downloads, revdiff
 from editor_ui.views.state import flash
 from editor_ui.views.widgets import edit_form_ui, inspector_ui, undo_redo_ui
 from editor_ui.workspace import Workspace
@@ -58,16 +60,29 @@ def diff_ui(ws: Workspace) -> None:
 
 
 def downloads_ui(ws: Workspace) -> None:
-    """Download the current model and its recipe."""
+    """Download the current model (written to a file first, with progress) and its recipe."""
     st.subheader("Download")
     left, right = st.columns(2)
-    left.download_button(
-        "Model (.onnx)",
-        data=ws.model.to_bytes,
-        file_name=f"{ws.name}-r{ws.revision}.onnx",
-        mime="application/octet-stream",
-        key="dl_model",
-    )
+    key = (id(ws), ws.revision, len(ws.model.history))
+    ready = st.session_state.get("download_ready")
+    with left:
+        if ready is not None and ready[0] == key and Path(ready[1]).exists():
+            st.download_button(
+                "Model (.onnx)",
+                data=Path(ready[1]).read_bytes(),
+                file_name=f"{ws.name}-r{ws.revision}.onnx",
+                mime="application/octet-stream",
+                key="dl_model",
+            )
+        elif st.button("Prepare model download", key="prepare_download"):
+            bar = st.progress(0.0, text="Writing the model…")
+            try:
+                path = downloads.prepare_model_file(ws, lambda f, text: bar.progress(f, text=text))
+            except ModelPSError as exc:
+                st.error(f"Cannot save the model: {exc}")
+                return
+            st.session_state.download_ready = (key, str(path))
+            st.rerun()
     right.download_button(
         "Recipe (.json)",
         data=actions.recipe_json(ws),

@@ -29,12 +29,7 @@ def genie_ui(ws: Workspace) -> None:
         budget = c5.number_input("Budget (seconds)", 5, 3600, 60, key="g_budget")
         methods = c6.multiselect("Methods", ["quantize", "prune"], default=["quantize", "prune"], key="g_methods")
         go = st.form_submit_button("Search")
-    if go:
-        bar = st.progress(0.0, text="Starting the search…")
-
-        def progress(fraction: float, message: str) -> None:
-            bar.progress(min(max(fraction, 0.0), 1.0), text=message)
-
+    if go and st.session_state.get("genie_job") is None:
         request = panels.GenieRequest(
             backend,
             target if mode == "speed-up" else None,
@@ -43,14 +38,44 @@ def genie_ui(ws: Workspace) -> None:
             float(budget),
             tuple(methods),
         )
-        outcome, result = panels.run_genie(ws, request, progress)
-        bar.progress(1.0, text="Done")
-        flash(outcome)
-        st.session_state.genie_result = result
+        st.session_state.genie_job = panels.GenieJob(ws, request).start()
+    job_ui()
     flash_ui()
     result = st.session_state.get("genie_result")
     if result:
         genie_results_ui(ws, result)
+
+
+def eta_text(job: panels.GenieJob) -> str:
+    """``stage: done/total · 12 s elapsed · about 30 s left`` for the progress bar."""
+    eta = job.eta_s()
+    left = f" · about {eta:.0f} s left" if eta is not None else ""
+    return f"{job.text} · {job.elapsed_s():.0f} s elapsed{left}"
+
+
+def job_ui(poll_s: float = 0.25) -> None:
+    """Follow the running search: progress, ETA and a Cancel button; store its result when it ends.
+
+    The run polls until the search ends; clicking Cancel interrupts it (Streamlit reruns the page),
+    and the new run cancels the search.
+    """
+    job: panels.GenieJob | None = st.session_state.get("genie_job")
+    if job is None:
+        return
+    cancel = st.button("Cancel", key="genie_cancel")
+    if cancel and not job.done:
+        with st.spinner("Cancelling…"):
+            job.cancel()
+    bar = st.progress(job.fraction, text=eta_text(job))
+    while not job.wait(poll_s):
+        bar.progress(job.fraction, text=eta_text(job))
+    bar.progress(1.0, text=f"Done in {job.elapsed_s():.0f} s")
+    st.session_state.genie_job = None
+    if job.outcome is not None:
+        flash(job.outcome)
+    if job.result is not None:
+        st.session_state.genie_result = job.result
+    st.rerun()
 
 
 def genie_results_ui(ws: Workspace, result: dict[str, Any]) -> None:

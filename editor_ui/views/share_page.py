@@ -28,8 +28,9 @@ def share_ui(ws: Workspace) -> None:
                 st.session_state.tried_session = shared.session_id
             st.rerun()
         return
-    st.code(f"?session={ws.session_id}", language=None)
-    st.caption("Send the app's address with this query to your team.")
+    link = panels.share_link(st.context.url, ws.session_id)
+    st.code(link, language=None)
+    st.caption("Send this link to your team: the copy button is at the right of the link.")
     st.dataframe(panels.member_rows(ws), hide_index=True, key="members")
     c1, c2, c3 = st.columns([2, 1, 1])
     who = c1.text_input("User", key="grant_user")
