@@ -168,3 +168,42 @@ def test_genie_search_reports_progress_and_candidates_apply(tmp_path) -> None:
     bad = panels.GenieRequest("ort-cpu", 1.5, None, 0.9, 5.0, ("teleport",))
     outcome, result = panels.run_genie(ws, bad, lambda f, t: None)
     assert not outcome.ok and "unknown method" in outcome.message and result is None
+
+
+@pytest.mark.skipif(not panels.genie_available(), reason="the genie is not installed")
+@pytest.mark.parametrize("takes_cancel", [False, True])
+def test_genie_job_reports_eta_and_cancels(ws: LocalWorkspace, monkeypatch, takes_cancel: bool) -> None:
+    """Regression: the genie page had no ETA and no Cancel."""
+    import threading
+    import time
+
+    import genie
+
+    calls: dict[str, object] = {}
+
+    def fake_search(path, goal, progress=None, **kwargs):
+        calls.update(kwargs)
+        for done in range(1000):
+            progress("sensitivity", done, 1000)
+            time.sleep(0.005)
+        raise AssertionError("not cancelled")
+
+    if takes_cancel:
+
+        def search(path, goal, progress=None, cancel: threading.Event | None = None):
+            return fake_search(path, goal, progress, cancel=cancel)
+    else:
+
+        def search(path, goal, progress=None):
+            return fake_search(path, goal, progress)
+
+    monkeypatch.setattr(genie, "search", search)
+    job = panels.GenieJob(ws, panels.GenieRequest("ort-cpu", 1.5, None, 0.9, 600.0, ("prune",))).start()
+    deadline = time.monotonic() + 20
+    while job.fraction < 0.5 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    eta = job.eta_s()
+    assert eta is not None and 0 < eta < 600
+    job.cancel()
+    assert job.done and job.outcome is not None and job.outcome.message == "Search cancelled." and job.result is None
+    assert ("cancel" in calls) is takes_cancel
