@@ -157,8 +157,12 @@ def node_info(
     graph: ir.Graph | ir.Function | None = None,
     types: Types | None = None,
     folded: frozenset[str] = frozenset(),
+    node: ir.Node | None = None,
 ) -> NodeInfo:
     """Inspector data for the node called ``name`` (or a graph input/output of that name) in ``graph``.
+
+    ``node`` is the node itself when the caller knows it (an unnamed node of a subgraph, drawn under a
+    made-up name).
 
     ``graph`` defaults to the main graph; ``types`` (from shape inference) fill in undeclared types and
     shapes; inputs computed by the nodes named in ``folded`` are marked as folded constants.
@@ -167,8 +171,9 @@ def node_info(
         KeyError: Nothing of that name is in the graph.
     """
     graph = model.graph if graph is None else graph
-    for node in graph:
-        if node.name == name:
+    for candidate in [node] if node is not None else graph:
+        if candidate is node or candidate.name == name:
+            node = candidate
             attrs = {key: _attribute_value(attr) for key, attr in node.attributes.items()}
             return NodeInfo(
                 name=name,

@@ -75,7 +75,12 @@ def inspector_ui(ws: Workspace) -> None:
         if entry is None:
             raise KeyError(name)
         info = inspector.node_info(
-            ws.model.ir, name, graph=entry.graph, types=types, folded=frozenset(entry.folded.get(name, []))
+            ws.model.ir,
+            name,
+            graph=entry.graph,
+            types=types,
+            folded=frozenset(entry.folded.get(name, [])),
+            node=entry.nodes.get(name),
         )
     except KeyError:
         st.warning(f"Node {name!r} is no longer in the model.")

@@ -14,6 +14,7 @@ export interface Camera {
   pan: { x: number; y: number };
 }
 
+const READABLE_ZOOM = 0.75; // labels of 11 px stay legible
 const AUTO_OPEN_LIMIT = 60; // open levels of groups while the view stays under this many members
 const short = (name: string, limit = 22) => {
   const tail = name.split("/").filter(Boolean).slice(-2).join("/") || name;
@@ -160,14 +161,22 @@ export class Canvas {
     } else if (saved) {
       cy.viewport(saved);
     } else {
-      this.fit();
+      this.fit(true);
     }
     this.onChange();
   }
 
-  fit(): void {
-    this.cy.fit(undefined, 24);
-    if (this.cy.zoom() > 1.2) this.cy.zoom({ level: 1.2, renderedPosition: { x: this.cy.width() / 2, y: this.cy.height() / 2 } });
+  /** Fit the whole graph; the first view of a tall graph instead starts at its top at a readable zoom. */
+  fit(initial = false): void {
+    const cy = this.cy;
+    cy.fit(undefined, 24);
+    if (cy.zoom() > 1.2) cy.zoom({ level: 1.2, renderedPosition: { x: cy.width() / 2, y: cy.height() / 2 } });
+    if (initial && cy.zoom() < READABLE_ZOOM && this.view) {
+      const zoom = READABLE_ZOOM;
+      const box = cy.elements().boundingBox();
+      const x = Math.min(cy.width() / 2 - ((box.x1 + box.x2) / 2) * zoom, 24 - box.x1 * zoom);
+      cy.viewport({ zoom, pan: { x: box.w * zoom < cy.width() ? cy.width() / 2 - ((box.x1 + box.x2) / 2) * zoom : x, y: 24 - box.y1 * zoom } });
+    }
   }
 
   private heatValues(g: GraphDoc): { node: Map<number, number>; group: Map<number, number>; max: number } | null {

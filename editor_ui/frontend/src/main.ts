@@ -371,7 +371,7 @@ let lastHeight = 0;
 new ResizeObserver(() => {
   cy.resize();
   const h = $("cy").clientHeight;
-  if (lastHeight < 50 && h >= 50 && canvas.doc && !canvas.cameras.has(canvas.gid)) canvas.fit();
+  if (lastHeight < 50 && h >= 50 && canvas.doc && !canvas.cameras.has(canvas.gid)) canvas.fit(true);
   lastHeight = h;
 }).observe($("cy"));
 
