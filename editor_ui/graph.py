@@ -9,6 +9,7 @@ Example::
 
 from __future__ import annotations
 
+import onnx
 import onnx_ir as ir
 
 __all__ = ["dims_text", "dtype_text", "inferred_types", "shape_text"]
@@ -44,20 +45,40 @@ def dtype_text(value: ir.Value | None, types: Types | None = None) -> str:
 
 
 def _complete(model: ir.Model) -> bool:
-    for node in model.graph:
-        for value in node.outputs:
-            if value.shape is None or value.dtype is None:
-                return False
+    for graph in model.graphs():
+        for node in graph:
+            for value in node.outputs:
+                if value.shape is None or value.dtype is None:
+                    return False
     return True
 
 
+def _subgraph_types(graph: onnx.GraphProto, found: Types) -> None:
+    """Add the inferred types of values inside If/Loop/Scan bodies (the core reads the main graph only)."""
+    for node in graph.node:
+        for attr in node.attribute:
+            for body in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                for info in [*body.value_info, *body.output]:
+                    if info.name not in found and info.type.HasField("tensor_type") and info.type.tensor_type.elem_type:
+                        type_ = ir.serde.deserialize_type_proto_for_type(info.type)
+                        if type_ is not None:
+                            found[info.name] = (type_, ir.serde.deserialize_type_proto_for_shape(info.type))
+                _subgraph_types(body, found)
+
+
 def inferred_types(model: ir.Model) -> Types:
-    """Types and shapes from ONNX shape inference, for models that do not declare them all (else ``{}``)."""
+    """Types and shapes from ONNX shape inference (subgraphs included) for models that do not declare them all.
+
+    ``{}`` when every tensor is declared, or when inference fails (types then stay ``?``).
+    """
     if _complete(model):
         return {}
-    from modelps.validate import infer_value_types
+    from modelps.validate import checkable_proto, types_from_proto
 
     try:
-        return infer_value_types(model)
-    except Exception:  # inference is best effort: unknown types stay "?"
+        inferred = onnx.shape_inference.infer_shapes(checkable_proto(model), data_prop=True)
+    except Exception:  # inference is best effort
         return {}
+    found = types_from_proto(inferred)
+    _subgraph_types(inferred.graph, found)
+    return found

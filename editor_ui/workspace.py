@@ -23,7 +23,12 @@ from modelps.errors import EditError, ModelLoadError
 from modelps.model import Model
 from modelps.recipe import Recipe
 
-__all__ = ["HistoryEntry", "LocalWorkspace", "Workspace", "home", "store_model_file"]
+__all__ = ["FULL_VALIDATION_LIMIT", "HistoryEntry", "LocalWorkspace", "Workspace", "home", "store_model_file"]
+
+FULL_VALIDATION_LIMIT = 2000
+"""Up to this many nodes every edit is validated in full (checker and shape inference, about 0.2 s per
+1,000 nodes here); larger models are validated structurally per edit and in full on request
+(:func:`editor_ui.actions.validate`), as the core's documentation advises for large graphs."""
 
 
 def home() -> Path:
@@ -153,6 +158,8 @@ class LocalWorkspace(Workspace):
 
     def __init__(self, path: str | os.PathLike[str], *, user: str, name: str | None = None) -> None:
         self._model = Model.load(path)  # first: a bad file is refused before anything is stored
+        if len(self._model.ir.graph) > FULL_VALIDATION_LIMIT:
+            self._model.validation = "structure"
         self._base = store_model_file(path)
         self._model.path = self._base
         self.user = user

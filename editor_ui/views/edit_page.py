@@ -20,6 +20,12 @@ def edit_page_ui(ws: Workspace) -> None:
     left, right = st.columns([2, 3])
     with left:
         undo_redo_ui(ws, "edit")
+        level = ws.model.validation
+        st.caption(
+            f"Each edit is validated at the '{level}' level"
+            + ("; validate in full before you save." if level == "structure" else ".")
+        )
+        st.button("Validate in full", key="validate_full", on_click=lambda: flash(actions.validate(ws)))
         edit_form_ui(ws, "edit")
         with st.expander("Apply a recipe (JSON)"):
             text = st.text_area("Recipe", key="recipe_text", height=150)

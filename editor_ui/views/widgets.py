@@ -47,7 +47,12 @@ def model_cost(ws: Workspace) -> str:
 
 
 def _summary_ui(ws: Workspace) -> None:
-    summary = inspector.model_summary(ws.model.ir)
+    doc, _ = current_doc(ws)
+    cached = st.session_state.get("summary_cache")
+    if cached is None or cached[0] != doc.token:
+        cached = (doc.token, inspector.model_summary(ws.model.ir))
+        st.session_state.summary_cache = cached
+    summary = cached[1]
     cost = model_cost(ws)
     ops = ", ".join(f"{op} {n}" for op, n in list(summary["op_counts"].items())[:8])
     ins = ", ".join(f"`{k}` {v}" for k, v in summary["inputs"].items())
@@ -83,7 +88,9 @@ def inspector_ui(ws: Workspace) -> None:
             node=entry.nodes.get(name),
         )
     except KeyError:
-        st.warning(f"Node {name!r} is no longer in the model.")
+        st.caption(f"Node {name!r} is no longer in the model.")
+        st.session_state.selected = None
+        _summary_ui(ws)
         return
     st.subheader(f"{info.op} · {info.name}")
     if gid != "main":

@@ -228,7 +228,6 @@ def test_large_models_open_whole(page, server: str, tmp_path: Path, nodes: int) 
     assert 3 <= state["drawn"] <= 80  # the whole model, as ranges of blocks
     frame.locator("#expand").click()
     frame.wait_for_function("(n) => window.modelpsCanvas.state().drawn > n", arg=state["drawn"])
-    frame.locator("#fit").click()
     shot(page, f"ui-canvas-{nodes}")
 
 

@@ -142,3 +142,20 @@ def test_every_model_change_and_read_from_the_ui_takes_the_lock(ws: LocalWorkspa
     ws.redo()
     ws.model_bytes()
     assert len(taken) == 4
+
+
+def test_large_models_are_validated_structurally_per_edit_and_in_full_on_request(tmp_path) -> None:
+    from editor_ui import actions
+    from editor_ui.samples import residual_cnn
+    from editor_ui.workspace import FULL_VALIDATION_LIMIT
+    from modelps import io
+
+    small, large = tmp_path / "small.onnx", tmp_path / "large.onnx"
+    io.save(residual_cnn(30), small)
+    io.save(residual_cnn(FULL_VALIDATION_LIMIT + 10), large)
+    assert LocalWorkspace(small, user="u").model.validation == "full"
+    ws = LocalWorkspace(large, user="u")
+    assert ws.model.validation == "structure"
+    ws.apply({"op": "remove_node", "node": "/block1/Relu_6"})
+    outcome = actions.validate(ws)
+    assert outcome.ok and outcome.message.startswith("Revision 1 passed full validation")

@@ -35,6 +35,7 @@ export class Canvas {
   diff: Diff | null = null;
   hits = new Set<string>();
   view: View | null = null;
+  layoutMs = 0;
   hierarchy: Hierarchy | null = null;
   private hierarchies = new Map<string, Hierarchy>();
   onChange: () => void = () => {};
@@ -144,8 +145,10 @@ export class Canvas {
     const before = anchor && cy.getElementById(anchor).nonempty() ? cy.getElementById(anchor).renderedPosition() : null;
     const hadElements = cy.elements().nonempty();
     const camera = { zoom: cy.zoom(), pan: { ...cy.pan() } };
+    const t0 = performance.now();
     this.hierarchy = this.hierarchyOf(this.gid);
     this.view = this.hierarchy.layout(this.openSet());
+    this.layoutMs = performance.now() - t0;
     const { elements, colours } = this.elements(this.view);
     cy.batch(() => {
       cy.elements().remove();
@@ -219,6 +222,8 @@ export class Canvas {
     const out: ElementDefinition[] = [];
     const sel = this.selected && this.selected.graph === this.gid ? this.nodeIndex(this.selected.node) : -1;
     const heatT = (v: number | undefined, max: number) => (v === undefined ? null : max > 0 ? Math.sqrt(v / max) : 0);
+    let groupMax = 0; // closed groups are coloured against each other
+    if (hv) for (const p of view.placed) if (p.kind === "group") groupMax = Math.max(groupMax, hv.group.get(p.index) ?? 0);
     for (const p of view.placed) {
       const data: Record<string, unknown> = { id: p.id, w: p.w, h: p.h, z: p.depth * 3 + (p.kind === "box" ? 0 : 2), bw: 0, bc: "#000", op: 1 };
       const classes: string[] = [p.kind];
@@ -261,7 +266,7 @@ export class Canvas {
         let bg = p.kind === "box" ? (p.depth % 2 ? "#eef3f8" : "#f5f8fb") : "#e8eef5";
         let fg = "#263238";
         if (hv) {
-          const t = heatT(hv.group.get(p.index), hv.max * (this.overlay!.agg === "max" ? 1 : Math.max(1, grp.size / 4)));
+          const t = heatT(hv.group.get(p.index), this.overlay!.agg === "max" ? hv.max : groupMax);
           if (t !== null && p.kind === "group") {
             bg = heat(t);
             fg = t > 0.45 ? "#ffffff" : "#212121";

@@ -17,6 +17,7 @@ let focusNonce = -1;
 let ready = false;
 let channel: BroadcastChannel | null = null;
 let remote = false;
+let timings: Record<string, number> = {};
 
 function send(value: Record<string, unknown>): void {
   setValue({ ...value, ts: Date.now() });
@@ -418,6 +419,7 @@ onRender(async (raw) => {
     ready = false;
     busy(true, canvas.doc ? "Updating…" : "Loading the graph…");
     let doc: Doc;
+    const t0 = performance.now();
     try {
       doc = await load(a.doc_url);
     } catch (error) {
@@ -427,9 +429,11 @@ onRender(async (raw) => {
     if (token !== a.token) return;
     const first = !canvas.doc;
     const keep = first ? null : anchor();
+    const t1 = performance.now();
     canvas.setDoc(doc);
     if (first) restore();
     canvas.draw(keep);
+    timings = { fetch_ms: t1 - t0, draw_ms: performance.now() - t1, layout_ms: canvas.layoutMs };
     busy(false);
   } else if (overlayChanged) {
     canvas.draw("keep");
@@ -458,6 +462,7 @@ onRender(async (raw) => {
     tensors: canvas.tensors,
     drawn: cy.nodes().length,
     token,
+    timings,
   }),
   position: (name: string) => {
     let ele = cy.nodes().filter((n) => n.id()[0] === "n" && canvas.graph.names[Number(n.id().slice(1))] === name);
