@@ -171,6 +171,8 @@ def summarize(samples: dict[str, dict[str, list[dict[str, float]]]]) -> dict[str
 
 def _models(folder: Path, sizes: list[int]) -> dict[str, Path]:
     paths: dict[str, Path] = {}
+    here = str(Path(__file__).resolve().parent)
+    sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != here]  # bench/zoo.py shadows the zoo
     try:
         from zoo.api import export
 
