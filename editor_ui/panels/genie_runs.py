@@ -157,16 +157,19 @@ def run_genie(
     """Run the genie's search on the current model; returns the result as its JSON dict.
 
     Candidates' recipes start from the current revision. ``progress(fraction, text)`` is called as
-    the search goes. Setting ``cancel`` stops the search: ``genie.search`` is handed the event when it
-    takes one, and the next progress report stops it in any case.
+    the search goes. Setting ``cancel`` stops the search: ``genie.search`` is handed the event (it then
+    returns what it measured so far); a search without that parameter is stopped at its next progress
+    report, with no result.
     """
     try:
         from genie import Goal, search
     except ImportError:
         return Outcome(False, "The genie is not installed."), None
 
+    hands_cancel = cancel is not None and _search_accepts_cancel(search)
+
     def report(stage: str, done: int, total: int) -> None:
-        if cancel is not None and cancel.is_set():
+        if cancel is not None and cancel.is_set() and not hands_cancel:
             raise SearchCancelled("cancelled")
         progress(stage_fraction(stage, done, total), f"{stage}: {done}/{total}")
 
@@ -182,18 +185,22 @@ def run_genie(
                 budget_s=request.budget_s,
                 methods=request.methods,
             )
-            extra = {"cancel": cancel} if cancel is not None and _search_accepts_cancel(search) else {}
-            result = search(path, goal, progress=report, **extra)
+            result = search(path, goal, progress=report, **({"cancel": cancel} if hands_cancel else {}))
         except SearchCancelled:
             return Outcome(False, "Search cancelled."), None
-        except ModelPSError as exc:
+        except Exception as exc:  # genie.budget.Cancelled, raised when nothing was measured yet, is no ModelPSError
             if cancel is not None and cancel.is_set():
                 return Outcome(False, "Search cancelled."), None
-            return Outcome(False, f"The search failed: {exc}"), None
+            if isinstance(exc, ModelPSError):
+                return Outcome(False, f"The search failed: {exc}"), None
+            raise
     data = result.to_dict()
     data["sensitivity"] = {k: dict(v) for k, v in (getattr(result, "sensitivity", None) or {}).items()}
     count = len(data.get("candidates") or [])
-    return Outcome(True, f"Found {count} candidate{'s' if count != 1 else ''}."), data
+    found = f"{count} candidate{'s' if count != 1 else ''}"
+    if cancel is not None and cancel.is_set():
+        return Outcome(False, f"Search cancelled; {found} measured so far."), data
+    return Outcome(True, f"Found {found}."), data
 
 
 class GenieJob:

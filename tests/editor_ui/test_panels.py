@@ -188,10 +188,20 @@ def test_genie_job_reports_eta_and_cancels(ws: LocalWorkspace, monkeypatch, take
             time.sleep(0.005)
         raise AssertionError("not cancelled")
 
+    class Partial:
+        sensitivity: dict = {}
+
+        def to_dict(self) -> dict:
+            return {"candidates": [{"name": "int8"}]}
+
     if takes_cancel:
 
         def search(path, goal, progress=None, cancel: threading.Event | None = None):
-            return fake_search(path, goal, progress, cancel=cancel)
+            calls["cancel"] = cancel
+            while not cancel.is_set():  # type: ignore[union-attr]
+                progress("sensitivity", 600, 1000)
+                time.sleep(0.005)
+            return Partial()  # what was measured so far
     else:
 
         def search(path, goal, progress=None):
@@ -205,5 +215,9 @@ def test_genie_job_reports_eta_and_cancels(ws: LocalWorkspace, monkeypatch, take
     eta = job.eta_s()
     assert eta is not None and 0 < eta < 600
     job.cancel()
-    assert job.done and job.outcome is not None and job.outcome.message == "Search cancelled." and job.result is None
+    assert job.done and job.outcome is not None and not job.outcome.ok
+    if takes_cancel:  # genie.search takes the event and returns what it measured so far
+        assert job.outcome.message == "Search cancelled; 1 candidate measured so far." and job.result is not None
+    else:  # stopped at its next progress report
+        assert job.outcome.message == "Search cancelled." and job.result is None
     assert ("cancel" in calls) is takes_cancel
