@@ -248,7 +248,7 @@ def _advice(closest, others, goal, inputs, pruned) -> str:  # type: ignore[no-un
         )
         if pruned and goal.finetune_steps != FINETUNE_STEPS:
             tips.append(f"fine-tuning could lift it: --finetune {FINETUNE_STEPS} --budget {int(goal.budget_s * 4)}")
-    if len(inputs.calib) < 64 and not inputs.source.startswith("samples"):
+    if pruned and len(inputs.calib) < 64 and not inputs.source.startswith("samples"):
         tips.append("more calibration inputs re-fit pruned layers better (--calib with 64 or more, --calib-samples 64)")
     if not tips:
         tips.append(
