@@ -36,23 +36,28 @@ def home() -> Path:
     return Path(os.environ.get("MODELPS_HOME") or Path.home() / ".modelps")
 
 
-def store_model_file(path: str | os.PathLike[str]) -> Path:
-    """Copy a model file into ``$MODELPS_HOME/models/<sha256>.onnx`` (content-addressed) and return it.
+def store_model_file(path: str | os.PathLike[str], *, digest: str | None = None, move: bool = False) -> Path:
+    """Copy (or with ``move``, rename) a model file into ``$MODELPS_HOME/models/<sha256>.onnx``; return it.
+
+    ``digest`` is the file's SHA-256 when the caller has it already.
 
     Raises:
         ModelLoadError: The file cannot be read.
     """
     try:
-        digest = io.file_sha256(path)
+        digest = digest or io.file_sha256(path)
     except OSError as exc:
         raise ModelLoadError(f"{path}: cannot read the model ({exc.strerror})") from exc
     folder = home() / "models"
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{digest}.onnx"
     if not target.exists():
-        tmp = target.with_suffix(f".{os.getpid()}.tmp")
-        shutil.copyfile(path, tmp)
-        os.replace(tmp, target)
+        if move:
+            os.replace(path, target)
+        else:
+            tmp = target.with_suffix(f".{os.getpid()}.tmp")
+            shutil.copyfile(path, tmp)
+            os.replace(tmp, target)
     return target
 
 
@@ -156,11 +161,22 @@ class Workspace:
 class LocalWorkspace(Workspace):
     """A workspace held in this process only: undo pops the last edit, redo pushes it back."""
 
-    def __init__(self, path: str | os.PathLike[str], *, user: str, name: str | None = None) -> None:
-        self._model = Model.load(path)  # first: a bad file is refused before anything is stored
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        user: str,
+        name: str | None = None,
+        sha256: str | None = None,
+        move: bool = False,
+    ) -> None:
+        """Open ``path``; ``sha256`` is its digest if known, ``move`` takes the file into the store (no copy)."""
+        loaded = io.load(path)  # first: a bad file is refused before anything is stored
+        digest = sha256 or io.file_sha256(path)
+        self._model = Model(loaded, base_sha256=digest, path=path)
         if len(self._model.ir.graph) > FULL_VALIDATION_LIMIT:
             self._model.validation = "structure"
-        self._base = store_model_file(path)
+        self._base = store_model_file(path, digest=digest, move=move)
         self._model.path = self._base
         self.user = user
         self.name = name or Path(path).stem

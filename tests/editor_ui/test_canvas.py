@@ -186,3 +186,32 @@ def test_documents_stay_compact(nodes: int) -> None:
     doc = build_doc(residual_cnn(nodes))
     assert len(doc.to_json()) < 120 * nodes + 20_000
     assert np.all(np.asarray(_graph(doc)["src"]) < len(_graph(doc)["names"]))
+
+
+def _corpus_names() -> list[str]:
+    try:
+        from zoo import corpus
+    except ImportError:
+        return []
+    return corpus.names()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", _corpus_names())
+def test_every_foreign_model_opens_as_a_canvas_document(name: str) -> None:
+    """Models ModelPS did not make (zoo.corpus): every node is drawn or folded, every subgraph reachable."""
+    from zoo import corpus
+
+    model = Model.load(corpus.get(name).path, validation="none").ir
+    doc = build_doc(model, types=inferred_types(model))
+    main = _graph(doc)
+    drawn = sum(1 for op in main["op"] if op >= 0)
+    folded = sum(len(v) for v in doc.graphs["main"].folded.values())
+    assert 0 < drawn <= len(model.graph)
+    for gid, g in doc.data["graphs"].items():
+        assert g["parent"] is None or g["parent"] in doc.data["graphs"], gid
+        assert len(g["grp"]) == len(g["names"]) and all(-1 <= k < len(g["groups"]) for k in g["grp"])
+    for links in main["sub"].values():
+        assert all(gid in doc.data["graphs"] for _, gid in links)
+    if name == "ppocr-det":  # a Paddle export: its weight Constant nodes are folded, not drawn
+        assert folded > 100 and drawn < len(model.graph) - 100
