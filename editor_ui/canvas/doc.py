@@ -63,10 +63,11 @@ class CanvasDoc:
     token: str
     data: dict
     graphs: dict[str, GraphEntry]
+    text: str = ""
 
     def to_json(self) -> str:
         """The document as compact JSON text."""
-        return json.dumps(self.data, separators=(",", ":"))
+        return self.text or json.dumps(self.data, separators=(",", ":"))
 
 
 def graph_id(parent: str, node_name: str, attr: str, index: int | None = None) -> str:
@@ -232,15 +233,23 @@ def _graph_doc(
     folded_names: dict[str, list[str]] = {}
     folded_ops: dict[str, list[str]] = {}
 
+    described: dict[ir.Value, tuple[int, int]] = {}
+
     def edge(s: int, d: int, value: ir.Value) -> None:
+        text = described.get(value)
+        if text is None:
+            text = described[value] = (
+                tables.shape(_shape_text(value, types)),
+                tables.dtype(_dtype_text(value, types)),
+            )
         src.append(s)
         dst.append(d)
-        shape.append(tables.shape(_shape_text(value, types)))
-        dtype.append(tables.dtype(_dtype_text(value, types)))
+        shape.append(text[0])
+        dtype.append(text[1])
         tensor.append(value.name or "")
 
     for i, node in drawn:
-        uses = [*node.inputs, *(_outer_uses(node, graph) if str(i) in sub or i in sub else [])]
+        uses = [*node.inputs, *(_outer_uses(node, graph) if i in sub else [])]
         for value in uses:
             if value is None:
                 continue
@@ -303,9 +312,10 @@ def build_doc(model: ir.Model, *, types: dict[str, tuple] | None = None) -> Canv
         "dtypes": list(tables.dtypes),
         "graphs": graphs,
     }
-    digest = hashlib.sha256(json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()).hexdigest()[:16]
+    body = json.dumps(doc, separators=(",", ":"))  # key order is fixed by construction: same model, same text
+    digest = hashlib.sha256(body.encode()).hexdigest()[:16]
     doc["token"] = digest
-    return CanvasDoc(digest, doc, entries)
+    return CanvasDoc(digest, doc, entries, body[:-1] + f',"token":"{digest}"}}')
 
 
 def all_entries(doc: CanvasDoc) -> Iterable[GraphEntry]:

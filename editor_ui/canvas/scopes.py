@@ -197,19 +197,18 @@ def group_tree(
         return total
 
     walk(-1)
-    chains: dict[int, list[int]] = {}
+    group_chain: dict[int, list[int]] = {-1: []}
 
-    def chain(i: int) -> list[int]:
-        g, path = member[i], []
-        while g >= 0:
-            path.append(g)
-            g = tree.parent[g]
-        return path[::-1]
+    def chain_of(g: int) -> list[int]:
+        found = group_chain.get(g)
+        if found is None:
+            found = group_chain[g] = [*chain_of(tree.parent[g]), g]
+        return found
 
     inner: dict[int, list[tuple[int, int]]] = {}
     for s, d in zip(src, dst, strict=True):
-        cs = chains.get(s) or chains.setdefault(s, chain(s))
-        cd = chains.get(d) or chains.setdefault(d, chain(d))
+        cs = chain_of(member[s])
+        cd = chain_of(member[d])
         depth = 0
         while depth < len(cs) and depth < len(cd) and cs[depth] == cd[depth]:
             depth += 1
