@@ -172,7 +172,7 @@ def _graph_doc(
     tables: _Tables,
     types: dict[str, tuple],
     functions: dict[tuple[str, str, str], ir.Function],
-    pending: list[tuple[str, ir.Graph, str]],
+    pending: list[tuple[str, ir.Graph | ir.Function, str, str | None]],
 ) -> tuple[dict, dict[str, ir.Node], tuple[dict[str, list[str]], dict[str, list[str]]]]:
     """Build one graph's JSON; subgraphs found are appended to ``pending`` as (id, graph, title)."""
     initializers = set(graph.initializers.values()) if isinstance(graph, ir.Graph) else set()
@@ -212,11 +212,11 @@ def _graph_doc(
         for attr_name, attr in node.attributes.items():
             if attr.type == ir.AttributeType.GRAPH:
                 links.append([attr_name, graph_id(gid, name, attr_name)])
-                pending.append((links[-1][1], attr.value, f"{name} · {attr_name}"))
+                pending.append((links[-1][1], attr.value, f"{name} · {attr_name}", gid))
             elif attr.type == ir.AttributeType.GRAPHS:
                 for k, body in enumerate(attr.value):
                     links.append([f"{attr_name}[{k}]", graph_id(gid, name, attr_name, k)])
-                    pending.append((links[-1][1], body, f"{name} · {attr_name}[{k}]"))
+                    pending.append((links[-1][1], body, f"{name} · {attr_name}[{k}]", gid))
         function = functions.get((node.domain, node.op_type, node.overload or ""))
         if function is not None:
             links.append(["function", f"fn:{function.domain}:{function.name}"])
@@ -290,15 +290,16 @@ def build_doc(model: ir.Model, *, types: dict[str, tuple] | None = None) -> Canv
     types = types or {}
     tables = _Tables()
     functions = _local_functions(model)
-    pending: list[tuple[str, ir.Graph | ir.Function, str]] = [(ROOT, model.graph, model.graph.name or "model")]
+    pending: list[tuple[str, ir.Graph | ir.Function, str, str | None]] = [
+        (ROOT, model.graph, model.graph.name or "model", None)
+    ]
     for function in functions.values():
-        pending.append((f"fn:{function.domain}:{function.name}", function, f"function {function.name}"))
+        pending.append((f"fn:{function.domain}:{function.name}", function, f"function {function.name}", None))
     graphs: dict[str, dict] = {}
     entries: dict[str, GraphEntry] = {}
     while pending:
-        gid, graph, title = pending.pop(0)
+        gid, graph, title, parent = pending.pop(0)
         data, nodes, folded = _graph_doc(gid, graph, tables, types, functions, pending)
-        parent = None if gid == ROOT or gid.startswith("fn:") and "/" not in gid else gid.rsplit("/", 1)[0]
         data.update(id=gid, title=title, parent=parent)
         graphs[gid] = data
         entries[gid] = GraphEntry(gid, graph, title, parent, nodes, folded[0], folded[1])

@@ -122,16 +122,29 @@ def pareto_spec(rows: list[dict[str, Any]], baseline_ms: float | None = None) ->
     }
 
 
-GENIE_STAGES = ("calibrate", "quantize", "profile", "sensitivity", "trajectory", "build", "measure")
+GENIE_STAGES = (
+    "calibrate",
+    "int8",
+    "mixed precision",
+    "profile",
+    "sensitivity",
+    "trajectory",
+    "build",
+    "measure",
+    "verify",
+)
+"""The genie's steps in order (``genie.search``); a stage may carry a detail after its name (``int8 screen``)."""
 
 
-def stage_fraction(stage: str, done: int, total: int) -> float:
-    """Overall progress in [0, 1] from the genie's ``(stage, done, total)`` reports.
+def stage_fraction(stage: str, done: int, total: int) -> float | None:
+    """Overall progress in [0, 1] from the genie's ``(stage, done, total)`` reports (``None``: unknown stage).
 
-    >>> stage_fraction("calibrate", 0, 1), stage_fraction("measure", 1, 1)
-    (0.0, 1.0)
+    >>> stage_fraction("calibrate", 0, 1), stage_fraction("int8 refine", 1, 2), stage_fraction("verify", 1, 1)
+    (0.0, 0.16666666666666666, 1.0)
     """
-    index = GENIE_STAGES.index(stage) if stage in GENIE_STAGES else len(GENIE_STAGES) - 1
+    index = next((k for k, name in enumerate(GENIE_STAGES) if stage == name or stage.startswith(name + " ")), None)
+    if index is None:
+        return None
     part = done / total if total else 1.0
     return min(1.0, (index + min(max(part, 0.0), 1.0)) / len(GENIE_STAGES))
 
@@ -168,10 +181,14 @@ def run_genie(
 
     hands_cancel = cancel is not None and _search_accepts_cancel(search)
 
+    reached = [0.0]
+
     def report(stage: str, done: int, total: int) -> None:
         if cancel is not None and cancel.is_set() and not hands_cancel:
             raise SearchCancelled("cancelled")
-        progress(stage_fraction(stage, done, total), f"{stage}: {done}/{total}")
+        fraction = stage_fraction(stage, done, total)
+        reached[0] = max(reached[0], fraction if fraction is not None else reached[0])  # never backwards
+        progress(reached[0], f"{stage}: {done}/{total}")
 
     with tempfile.TemporaryDirectory(prefix="modelps-genie-") as tmp:
         with ws.lock:
@@ -194,6 +211,7 @@ def run_genie(
             if isinstance(exc, ModelPSError):
                 return Outcome(False, f"The search failed: {exc}"), None
             raise
+    progress(1.0, "done")
     data = result.to_dict()
     data["sensitivity"] = {k: dict(v) for k, v in (getattr(result, "sensitivity", None) or {}).items()}
     count = len(data.get("candidates") or [])

@@ -88,8 +88,7 @@ def inspector_ui(ws: Workspace) -> None:
             node=entry.nodes.get(name),
         )
     except KeyError:
-        st.caption(f"Node {name!r} is no longer in the model.")
-        st.session_state.selected = None
+        st.caption(f"Node {name!r} is no longer in the model (undo brings it back).")
         _summary_ui(ws)
         return
     st.subheader(f"{info.op} · {info.name}")
