@@ -228,15 +228,17 @@ def attributes_markdown(info: NodeInfo) -> str:
 
 
 def tensors_markdown(tensors: tuple[TensorInfo, ...]) -> str:
-    """Return tensors as a Markdown table: name, element type, shape, and where a constant comes from.
+    """Return tensors as a two-column Markdown table: name, then element type, shape and constant source.
 
     >>> print(tensors_markdown((TensorInfo("w", "float", "8×3", None, "initializer"),)))
-    | tensor | type | shape | constant |
-    |---|---|---|---|
-    | `w` | float | 8×3 | initializer |
+    | tensor | type |
+    |---|---|
+    | w | float 8×3 · initializer |
     """
-    rows = [f"| `{_cell(t.name)}` | {t.dtype} | {t.shape} | {t.source} |" for t in tensors if t.name]
-    return "\n".join(["| tensor | type | shape | constant |", "|---|---|---|---|", *rows])
+    rows = [
+        f"| {_cell(t.name)} | {t.dtype} {t.shape}{f' · {t.source}' if t.source else ''} |" for t in tensors if t.name
+    ]
+    return "\n".join(["| tensor | type |", "|---|---|", *rows])
 
 
 def histogram_spec(stats: TensorStats) -> dict[str, Any]:

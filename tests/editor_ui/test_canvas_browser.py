@@ -170,9 +170,11 @@ def test_pan_zoom_open_select_edit_and_the_view_is_kept(page, server: str, model
     testing.click_edge(page, "/block4/Conv_22_output_0")
     testing.click_edge(page, "/block4/Relu_23_output_0", shift=True)
     frame.wait_for_function("() => window.modelpsCanvas.state().tensors.length === 2")
+    from playwright.sync_api import expect
+
+    expect(page.get_by_role("button", name="Extract", exact=True)).to_be_enabled(timeout=30_000)
     testing.wait_idle(page)
-    page.get_by_role("button", name="Extract", exact=True).wait_for()
-    assert page.get_by_role("button", name="Extract", exact=True).is_enabled()
+    assert page.get_by_text("Picked tensors:").count() == 1
 
 
 def test_enter_an_if_body_search_inside_and_come_back(page, server: str, models: dict[str, Path]) -> None:
@@ -243,3 +245,28 @@ def test_resnet50_opens_as_layers(page, server: str, tmp_path: Path) -> None:
     testing.click_in_canvas(page, "layer2/layer2.0")
     frame.wait_for_function("() => window.modelpsCanvas.state().open.includes('layer2/layer2.0')")
     shot(page, "ui-canvas-resnet50")
+
+
+def _corpus_path(name: str) -> Path | None:
+    try:
+        from zoo import corpus
+
+        return Path(corpus.get(name).path)
+    except Exception:  # the corpus needs the zoo extra and builds its models on first use
+        return None
+
+
+@pytest.mark.slow
+def test_paddle_detector_draws_layers_not_weights(page, server: str, tmp_path: Path) -> None:
+    """A PP-OCR detector exported from Paddle (zoo.corpus): weights folded, the graph readable."""
+    source = _corpus_path("ppocr-det")
+    if source is None:
+        pytest.skip("the foreign-model corpus is not available here")
+    path = tmp_path / "ppocr-det.onnx"
+    path.write_bytes(source.read_bytes())
+    frame = _open(page, server, path)
+    state = testing.canvas_state(frame)
+    assert state["drawn"] >= 3
+    frame.locator("#expand").click()
+    page.wait_for_timeout(500)
+    shot(page, "ui-canvas-ppocr")

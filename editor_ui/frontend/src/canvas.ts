@@ -175,10 +175,13 @@ export class Canvas {
     cy.fit(undefined, 24);
     if (cy.zoom() > 1.2) cy.zoom({ level: 1.2, renderedPosition: { x: cy.width() / 2, y: cy.height() / 2 } });
     if (initial && cy.zoom() < READABLE_ZOOM && this.view) {
+      // a tall graph: start at its top, at a readable zoom, centred on the first member drawn
       const zoom = READABLE_ZOOM;
       const box = cy.elements().boundingBox();
-      const x = Math.min(cy.width() / 2 - ((box.x1 + box.x2) / 2) * zoom, 24 - box.x1 * zoom);
-      cy.viewport({ zoom, pan: { x: box.w * zoom < cy.width() ? cy.width() / 2 - ((box.x1 + box.x2) / 2) * zoom : x, y: 24 - box.y1 * zoom } });
+      let first = this.view.placed[0];
+      for (const p of this.view.placed) if (p.kind !== "box" && (first.kind === "box" || p.y < first.y)) first = p;
+      const x = box.w * zoom < cy.width() ? (box.x1 + box.x2) / 2 : first.x;
+      cy.viewport({ zoom, pan: { x: cy.width() / 2 - x * zoom, y: 24 - box.y1 * zoom } });
     }
   }
 
