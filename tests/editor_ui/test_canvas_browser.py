@@ -268,5 +268,5 @@ def test_paddle_detector_draws_layers_not_weights(page, server: str, tmp_path: P
     state = testing.canvas_state(frame)
     assert state["drawn"] >= 3
     frame.locator("#expand").click()
-    page.wait_for_timeout(500)
+    frame.evaluate("() => window.modelpsCanvas.reveal('Conv.2')")
     shot(page, "ui-canvas-ppocr")
