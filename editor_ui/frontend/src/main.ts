@@ -3,9 +3,10 @@
 import "./style.css";
 import type { EdgeSingular, NodeSingular } from "cytoscape";
 import { Canvas } from "./canvas";
+import { busy, chrome } from "./chrome";
+import { hideMenu, installMenu } from "./menu";
 import { HEADER } from "./hierarchy";
 import { onRender, setFrameHeight, setValue } from "./protocol";
-import { DIFF_COLOURS } from "./style";
 import { Args, CAPTURED, Doc, INPUT, OUTPUT } from "./types";
 
 const $ = (id: string) => document.getElementById(id)!;
@@ -26,59 +27,6 @@ function send(value: Record<string, unknown>): void {
 function kindOf(i: number): string {
   const op = canvas.graph.op[i];
   return op === INPUT ? "input" : op === OUTPUT ? "output" : op === CAPTURED ? "captured" : "node";
-}
-
-// ------------------------------------------------------------------ chrome
-
-function chrome(): void {
-  if (!canvas.doc || !canvas.view) return;
-  const doc = canvas.doc;
-  const crumbs = $("crumbs");
-  crumbs.innerHTML = "";
-  canvas.path().forEach((gid, k, all) => {
-    if (k) crumbs.insertAdjacentHTML("beforeend", '<span class="sep">▸</span>');
-    const el = document.createElement(k === all.length - 1 ? "span" : "a");
-    el.textContent = doc.graphs[gid].title;
-    if (k === all.length - 1) el.className = "here";
-    else el.addEventListener("click", () => canvas.enter(gid));
-    crumbs.appendChild(el);
-  });
-  const g = canvas.graph;
-  const real = g.op.filter((op) => op >= 0).length;
-  const drawn = canvas.view.placed.filter((p) => p.kind !== "box").length;
-  $("count").textContent = `${real.toLocaleString()} nodes · ${g.groups.length.toLocaleString()} groups · ${drawn.toLocaleString()} drawn`;
-  $("shapes").classList.toggle("on", canvas.showShapes);
-  legend();
-}
-
-function legend(): void {
-  const doc = canvas.doc!;
-  const el = $("legend");
-  const parts: string[] = [];
-  if (canvas.overlay) {
-    let max = 0;
-    Object.values(canvas.overlay.values).forEach((v) => (max = Math.max(max, v)));
-    parts.push(`<span><b>${canvas.overlay.label}</b> 0<span class="ramp"></span>${max.toPrecision(3)}</span>`);
-    parts.push('<span><span class="chip" style="background:#e0e0e0"></span>no value</span>');
-  } else if (canvas.diff) {
-    for (const [kind, colour] of Object.entries(DIFF_COLOURS)) {
-      const n = canvas.diff[kind as keyof typeof DIFF_COLOURS].length;
-      parts.push(`<span><span class="chip" style="background:${colour}"></span>${kind} ${n}</span>`);
-    }
-  } else {
-    const families = new Set<string>();
-    canvas.graph.op.forEach((op) => op >= 0 && families.add(doc.families[op]));
-    for (const f of Object.keys(doc.colours)) {
-      if (families.has(f)) parts.push(`<span><span class="chip" style="background:${doc.colours[f]}"></span>${f}</span>`);
-    }
-  }
-  parts.push("<span>⊕n folded weights/constants</span><span>⤵ double-click: open body</span><span>▸ click: open group</span>");
-  el.innerHTML = parts.join("");
-}
-
-function busy(on: boolean, text = "Drawing…"): void {
-  $("busy").textContent = text;
-  $("busy").style.display = on ? "block" : "none";
 }
 
 // ------------------------------------------------------------------ persistence and sync
@@ -231,96 +179,8 @@ cy.on("tap", (event) => {
 
 cy.on("viewport", changed);
 
-cy.on("mouseover", "node, edge", (event) => {
-  const ele = event.target;
-  const g = canvas.graph;
-  const doc = canvas.doc!;
-  let text = "";
-  if (ele.isEdge()) {
-    const d = ele.data();
-    const rows = canvas.view!.edges.find((e) => e.id === d.id)?.edges ?? [];
-    text = rows.slice(0, 6).map((j) => `${g.tensor[j]}: ${doc.dtypes[g.dtype[j]]} ${doc.shapes[g.shape[j]]}`).join("<br>");
-    if (rows.length > 6) text += `<br>… ${rows.length - 6} more`;
-  } else if (ele.id()[0] === "n") {
-    const i = Number(ele.id().slice(1));
-    const op = g.op[i];
-    text = `<b>${op >= 0 ? doc.ops[op] : kindOf(i)}</b> ${g.names[i]}`;
-    if (g.folded[i]) text += `<br>${g.folded[i]} folded weight/constant input(s)`;
-    const value = canvas.overlay?.values[g.names[i]];
-    if (value !== undefined) text += `<br>${canvas.overlay!.label}: ${value.toPrecision(4)}`;
-  } else {
-    const grp = g.groups[Number(ele.id().slice(1))];
-    text = `<b>${grp.label}</b> · ${grp.size} nodes${grp.reps > 1 ? ` · one of ${grp.reps} alike` : ""}`;
-  }
-  const tip = $("tip");
-  tip.innerHTML = text;
-  tip.style.display = "block";
-  const p = event.renderedPosition ?? ele.renderedPosition();
-  tip.style.left = `${Math.min(p.x + 14, cy.width() - 260)}px`;
-  tip.style.top = `${p.y + 48}px`;
-});
-cy.on("mouseout", "node, edge", () => ($("tip").style.display = "none"));
+installMenu(canvas, send, select, kindOf);
 
-// ------------------------------------------------------------------ context menu
-
-function hideMenu(): void {
-  $("menu").style.display = "none";
-}
-
-cy.on("cxttap", "node, edge", (event) => {
-  const ele = event.target;
-  const menu = $("menu");
-  menu.innerHTML = "";
-  const item = (label: string, run: () => void) => {
-    const el = document.createElement("div");
-    el.textContent = label;
-    el.addEventListener("click", () => {
-      hideMenu();
-      run();
-    });
-    menu.appendChild(el);
-  };
-  const title = (text: string) => {
-    const el = document.createElement("div");
-    el.className = "title";
-    el.textContent = text;
-    menu.appendChild(el);
-  };
-  const g = canvas.graph;
-  if (ele.isEdge()) {
-    const tensor: string = ele.data("tensor");
-    title(tensor);
-    item("Add as a model output", () => send({ type: "action", action: "add_output", graph: canvas.gid, tensor }));
-    item("Pick for extract (with another tensor)", () => {
-      canvas.tensors = [...canvas.tensors.filter((t) => t !== tensor), tensor].slice(-2);
-      cy.edges().filter((e) => canvas.tensors.includes(e.data("tensor"))).addClass("picked");
-      send({ type: "tensors", graph: canvas.gid, tensors: canvas.tensors });
-    });
-  } else if (ele.id()[0] === "g") {
-    const k = Number(ele.id().slice(1));
-    title(g.groups[k].label);
-    item(ele.hasClass("group") ? "Open group" : "Close group", () => canvas.toggle(k));
-  } else {
-    const i = Number(ele.id().slice(1));
-    const node = g.names[i];
-    select(i);
-    title(node);
-    if (g.op[i] >= 0) {
-      item("Remove node", () => send({ type: "action", action: "remove_node", graph: canvas.gid, node }));
-      item("Add its output as a model output", () => send({ type: "action", action: "add_output", graph: canvas.gid, node }));
-      item("Insert a node after…", () => send({ type: "action", action: "insert_node", graph: canvas.gid, node }));
-      item("Set an attribute…", () => send({ type: "action", action: "set_attribute", graph: canvas.gid, node }));
-      item("Replace its op…", () => send({ type: "action", action: "replace_op", graph: canvas.gid, node }));
-      for (const [label, gid] of g.sub[String(i)] ?? []) item(`Open ${label}`, () => canvas.enter(gid));
-    } else if (g.op[i] === INPUT) {
-      item("Set the input shape…", () => send({ type: "action", action: "set_input_shape", graph: canvas.gid, node }));
-    }
-  }
-  const p = event.renderedPosition;
-  menu.style.left = `${Math.min(p.x, cy.width() - 200)}px`;
-  menu.style.top = `${Math.min(p.y + 36, cy.height() - 120)}px`;
-  menu.style.display = "block";
-});
 
 // ------------------------------------------------------------------ toolbar and keys
 
@@ -330,7 +190,7 @@ $("collapse").addEventListener("click", () => canvas.closeAll());
 $("shapes").addEventListener("click", () => {
   canvas.showShapes = !canvas.showShapes;
   cy.edges().toggleClass("labelled", canvas.showShapes);
-  chrome();
+  chrome(canvas);
   changed();
 });
 
@@ -377,7 +237,7 @@ new ResizeObserver(() => {
 }).observe($("cy"));
 
 canvas.onChange = () => {
-  chrome();
+  chrome(canvas);
   changed();
 };
 
