@@ -270,3 +270,23 @@ def test_paddle_detector_draws_layers_not_weights(page, server: str, tmp_path: P
     frame.locator("#expand").click()
     frame.evaluate("() => window.modelpsCanvas.reveal('Conv.2')")
     shot(page, "ui-canvas-ppocr")
+
+
+def test_names_from_the_model_are_shown_as_text_not_markup(page, server: str, tmp_path: Path) -> None:
+    """A node name is the model file's to choose: the hover tip must not run it as HTML."""
+    import onnx_ir as ir
+
+    x = ir.Value(name="x", shape=ir.Shape([1, 4]), type=ir.TensorType(ir.DataType.FLOAT))
+    evil = '<img src=x onerror="window.pwned=1">'
+    node = ir.node("Relu", [x], name=evil)
+    node.outputs[0].name = "y"
+    node.outputs[0].shape, node.outputs[0].type = ir.Shape([1, 4]), ir.TensorType(ir.DataType.FLOAT)
+    path = tmp_path / "names.onnx"
+    io.save(ir.Model(ir.Graph([x], [node.outputs[0]], nodes=[node], opset_imports={"": 17}), ir_version=8), path)
+    frame = _open(page, server, path)
+    point = frame.evaluate("(n) => window.modelpsCanvas.position(n)", evil)
+    box = frame.frame_element().bounding_box()
+    page.mouse.move(box["x"] + point["x"], box["y"] + point["y"])
+    frame.locator("#tip").wait_for()
+    assert evil in frame.locator("#tip").inner_text()
+    assert frame.evaluate("() => window.pwned") is None

@@ -2,6 +2,7 @@
 
 import type { Canvas } from "./canvas";
 import { DIFF_COLOURS } from "./style";
+import { escapeHtml as h } from "./types";
 
 const $ = (id: string) => document.getElementById(id)!;
 
@@ -33,7 +34,7 @@ function legend(canvas: Canvas): void {
   if (canvas.overlay) {
     let max = 0;
     Object.values(canvas.overlay.values).forEach((v) => (max = Math.max(max, v)));
-    parts.push(`<span><b>${canvas.overlay.label}</b> 0<span class="ramp"></span>${max.toPrecision(3)}</span>`);
+    parts.push(`<span><b>${h(canvas.overlay.label)}</b> 0<span class="ramp"></span>${h(max.toPrecision(3))}</span>`);
     parts.push('<span><span class="chip" style="background:#e0e0e0"></span>no value</span>');
   } else if (canvas.diff) {
     for (const [kind, colour] of Object.entries(DIFF_COLOURS)) {
@@ -44,7 +45,7 @@ function legend(canvas: Canvas): void {
     const families = new Set<string>();
     canvas.graph.op.forEach((op) => op >= 0 && families.add(doc.families[op]));
     for (const f of Object.keys(doc.colours)) {
-      if (families.has(f)) parts.push(`<span><span class="chip" style="background:${doc.colours[f]}"></span>${f}</span>`);
+      if (families.has(f)) parts.push(`<span><span class="chip" style="background:${h(doc.colours[f])}"></span>${h(f)}</span>`);
     }
   }
   parts.push("<span>⊕n folded weights/constants</span><span>⤵ double-click: open body</span><span>▸ click: open group</span>");

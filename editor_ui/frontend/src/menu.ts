@@ -1,7 +1,7 @@
 // Hover tips and the right-click menu of one-click edits.
 
 import type { Canvas } from "./canvas";
-import { INPUT } from "./types";
+import { escapeHtml as h, INPUT } from "./types";
 
 const $ = (id: string) => document.getElementById(id)!;
 
@@ -22,18 +22,18 @@ export function installMenu(canvas: Canvas, send: Send, select: (i: number) => v
     if (ele.isEdge()) {
       const d = ele.data();
       const rows = canvas.view!.edges.find((e) => e.id === d.id)?.edges ?? [];
-      text = rows.slice(0, 6).map((j) => `${g.tensor[j]}: ${doc.dtypes[g.dtype[j]]} ${doc.shapes[g.shape[j]]}`).join("<br>");
+      text = rows.slice(0, 6).map((j) => `${h(g.tensor[j])}: ${h(doc.dtypes[g.dtype[j]])} ${h(doc.shapes[g.shape[j]])}`).join("<br>");
       if (rows.length > 6) text += `<br>… ${rows.length - 6} more`;
     } else if (ele.id()[0] === "n") {
       const i = Number(ele.id().slice(1));
       const op = g.op[i];
-      text = `<b>${op >= 0 ? doc.ops[op] : kindOf(i)}</b> ${g.names[i]}`;
+      text = `<b>${h(op >= 0 ? doc.ops[op] : kindOf(i))}</b> ${h(g.names[i])}`;
       if (g.folded[i]) text += `<br>${g.folded[i]} folded weight/constant input(s)`;
       const value = canvas.overlay?.values[g.names[i]];
-      if (value !== undefined) text += `<br>${canvas.overlay!.label}: ${value.toPrecision(4)}`;
+      if (value !== undefined) text += `<br>${h(canvas.overlay!.label)}: ${h(Number(value).toPrecision(4))}`;
     } else {
       const grp = g.groups[Number(ele.id().slice(1))];
-      text = `<b>${grp.label}</b> · ${grp.size} nodes${grp.reps > 1 ? ` · one of ${grp.reps} alike` : ""}`;
+      text = `<b>${h(grp.label)}</b> · ${grp.size} nodes${grp.reps > 1 ? ` · one of ${grp.reps} alike` : ""}`;
     }
     const tip = $("tip");
     tip.innerHTML = text;

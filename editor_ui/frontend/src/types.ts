@@ -67,3 +67,8 @@ export interface Args {
   sync: string | null;
   pane: string;
 }
+
+/** Text made safe for innerHTML: node, tensor and group names come from the model file. */
+export function escapeHtml(text: unknown): string {
+  return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+}
