@@ -118,9 +118,12 @@ class Model:
         _name_unnamed_nodes(model.graph)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], *, validation: Level = "full") -> Model:
-        """Open a model file (see :func:`modelps.io.load` for the safety checks)."""
-        return cls(io.load(path), base_sha256=io.file_sha256(path), path=path, validation=validation)
+    def load(cls, path: str | os.PathLike[str], *, validation: Level = "full", **options: Any) -> Model:
+        """Open a model file (see :func:`modelps.io.load` for the safety checks).
+
+        ``options`` are the other keyword arguments of the constructor (``validation_inputs``, ``measure``).
+        """
+        return cls(io.load(path), base_sha256=io.file_sha256(path), path=path, validation=validation, **options)
 
     @property
     def ir(self) -> ir.Model:
