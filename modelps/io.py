@@ -328,6 +328,24 @@ def _check_parsed(proto: onnx.ModelProto, path: Path) -> None:
         raise ModelLoadError(f"{path}: not a valid ONNX model (missing ir_version)")
     if not proto.graph.output:
         raise ModelLoadError(f"{path}: the graph has no outputs (truncated file?)")
+    _check_text(proto, path)
+
+
+def _check_text(proto: onnx.ModelProto, path: Path) -> None:
+    """Refuse names that are not UTF-8 text (protobuf hands them over as bytes; nothing could save them)."""
+    graphs = [proto.graph]
+    while graphs:
+        graph = graphs.pop()
+        values = [*graph.input, *graph.output, *graph.value_info]
+        texts = [graph.name, *(v.name for v in values), *(t.name for t in graph.initializer)]
+        for node in graph.node:
+            texts += [node.name, node.op_type, node.domain, *node.input, *node.output]
+            texts += [attr.name for attr in node.attribute]
+            graphs += [attr.g for attr in node.attribute if attr.HasField("g")]
+            graphs += [g for attr in node.attribute for g in attr.graphs]
+        bad = next((text for text in texts if not isinstance(text, str)), None)
+        if bad is not None:
+            raise ModelLoadError(f"{path}: not a valid ONNX model (a name is not UTF-8 text: {bytes(bad)[:40]!r})")
 
 
 def _refuse_symlink(path: Path) -> None:
