@@ -204,10 +204,15 @@ def model_bytes_or_error(model: ir.Model) -> bytes:
         ) from exc
 
 
+_TENSOR_TYPES = frozenset(onnx.TensorProto.DataType.values()) - {onnx.TensorProto.UNDEFINED}
+
+
 def check_tensors(proto: onnx.ModelProto, model_dir: Path) -> None:
     """Check every tensor in ``proto`` (initializers, attributes, subgraphs) for safety."""
     real_dir = model_dir.resolve()
     for tensor, where in iter_tensors(proto):
+        if tensor.data_type not in _TENSOR_TYPES:
+            raise ModelLoadError(f"{where}: not a valid tensor (element type {tensor.data_type} is undefined)")
         if tensor.data_location == onnx.TensorProto.EXTERNAL:
             _check_external(tensor, where, real_dir)
         else:

@@ -209,3 +209,15 @@ def test_dim_names_that_are_not_utf8_are_refused_at_load(tmp_path: Path) -> None
     path.write_bytes(data.replace(b"Zbatchdim", b"\xcebatchdim"))
     with pytest.raises(ModelLoadError, match=r"a dim_param is not UTF-8 text: b'\\xcebatchdim'"):
         load(path)
+
+
+def test_tensors_of_undefined_type_are_refused_at_load(tmp_path: Path) -> None:
+    # found by bench/fuzz.py: a Constant holding a tensor of element type UNDEFINED crashed inspect
+    from tests.models import LOOP_MODEL, model_from_text
+
+    proto = ir.to_proto(model_from_text(LOOP_MODEL))
+    proto.graph.node[0].attribute[0].t.data_type = onnx.TensorProto.UNDEFINED
+    path = tmp_path / "bad.onnx"
+    path.write_bytes(proto.SerializeToString())
+    with pytest.raises(ModelLoadError, match=r"attribute 'value' of node .*: not a valid tensor \(element type 0"):
+        load(path)
