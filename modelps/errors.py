@@ -16,6 +16,7 @@ __all__ = [
     "UnknownEditError",
     "UnsafeModelError",
     "ValidationError",
+    "first_lines",
 ]
 
 
@@ -63,3 +64,16 @@ class ValidationError(ModelPSError):
 
 class ComparisonError(ModelPSError):
     """Two models cannot be compared (different signatures, unusable inputs)."""
+
+
+def first_lines(exc: BaseException, limit: int = 1) -> str:
+    r"""The gist of an exception's message on one line: its first ``limit`` non-blank lines, joined.
+
+    Example::
+
+        >>> error = ValueError("bad input\n  at node n3\n\n  details")
+        >>> first_lines(error), first_lines(error, 3), first_lines(KeyError())
+        ('bad input', 'bad input at node n3 details', 'KeyError')
+    """
+    text = str(exc).strip() or type(exc).__name__
+    return " ".join([line.strip() for line in text.splitlines() if line.strip()][:limit])

@@ -26,7 +26,7 @@ import networkx as nx
 import onnx
 import onnx_ir as ir
 
-from modelps.errors import ValidationError
+from modelps.errors import ValidationError, first_lines
 
 __all__ = [
     "Level",
@@ -204,11 +204,11 @@ def check_full(model: ir.Model) -> onnx.ModelProto:
     try:
         onnx.checker.check_model(proto)
     except onnx.checker.ValidationError as exc:
-        raise ValidationError(f"onnx checker: {_first_line(exc)}") from exc
+        raise ValidationError(f"onnx checker: {first_lines(exc, 3)}") from exc
     try:
         return onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True, data_prop=True)
     except (onnx.shape_inference.InferenceError, RuntimeError) as exc:
-        raise ValidationError(f"shape inference: {_first_line(exc)}") from exc
+        raise ValidationError(f"shape inference: {first_lines(exc, 3)}") from exc
 
 
 def infer_value_types(model: ir.Model) -> Types:
@@ -243,10 +243,4 @@ def check_runtime(model: ir.Model) -> None:
     except ValidationError:
         raise
     except Exception as exc:  # ORT raises its own exception types
-        raise ValidationError(f"ONNX Runtime cannot load the model: {_first_line(exc)}") from exc
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    lines = [line for line in text.splitlines() if line.strip()]
-    return lines[0] if len(lines) == 1 else " ".join(line.strip() for line in lines[:3])
+        raise ValidationError(f"ONNX Runtime cannot load the model: {first_lines(exc, 3)}") from exc
