@@ -99,19 +99,11 @@ class ChannelAnalyzer(ChannelSpaces):
         name = node.name or ""
         cin = self.layout_len(layout)
         if group == 1 and weight.shape[1] == cin:
-            self.consumers.append(ConsumerUse(name, "Conv", 1, 1, layout))
-            self.touch(layout, name)
-            sid = self.new_space(weight.shape[0], name, producer=name)
-            out: Layout = ((sid, 1),)
-            self.params.append(ParamSlice(name, 1, 0, out))
-            if len(node.inputs) > 2 and node.inputs[2] is not None:
-                self.params.append(ParamSlice(name, 2, 0, out))
-            self.set_layout(node.outputs[0], out)
-            return None
+            return self.produce(node, layout, in_axis=1, out_axis=0, channels=weight.shape[0], bias_axis=0)
         if group == cin and weight.shape[0] == cin and weight.shape[1] == 1:  # depthwise
             self.touch(layout, name)
             self.params.append(ParamSlice(name, 1, 0, layout))
-            if len(node.inputs) > 2 and node.inputs[2] is not None:
+            if _has_bias(node):
                 self.params.append(ParamSlice(name, 2, 0, layout))
             self.attr_updates.append(AttrUpdate(name, "group", layout))
             self.set_layout(node.outputs[0], layout)
@@ -129,16 +121,7 @@ class ChannelAnalyzer(ChannelSpaces):
             or weight.shape[0] != self.layout_len(layout)
         ):
             return self.opaque(node)
-        name = node.name or ""
-        self.consumers.append(ConsumerUse(name, "ConvTranspose", 1, 0, layout))
-        self.touch(layout, name)
-        sid = self.new_space(weight.shape[1], name, producer=name)
-        out: Layout = ((sid, 1),)
-        self.params.append(ParamSlice(name, 1, 1, out))
-        if len(node.inputs) > 2 and node.inputs[2] is not None:
-            self.params.append(ParamSlice(name, 2, 0, out))
-        self.set_layout(node.outputs[0], out)
-        return None
+        return self.produce(node, layout, in_axis=0, out_axis=1, channels=weight.shape[1], bias_axis=0)
 
     def op_Gemm(self, node: ir.Node) -> None:
         weight = const_array(node.inputs[1])
@@ -154,17 +137,11 @@ class ChannelAnalyzer(ChannelSpaces):
         bias_arr = const_array(bias)
         if bias is not None and bias_arr is None:
             return self.opaque(node)
-        name = node.name or ""
-        self.consumers.append(ConsumerUse(name, "Gemm", 1, k_axis, layout))
-        self.touch(layout, name)
         n = weight.shape[n_axis]
-        sid = self.new_space(n, name, producer=name)
-        out: Layout = ((sid, 1),)
-        self.params.append(ParamSlice(name, 1, n_axis, out))
-        if bias_arr is not None and bias_arr.ndim >= 1 and bias_arr.shape[-1] == n and n > 1:
-            self.params.append(ParamSlice(name, 2, bias_arr.ndim - 1, out))
-        self.set_layout(node.outputs[0], out)
-        return None
+        bias_axis = None
+        if bias_arr is not None and bias_arr.ndim >= 1 and bias_arr.shape[-1] == n and n > 1:  # per output channel
+            bias_axis = bias_arr.ndim - 1
+        return self.produce(node, layout, in_axis=k_axis, out_axis=n_axis, channels=n, bias_axis=bias_axis)
 
     def op_MatMul(self, node: ir.Node) -> None:
         weight = const_array(node.inputs[1])
@@ -174,12 +151,23 @@ class ChannelAnalyzer(ChannelSpaces):
             return self.opaque(node)
         if weight.shape[0] != self.layout_len(layout):
             return self.opaque(node)
+        return self.produce(node, layout, in_axis=0, out_axis=1, channels=weight.shape[1], bias_axis=None)
+
+    def produce(
+        self, node: ir.Node, layout: Layout, *, in_axis: int, out_axis: int, channels: int, bias_axis: int | None
+    ) -> None:
+        """A layer that mixes its input channels into ``channels`` new ones: the start of a new channel space.
+
+        Its weight (input 1) is read along ``in_axis`` (the input ``layout``) and written along
+        ``out_axis``; a bias (input 2, if any) is sliced along ``bias_axis`` (``None``: not per channel).
+        """
         name = node.name or ""
-        self.consumers.append(ConsumerUse(name, "MatMul", 1, 0, layout))
+        self.consumers.append(ConsumerUse(name, node.op_type, 1, in_axis, layout))
         self.touch(layout, name)
-        sid = self.new_space(weight.shape[1], name, producer=name)
-        out: Layout = ((sid, 1),)
-        self.params.append(ParamSlice(name, 1, 1, out))
+        out: Layout = ((self.new_space(channels, name, producer=name), 1),)
+        self.params.append(ParamSlice(name, 1, out_axis, out))
+        if bias_axis is not None and _has_bias(node):
+            self.params.append(ParamSlice(name, 2, bias_axis, out))
         self.set_layout(node.outputs[0], out)
         return None
 
@@ -364,6 +352,10 @@ def _prod(dims: Sequence[int | str | None]) -> int:
     for d in dims:
         result *= int(d) if isinstance(d, int) else 1
     return result
+
+
+def _has_bias(node: ir.Node) -> bool:
+    return len(node.inputs) > 2 and node.inputs[2] is not None
 
 
 def _int_attr(node: ir.Node, name: str, default: int) -> int:
