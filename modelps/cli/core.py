@@ -19,6 +19,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     inspect.add_argument("model", type=Path)
     inspect.add_argument("--per-node", action="store_true", help="also list MACs/FLOPs of every node")
     inspect.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE", help="value of a symbolic dim")
+    inspect.add_argument(
+        "--shape",
+        action="append",
+        default=[],
+        metavar="INPUT:1x3x640x640",
+        help="concrete shape of an input, for FLOPs (repeatable)",
+    )
     add_json_flag(inspect)
     inspect.set_defaults(func=_inspect)
 
@@ -70,10 +77,11 @@ def _parse_dims(items: list[str]) -> dict[str, int]:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from modelps.inspect import summarize
+    from modelps.inspect import parse_shape, summarize
     from modelps.io import load
 
-    summary = summarize(load(args.model), dims=_parse_dims(args.dim))
+    shapes = dict(parse_shape(text) for text in args.shape)
+    summary = summarize(load(args.model), dims=_parse_dims(args.dim), shapes=shapes)
     if args.json:
         print_json(summary.to_dict(per_node=args.per_node))
         return 0
@@ -84,13 +92,20 @@ def _inspect(args: argparse.Namespace) -> int:
     for kind, items in (("input", summary.inputs), ("output", summary.outputs)):
         for item in items:
             print(f"{kind:<10} {item['name']}: {item['dtype']}{item['shape']}")
-    print(f"nodes      {summary.nodes} ({len(summary.op_counts)} op types, {summary.subgraphs} subgraphs)")
+    functions = f", {summary.functions} local functions" if summary.functions else ""
+    print(f"nodes      {summary.nodes} ({len(summary.op_counts)} op types, {summary.subgraphs} subgraphs{functions})")
     print(f"params     {summary.params:,} ({summary.param_bytes / 1e6:.2f} MB)")
-    print(f"FLOPs      {summary.flops:,} ({summary.macs:,} MACs)")
+    if summary.flops is None:
+        print(f"FLOPs      {summary.flops_note}")
+    else:
+        note = f"; {summary.flops_note}" if summary.flops_note else ""
+        print(f"FLOPs      {summary.flops:,} ({summary.macs:,} MACs{note})")
     print("ops        " + ", ".join(f"{op} x{n}" for op, n in sorted(summary.op_counts.items(), key=lambda kv: -kv[1])))
     if args.per_node:
         for cost in summary.per_node:
-            print(f"  {cost.node:<40} {cost.op_type:<20} {cost.macs:>14,} MACs {cost.flops:>14,} FLOPs")
+            macs = "?" if cost.macs is None else f"{cost.macs:,}"
+            flops = "?" if cost.flops is None else f"{cost.flops:,}"
+            print(f"  {cost.node:<40} {cost.op_type:<20} {macs:>14} MACs {flops:>14} FLOPs")
     return 0
 
 

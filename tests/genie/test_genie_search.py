@@ -112,7 +112,7 @@ def test_loss_levels_leave_room_for_what_int8_costs() -> None:
 def test_int8_variant_for_pruning_is_the_most_faithful_of_the_fastest_kernels(net, monkeypatch) -> None:
     import importlib
 
-    from genie.metrics import fidelity
+    from modelps.fidelity import fidelity
     from genie.search import _combined_variant, _outputs, _quant_variants
     from modelps.edits.quantize_int8 import QuantizeInt8
 
