@@ -20,13 +20,11 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = {"modelps": 0, "genie": 1, "serving": 1, "zoo": 1, "editor_ui": 2}
 """A package may import its own modules and those of any package on a lower layer, nothing else."""
 
-KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("genie.metrics", "zoo.metrics"): (
-        "issue 16 / issue 20: genie/metrics.py swaps in zoo.metrics when the zoo is installed; "
-        "the fidelity metrics move below both genie and zoo (the lead is removing this twin)"
-    ),
-}
-"""Imports that break the rules today, each with the issue that removes it; delete an entry once it is gone."""
+KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {}
+"""Imports that break the rules today, ``{(importer, imported): "issue N: why"}``; delete an entry once it is gone.
+
+(Empty since issue 16 moved the fidelity metrics into ``modelps.fidelity``, ending ``genie.metrics -> zoo.metrics``.)
+"""
 
 
 @dataclasses.dataclass(frozen=True)
