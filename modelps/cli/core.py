@@ -38,6 +38,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     edit.add_argument("--external-data", metavar="NAME", help="save weights to this file beside the model")
     edit.add_argument("--validate", choices=["structure", "full", "runtime"], default="full")
     edit.add_argument("--ignore-base", action="store_true", help="apply even if the recipe names another base model")
+    edit.add_argument(
+        "--inputs", type=Path, help=".npz of validation inputs to measure edits on (default: seeded random)"
+    )
+    add_json_flag(edit)
     edit.set_defaults(func=_edit)
 
     edits = commands.add_parser("edits", help="list the available edits and their parameters")
@@ -124,10 +128,21 @@ def _edit(args: argparse.Namespace) -> int:
     if not recipe.edits and not extra:
         raise RecipeError("nothing to do: give --recipe and/or --edit")
     model = Model.load(args.model, validation=args.validate)
-    model.apply_recipe(recipe + extra, check_base=not args.ignore_base)
+    if args.inputs:
+        from modelps.compare import load_inputs
+
+        model.validation_inputs = [load_inputs(args.inputs, model.ir)]
+    reports = model.apply_recipe(recipe + extra, check_base=not args.ignore_base)
     model.save(args.output, external_data=args.external_data)
     if args.recipe_out:
         model.recipe.save(args.recipe_out)
+    for index, report in enumerate(reports, 1):
+        if report.fidelity is not None or report.note:
+            print(f"edit #{index} {report.op}: {report.summary()}", file=sys.stderr)
+        for warning in report.warnings:
+            print(f"edit #{index} {report.op}: warning: {warning}", file=sys.stderr)
+    if args.json:
+        print_json({"output": str(args.output), "edits": [r.to_dict() for r in reports]})
     print(f"applied {len(model.history)} edit(s); saved {args.output}", file=sys.stderr)
     return 0
 

@@ -5,7 +5,10 @@ A *source* is a string:
 * ``"samples"``: photos bundled with scikit-image (``skimage.data``), randomly cropped and resized;
 * ``"random"``: seeded standard-normal tensors (for models whose inputs are not images);
 * a path to an ``.npz`` file whose keys are the model's input names (first axis: samples);
-* a path to a folder of images (``.png``, ``.jpg``, ``.jpeg``, ``.bmp``), read in sorted order.
+* a path to a folder of images (``.png``, ``.jpg``, ``.jpeg``, ``.bmp``), read in sorted order;
+* ``"<file.npz>+samples"``: the file's samples, then as many bundled photos as ``count`` asks for
+  beyond them, scaled to the file's per-channel mean and standard deviation (a small calibration
+  set topped up; single image-input models only).
 
 Images are resized to the model's input ``H x W`` and normalized (``imagenet``: mean/std of
 ImageNet on [0, 1] pixels; ``unit``: [0, 1]; ``none``: [0, 255]). Everything is deterministic for a
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -31,6 +35,7 @@ __all__ = ["IMAGE_SUFFIXES", "Normalize", "load_calibration", "source_sha256", "
 logger = logging.getLogger(__name__)
 
 Normalize = Literal["imagenet", "unit", "none"]
+TOPPED_UP = "+samples"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 _SAMPLE_IMAGES = (
     "astronaut",
@@ -50,6 +55,7 @@ def source_sha256(source: str) -> str | None:
     """SHA-256 of a file source (for a folder: of its sorted image names and contents); ``None`` otherwise."""
     if source in ("samples", "random"):
         return None
+    source = source.removesuffix(TOPPED_UP)
     path = Path(source)
     digest = hashlib.sha256()
     if path.is_file():
@@ -71,8 +77,12 @@ def load_calibration(
     seed: int = 0,
     normalize: Normalize = "imagenet",
     expected_sha256: str | None = None,
+    shapes: Mapping[str, Sequence[int]] | None = None,
 ) -> list[dict[str, np.ndarray]]:
     """Return ``count`` feeds (one sample each, batch 1) for ``model`` from ``source``.
+
+    Inputs with dynamic dimensions take their shape from ``shapes`` (by input name) for the
+    generated sources (``samples``, ``random``, image folders) and from the arrays of an ``.npz``.
 
     Raises:
         EditError: The source is missing, does not match the model's inputs, or its contents changed
@@ -85,7 +95,7 @@ def load_calibration(
                 f"calibration source {source!r} changed since the recipe was made "
                 f"(sha256 {actual[:12]}… != {expected_sha256[:12]}…)"
             )
-    specs = input_specs(model)
+    specs = _with_shapes(input_specs(model), shapes or {})
     key = (
         repr(specs),
         source,
@@ -106,6 +116,28 @@ def load_calibration(
 _CACHE: dict[tuple, list[dict[str, np.ndarray]]] = {}
 
 
+def _with_shapes(specs: list, shapes: Mapping[str, Sequence[int]]) -> list:
+    """Input specs with the given concrete shapes in place of declared (possibly dynamic) ones."""
+    names = {name for name, _, _ in specs}
+    unknown = sorted(set(shapes) - names)
+    if unknown:
+        raise EditError(f"shape given for unknown input(s) {unknown}; the inputs are {sorted(names)}")
+    out = []
+    for name, dtype, shape in specs:
+        given = shapes.get(name)
+        if given is None:
+            out.append((name, dtype, shape))
+            continue
+        given = tuple(int(d) for d in given)
+        if shape and len(shape) != len(given):
+            raise EditError(f"input {name!r} has rank {len(shape)}, the shape given has {len(given)}")
+        for axis, (dim, value) in enumerate(zip(shape, given, strict=False)):
+            if isinstance(dim, int) and dim > 0 and dim != value:
+                raise EditError(f"input {name!r} has fixed dim {axis} = {dim}, the shape given has {value}")
+        out.append((name, dtype, given))
+    return out
+
+
 def _load(
     model: ir.Model, specs: list, source: str, count: int, seed: int, normalize: Normalize
 ) -> list[dict[str, np.ndarray]]:
@@ -113,6 +145,8 @@ def _load(
         raise EditError(f"calibration needs at least 1 sample, got {count}")
     if source == "random":
         return _random_feeds(specs, count, seed)
+    if source.endswith(".npz" + TOPPED_UP):
+        return _topped_up(specs, Path(source.removesuffix(TOPPED_UP)), count, seed)
     if source.endswith(".npz"):
         return _npz_feeds(specs, Path(source), count)
     images = _sample_images(count, seed) if source == "samples" else _folder_images(Path(source), count)
@@ -124,7 +158,11 @@ def _concrete(shape: tuple[int | str | None, ...], name: str) -> list[int]:
     if dims and dims[0] is None:
         dims[0] = 1
     if any(d is None for d in dims):
-        raise EditError(f"input {name!r} has a dynamic shape {list(shape)}; fix it with set_input_shape first")
+        example = "x".join(str(d) if d is not None else "N" for d in dims)
+        raise EditError(
+            f"input {name!r} has a dynamic shape {list(shape)}: give its shape to measure at "
+            f"(--shape {name}:{example} with numbers) or calibration arrays (.npz) that have one"
+        )
     return [int(d) for d in dims if d is not None]
 
 
@@ -158,19 +196,45 @@ def _npz_feeds(specs: list, path: Path, count: int) -> list[dict[str, np.ndarray
         arrays = {}
         for name, dtype, shape in specs:
             arr = np.asarray(data[name])
-            dims = _concrete(shape, name)
-            per = int(dims[0])
+            dims = [d if isinstance(d, int) and d > 0 else None for d in shape]
+            per = int(dims[0]) if dims and dims[0] is not None else 1
             if arr.ndim == len(dims) - 1:
                 arr = arr[None]
-            if list(arr.shape[1:]) != dims[1:]:
+            fixed = zip(dims[1:], arr.shape[1:], strict=False)
+            if arr.ndim != len(dims) or any(d is not None and d != n for d, n in fixed):
+                expected = ", ".join(str(d) if d is not None else "?" for d in dims[1:])
                 raise EditError(
-                    f"calibration array {name!r} has shape {list(arr.shape)}; the model expects [N, {dims[1:]}]"
+                    f"calibration array {name!r} has shape {list(arr.shape)}; the model expects [N, {expected}]"
                 )
             arrays[name] = (arr.astype(dtype), per)
     total = min(len(a) // per for a, per in arrays.values())
     if total == 0:
         raise EditError(f"calibration file {str(path)!r} holds no complete sample")
     return [{n: a[i * per : (i + 1) * per] for n, (a, per) in arrays.items()} for i in range(min(count, total))]
+
+
+def _topped_up(specs: list, path: Path, count: int, seed: int) -> list[dict[str, np.ndarray]]:
+    """An .npz's samples, then bundled photos at its shape with its per-channel mean and std."""
+    given = _npz_feeds(specs, path, count)
+    if len(given) >= count:
+        return given
+    if len(specs) != 1:
+        raise EditError(f"{TOPPED_UP!r} needs a model with one image input; this one has {len(specs)} inputs")
+    name, dtype, _ = specs[0]
+    stacked = np.concatenate([feed[name] for feed in given]).astype(np.float64)
+    if stacked.ndim != 4 or stacked.shape[1] not in (1, 3):
+        raise EditError(f"{TOPPED_UP!r} needs N x C x H x W image arrays, got {list(stacked.shape)}")
+    shape = (given[0][name].shape[0], *stacked.shape[1:])
+    extra = _image_feeds(
+        [(name, np.float32, shape)], _sample_images(0, seed), count - len(given), seed, "unit", "samples"
+    )
+    mean = stacked.mean(axis=(0, 2, 3), keepdims=True)
+    std = stacked.std(axis=(0, 2, 3), keepdims=True) + 1e-6
+    for feed in extra:
+        x = feed[name].astype(np.float64)
+        x = (x - x.mean(axis=(0, 2, 3), keepdims=True)) / (x.std(axis=(0, 2, 3), keepdims=True) + 1e-6)
+        feed[name] = (x * std + mean).astype(dtype)
+    return given + extra
 
 
 def _image_files(folder: Path) -> list[Path]:

@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from modelps.errors import first_lines
+from modelps.errors import first_line
 from modelps.sessions import db
 from modelps.sessions.errors import (
     ConflictError,
@@ -80,7 +80,7 @@ class Database:
         except sa.exc.OperationalError as exc:
             if getattr(exc.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES:
                 raise Retryable() from exc
-            text = first_lines(exc.orig) if exc.orig else str(exc)
+            text = first_line(exc.orig, 1) if exc.orig else str(exc)
             if "locked" in text:
                 text += f" (another writer held it for over {db.BUSY_TIMEOUT_S:.0f} s)"
             raise StoreError(f"session store {self.where()}: cannot {action}: {text}") from exc

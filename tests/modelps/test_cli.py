@@ -74,9 +74,7 @@ def test_inspect_with_shape(model_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "FLOPs      58,504 (27,712 MACs)" in result.stdout
     bad = modelps("inspect", model_path, "--shape", "x:2x3")
-    assert bad.returncode != 0 and bad.stderr.strip() == (
-        "modelps: error: input 'x' has rank 4, the shape given has 2"
-    )
+    assert bad.returncode != 0 and bad.stderr.strip() == ("modelps: error: input 'x' has rank 4, the shape given has 2")
 
 
 def test_edit_diff_compare(model_path: Path, tmp_path: Path) -> None:
