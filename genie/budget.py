@@ -58,3 +58,7 @@ class Clock:
     def spent(self, fraction: float) -> bool:
         """Whether ``fraction`` of the budget has gone (a step's own share), or the search must stop."""
         return self.cancelled() or self.elapsed() >= fraction * self.budget
+
+    def can_afford(self, seconds: float, reserve: float = 0.0) -> bool:
+        """Whether ``seconds`` more of work fit before the budget, keeping ``reserve`` seconds for later steps."""
+        return not self.cancelled() and self.left() - reserve >= seconds

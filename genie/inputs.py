@@ -142,10 +142,12 @@ def _small_set(model: ir.Model, source: str, given: Feeds, goal: Goal, notes: li
     extra = load_calibration(model, topped, count=n + goal.holdout_samples, seed=goal.seed + 1000)[n:]
     mirrored = [{k: v[..., ::-1].copy() for k, v in feed.items()} for feed in given]
     held = (given + mirrored + extra)[: goal.holdout_samples]
+    topped_up = (
+        f"topped up to {len(calib)} with bundled photos scaled to their statistics" if len(calib) > n else "all of them"
+    )
     notes.append(
-        f"{n} calibration input(s) given: calibration topped up to {len(calib)} with bundled photos scaled to "
-        f"their statistics ({topped}); held-out set of {len(held)}: the given inputs, their mirror images "
-        "and bundled photos"
+        f"{n} calibration input(s) given: calibration on {topped_up} ({topped}); held-out set of {len(held)}: "
+        "the given inputs, their mirror images and bundled photos"
     )
     return calib, held, topped
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from typing import Any
 
 import numpy as np
@@ -63,17 +64,25 @@ def int8_step(
     built: dict[str, tuple[QuantizeInt8, ir.Model]] = {}
     per_sample: dict[str, np.ndarray] = {}
 
+    durations: list[float] = []
+
     def build(variants: list[tuple[str, QuantizeInt8]], stage: str) -> list[str]:
         done = []
         for index, (name, variant) in enumerate(variants):
-            if built and clock.spent(SHARE):
-                notes.append(f"INT8 {stage} stopped after {index} of {len(variants)} variants (time budget)")
+            late = clock.spent(SHARE) or not clock.can_afford(max(durations, default=0.0), clock.budget * 0.25)
+            if built and late:
+                notes.append(
+                    f"INT8 {stage} stopped after {index} of {len(variants)} variants (time budget; "
+                    f"one variant takes about {max(durations):.0f} s)"
+                )
                 break
+            started = time.monotonic()
             try:
                 model = build_model(base, [variant])
             except ModelPSError as exc:
                 logger.warning("INT8 variant %s failed: %s", name, exc)
                 continue
+            durations.append(time.monotonic() - started)
             built[name] = (variant, model)
             per_sample[name] = per_sample_scores(reference, outputs_of(model, held))
             done.append(name)
@@ -95,7 +104,11 @@ def int8_step(
     scores = named_scores(per_sample)
     specs: list[Spec] = [(name, [variant], {"quantized": True}) for name, (variant, _) in built.items()]
     if scores[best] < goal.min_fidelity and goal.mixed_precision and not clock.spent(SHARE + 0.1):
-        specs += _mixed(base, built[best], best, reference, inputs, goal, clock, report, notes)
+        try:
+            specs += _mixed(base, built[best], best, reference, inputs, goal, clock, report, notes)
+        except Exception as exc:  # a search step that fails leaves the others standing
+            logger.warning("mixed precision failed: %s", exc)
+            notes.append(f"mixed precision skipped: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}")
     chosen = combined_variant(built, scores, held[0], goal.backend, threads, goal.min_fidelity)
     models = {n: m for n, (_, m) in built.items()}
     return Int8Result(specs, chosen, built[chosen][0], built[chosen][1], scores, notes, models)

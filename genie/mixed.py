@@ -94,7 +94,7 @@ def keep_in_float(qdq: ir.Model, names: Sequence[str]) -> ir.Model:
 
 
 def _relative(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    a, b = np.nan_to_num(np.asarray(a, np.float64)), np.nan_to_num(np.asarray(b, np.float64))
     return float(np.linalg.norm(a - b) / max(float(np.linalg.norm(a)), 1e-12))
 
 

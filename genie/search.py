@@ -112,7 +112,9 @@ def search(
             specs.append(("fp16", [fp16], {}))
 
     pruning = None
-    if "prune" in goal.methods and not clock.expired():
+    if "prune" in goal.methods and clock.spent(0.5):
+        notes.append(f"pruning skipped: {clock.elapsed():.0f} s of the {goal.budget_s:.0f} s budget went to INT8")
+    elif "prune" in goal.methods:
         pruning = prune_step(base, inputs, probe_reference, int8, spent, goal, calib_sha, clock, report, threads)
         notes += pruning.notes
         specs += pruning.at_target

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import onnx
 import onnx_ir as ir
-from google.protobuf.message import DecodeError, EncodeError
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import DecodeError, EncodeError, Message
 
 from modelps.errors import ModelLoadError, ModelSaveError, UnsafeModelError, first_line
 
@@ -328,6 +329,38 @@ def _check_parsed(proto: onnx.ModelProto, path: Path) -> None:
         raise ModelLoadError(f"{path}: not a valid ONNX model (missing ir_version)")
     if not proto.graph.output:
         raise ModelLoadError(f"{path}: the graph has no outputs (truncated file?)")
+    _check_text(proto, path)
+
+
+_ATTRIBUTE_TYPES = frozenset(onnx.AttributeProto.AttributeType.values()) - {onnx.AttributeProto.UNDEFINED}
+
+
+def _check_text(proto: onnx.ModelProto, path: Path) -> None:
+    """Refuse text fields that are not UTF-8 and attributes of no known type (nothing could save them).
+
+    Protobuf hands invalid UTF-8 over as ``bytes``; every string field of every message is checked
+    (names, dims, domains, metadata), not the weights themselves.
+    """
+    pending: list[Message] = [proto]
+    while pending:
+        message = pending.pop()
+        if isinstance(message, onnx.AttributeProto) and message.type not in _ATTRIBUTE_TYPES:
+            raise ModelLoadError(
+                f"{path}: not a valid ONNX model (attribute {message.name!r} has no valid type: {message.type})"
+            )
+        for field, value in message.ListFields():
+            if field.type == FieldDescriptor.TYPE_MESSAGE:
+                pending.extend(value if _repeated(field) else [value])
+            elif field.type == FieldDescriptor.TYPE_STRING:
+                for text in value if _repeated(field) else [value]:
+                    if not isinstance(text, str):
+                        raise ModelLoadError(
+                            f"{path}: not a valid ONNX model (a {field.name} is not UTF-8 text: {bytes(text)[:40]!r})"
+                        )
+
+
+def _repeated(field: FieldDescriptor) -> bool:
+    return bool(getattr(field, "is_repeated", field.label == FieldDescriptor.LABEL_REPEATED))
 
 
 def _refuse_symlink(path: Path) -> None:

@@ -83,11 +83,15 @@ def stage_inspect(m: Any) -> Row:
 
 def _middle_tensor(model: Any) -> str | None:
     """A float tensor halfway through the main graph that is not a graph output."""
+    from modelps.validate import infer_value_types
+
+    types = infer_value_types(model)
     outputs = {v.name for v in model.graph.outputs}
     nodes = list(model.graph)
     for node in nodes[len(nodes) // 2 :] + nodes[: len(nodes) // 2]:
         for value in node.outputs:
-            if value.name and value.name not in outputs and value.dtype is not None and value.dtype.name == "FLOAT":
+            dtype = value.dtype or (types[value.name][0].dtype if value.name in types else None)
+            if value.name and value.name not in outputs and dtype is not None and dtype.name == "FLOAT":
                 return value.name
     return None
 
@@ -102,7 +106,7 @@ def _preserving_edit(kind: str, model: Any, feeds: Sequence[Mapping[str, np.ndar
     if kind == "set_input_shape":
         for value in model.graph.inputs:
             dims = list(value.shape or [])
-            if dims and not isinstance(dims[0], int) and value.name in feeds[0]:
+            if dims and not (isinstance(dims[0], int) and dims[0] > 0) and value.name in feeds[0]:
                 return {
                     "op": "set_input_shape",
                     "input": value.name,
@@ -142,6 +146,8 @@ def stage_preserving(m: Any, feeds: Sequence[Mapping[str, np.ndarray]]) -> list[
 def calib_npz(m: Any, folder: Path, count: int = 8) -> Path:
     """The model's own realistic inputs as an ``.npz`` calibration file (first axis: samples)."""
     feeds = m.inputs(count, seed=7)
+    shapes = {name: array.shape for name, array in feeds[0].items()}
+    feeds = [f for f in feeds if {n: a.shape for n, a in f.items()} == shapes]  # one shape per input (an .npz)
     path = folder / f"{m.name}-calib.npz"
     np.savez(path, **{name: np.concatenate([f[name] for f in feeds]) for name in feeds[0]})
     return path
