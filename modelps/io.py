@@ -30,7 +30,7 @@ import onnx_ir as ir
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError, EncodeError, Message
 
-from modelps.errors import ModelLoadError, ModelSaveError, UnsafeModelError
+from modelps.errors import ModelLoadError, ModelSaveError, UnsafeModelError, first_line
 
 __all__ = [
     "file_sha256",
@@ -90,7 +90,7 @@ def load_proto(path: str | os.PathLike[str]) -> onnx.ModelProto:
     try:
         proto = onnx.load(str(path), load_external_data=False)
     except (DecodeError, ValueError, RuntimeError, OSError) as exc:
-        raise ModelLoadError(f"{path}: not a valid ONNX model ({_first_line(exc)})") from exc
+        raise ModelLoadError(f"{path}: not a valid ONNX model ({first_line(exc, 1)})") from exc
     _check_parsed(proto, path)
     check_tensors(proto, path.parent)
     return proto
@@ -103,7 +103,7 @@ def load(path: str | os.PathLike[str]) -> ir.Model:
     try:
         model = ir.serde.deserialize_model(proto)
     except Exception as exc:  # onnx_ir raises many types on inconsistent protos
-        raise ModelLoadError(f"{path}: cannot read the model graph ({_first_line(exc)})") from exc
+        raise ModelLoadError(f"{path}: cannot read the model graph ({first_line(exc, 1)})") from exc
     ir.external_data.set_base_dir(model.graph, str(path.parent.resolve()))
     return model
 
@@ -171,7 +171,7 @@ def save(
     try:
         ir.save(model, str(path), external_data=external_data, size_threshold_bytes=size_threshold_bytes)
     except (ValueError, OSError) as exc:
-        raise ModelSaveError(f"{path}: {_first_line(exc)}") from exc
+        raise ModelSaveError(f"{path}: {first_line(exc, 1)}") from exc
     return path
 
 
@@ -200,7 +200,7 @@ def model_bytes_or_error(model: ir.Model) -> bytes:
         return model_bytes(model)
     except (ValueError, EncodeError) as exc:
         raise ModelSaveError(
-            f"the model is too large for one file ({_first_line(exc)}); save it with external data"
+            f"the model is too large for one file ({first_line(exc, 1)}); save it with external data"
         ) from exc
 
 
@@ -371,8 +371,3 @@ def _repeated(field: FieldDescriptor) -> bool:
 def _refuse_symlink(path: Path) -> None:
     if path.is_symlink():
         raise ModelSaveError(f"{path}: refusing to write through a symbolic link")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
