@@ -11,9 +11,9 @@ import onnx_ir as ir
 from genie.budget import Clock
 from genie.goal import Candidate
 from genie.inputs import Inputs, compare, outputs_of, size_variants
+from modelps.errors import first_line
 from modelps.fidelity import score as fidelity_score
 from modelps.io import load
-from modelps.validate import first_line
 
 __all__ = ["check_sizes", "evaluate_all"]
 
