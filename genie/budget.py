@@ -12,11 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 
-__all__ = ["Cancelled", "Clock"]
-
-
-class Cancelled(Exception):
-    """The user cancelled the search (raised only where nothing useful can be returned yet)."""
+__all__ = ["Clock"]
 
 
 class Clock:

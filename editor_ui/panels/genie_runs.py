@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import json
 import logging
 import tempfile
@@ -23,7 +22,6 @@ __all__ = [
     "GENIE_STAGES",
     "GenieJob",
     "GenieRequest",
-    "SearchCancelled",
     "apply_candidate",
     "candidate_rows",
     "pareto_flags",
@@ -149,17 +147,6 @@ def stage_fraction(stage: str, done: int, total: int) -> float | None:
     return min(1.0, (index + min(max(part, 0.0), 1.0)) / len(GENIE_STAGES))
 
 
-class SearchCancelled(ModelPSError):
-    """The user cancelled the search."""
-
-
-def _search_accepts_cancel(search: Callable[..., Any]) -> bool:
-    try:
-        return "cancel" in inspect.signature(search).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 def run_genie(
     ws: Workspace,
     request: GenieRequest,
@@ -170,22 +157,17 @@ def run_genie(
     """Run the genie's search on the current model; returns the result as its JSON dict.
 
     Candidates' recipes start from the current revision. ``progress(fraction, text)`` is called as
-    the search goes. Setting ``cancel`` stops the search: ``genie.search`` is handed the event (it then
-    returns what it measured so far); a search without that parameter is stopped at its next progress
-    report, with no result.
+    the search goes. Setting ``cancel`` stops the search within seconds (``genie.search`` is handed
+    the event and returns what it measured so far).
     """
     try:
         from genie import Goal, search
     except ImportError:
         return Outcome(False, "The genie is not installed."), None
 
-    hands_cancel = cancel is not None and _search_accepts_cancel(search)
-
     reached = [0.0]
 
     def report(stage: str, done: int, total: int) -> None:
-        if cancel is not None and cancel.is_set() and not hands_cancel:
-            raise SearchCancelled("cancelled")
         fraction = stage_fraction(stage, done, total)
         reached[0] = max(reached[0], fraction if fraction is not None else reached[0])  # never backwards
         progress(reached[0], f"{stage}: {done}/{total}")
@@ -202,15 +184,11 @@ def run_genie(
                 budget_s=request.budget_s,
                 methods=request.methods,
             )
-            result = search(path, goal, progress=report, **({"cancel": cancel} if hands_cancel else {}))
-        except SearchCancelled:
-            return Outcome(False, "Search cancelled."), None
-        except Exception as exc:  # genie.budget.Cancelled, raised when nothing was measured yet, is no ModelPSError
+            result = search(path, goal, progress=report, cancel=cancel)
+        except ModelPSError as exc:
             if cancel is not None and cancel.is_set():
                 return Outcome(False, "Search cancelled."), None
-            if isinstance(exc, ModelPSError):
-                return Outcome(False, f"The search failed: {exc}"), None
-            raise
+            return Outcome(False, f"The search failed: {exc}"), None
     progress(1.0, "done")
     data = result.to_dict()
     data["sensitivity"] = {k: dict(v) for k, v in (getattr(result, "sensitivity", None) or {}).items()}
