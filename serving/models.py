@@ -133,6 +133,10 @@ class ModelManager:
                 entries.append(entry)
         return entries
 
+    def loaded(self) -> dict[str, LoadedModel]:
+        """The models being served now, by name (a snapshot)."""
+        return dict(self._models)
+
     def is_loaded(self, name: str) -> bool:
         """Whether ``name`` is being served."""
         return name in self._models

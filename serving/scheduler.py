@@ -24,6 +24,7 @@ import numpy as np
 from serving.config import DynamicBatching
 from serving.protocol import InferRequest, ProtocolError
 from serving.runners.base import InvalidInputError, Runner
+from serving.stats import ModelStats
 
 __all__ = ["BatchObserver", "ModelWorker"]
 
@@ -85,6 +86,7 @@ class ModelWorker:
         self.delay = (batching.max_queue_delay_us / 1e6) if batching is not None else 0.0
         self.max_queue_size = max_queue_size
         self.observer = observer
+        self.stats = ModelStats()
         self._queue: collections.deque[_Job] = collections.deque()
         self._cond = threading.Condition()
         self._stopping = False
@@ -180,26 +182,36 @@ class ModelWorker:
         waits = [started - job.enqueued for job in batch]
         names = [name for name, _ in batch[0].request.outputs]
         try:
-            if len(batch) == 1:
-                results = [runner.infer(batch[0].request.inputs, names)]
-            else:
-                results = self._run_merged(runner, batch, names)
+            results, phases = self._run_merged(runner, batch, names)
             errors: list[BaseException | None] = [None] * len(batch)
         except Exception as exc:  # isolate the failure: run each request alone
             if len(batch) > 1:
                 results, errors = self._run_each(runner, batch, names)
             else:
                 results, errors = [{}], [_as_protocol_error(exc, self.label)]
+            phases = (0.0, time.perf_counter() - started, 0.0)
         elapsed = time.perf_counter() - started
+        samples = sum(job.request.batch for job in batch)
         if self.observer is not None:
-            self.observer(sum(job.request.batch for job in batch), elapsed, waits)
+            self.observer(samples, elapsed, waits)
+        if any(error is None for error in errors):
+            self.stats.record_execution(samples, [int(w * 1e9) for w in waits], tuple(int(p * 1e9) for p in phases))
         for job, result, error in zip(batch, results, errors, strict=True):
             _deliver(job, result, error)
 
-    def _run_merged(self, runner: Runner, batch: list[_Job], names: list[str]) -> list[dict[str, np.ndarray]]:
+    def _run_merged(
+        self, runner: Runner, batch: list[_Job], names: list[str]
+    ) -> tuple[list[dict[str, np.ndarray]], tuple[float, float, float]]:
+        """Run the batch as one execution; return the results and the input/infer/output seconds."""
+        t0 = time.perf_counter()
+        if len(batch) == 1:
+            outputs = runner.infer(batch[0].request.inputs, names)
+            return [outputs], (0.0, time.perf_counter() - t0, 0.0)
         first = batch[0].request.inputs
         feeds = {name: np.concatenate([job.request.inputs[name] for job in batch]) for name in first}
+        t1 = time.perf_counter()
         outputs = runner.infer(feeds, names)
+        t2 = time.perf_counter()
         total = sum(job.request.batch for job in batch)
         if any(out.ndim == 0 or out.shape[0] != total for out in outputs.values()):
             raise RuntimeError(f"model {self.label}: an output's first dimension is not the batch; cannot split")
@@ -208,7 +220,7 @@ class ModelWorker:
             end = start + job.request.batch
             results.append({name: out[start:end] for name, out in outputs.items()})
             start = end
-        return results
+        return results, (t1 - t0, t2 - t1, time.perf_counter() - t2)
 
     def _run_each(
         self, runner: Runner, batch: list[_Job], names: list[str]
