@@ -94,8 +94,8 @@ PUBLISH = [
          help="wait for a fuller batch (default 0 on CPU, 500 on GPU)"),
     _arg("--max-queue-size", type=int, default=0, to="max_queue_size",
          help="queue bound, 503 beyond it (default: server's)"),
-    _arg("--instances", type=int, default=1, to="instances",
-         help="model instances, each with its own thread (default 1)"),
+    _arg("--instances", type=int, to="instances",
+         help="model instances, each with its own thread (default: one per core on CPU, 1 on GPU)"),
     _JSON,
 ]
 

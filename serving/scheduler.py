@@ -2,10 +2,14 @@
 
 The event loop only enqueues a request and awaits a future; model execution happens on the
 worker's own threads (one per model instance), so it never blocks the loop. With dynamic batching,
-a worker that picks up a request also takes every compatible request already queued (same input
-shapes apart from the batch dimension, same requested outputs) up to ``max_batch_size``, waiting
-up to ``max_queue_delay_us`` for more (0 on CPU: batch what is there, add no wait). The queue is
-bounded: a request beyond ``max_queue_size`` is refused (HTTP 503) instead of growing the queue.
+a worker that picks up a request also takes compatible requests already queued (same input shapes
+apart from the batch dimension, same requested outputs) up to ``max_batch_size``, waiting up to
+``max_queue_delay_us`` for more. With no delay (the CPU default) the batch adapts to the load: a
+worker takes its fair share of the backlog (the queue divided among the idle instances), so a
+burst is spread over every instance instead of running as one batch on one of them, and an idle
+server runs each request at once. A request that runs alone (no other in flight or queued) goes to
+the *solo* runner when there is one: a session using every core, where each instance uses fewer.
+The queue is bounded: a request beyond ``max_queue_size`` is refused (HTTP 503) instead of growing.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import asyncio
 import collections
 import dataclasses
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -68,6 +73,7 @@ class ModelWorker:
         batching: Dynamic batching settings, or ``None`` to run requests one by one.
         max_queue_size: Requests that may wait; more are refused with 503.
         observer: Receives batch statistics (for metrics).
+        solo: An active runner for requests that run alone (see the module docstring), or ``None``.
     """
 
     def __init__(
@@ -79,6 +85,7 @@ class ModelWorker:
         batching: DynamicBatching | None,
         max_queue_size: int,
         observer: BatchObserver | None = None,
+        solo: Runner | None = None,
     ) -> None:
         self.label = label
         self.runners = runners
@@ -87,6 +94,8 @@ class ModelWorker:
         self.max_queue_size = max_queue_size
         self.observer = observer
         self.stats = ModelStats()
+        self.solo = solo
+        self._busy = 0
         self._queue: collections.deque[_Job] = collections.deque()
         self._cond = threading.Condition()
         self._stopping = False
@@ -128,45 +137,60 @@ class ModelWorker:
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join()
-        for runner in self.runners:
+        for runner in [*self.runners, *([self.solo] if self.solo is not None else [])]:
             runner.deactivate()
 
     def _serve(self, runner: Runner) -> None:
         while True:
-            batch = self._next_batch()
-            if batch is None:
+            taken = self._next_batch()
+            if taken is None:
                 return
+            batch, alone = taken
             try:
-                self._execute(runner, batch)
+                self._execute(self.solo if alone and self.solo is not None else runner, batch)
             except Exception as exc:  # keep the thread alive whatever happens
                 logger.exception("worker %s failed a batch", self.label)
                 error = ProtocolError(500, f"inference on model {self.label} failed: {type(exc).__name__}: {exc}")
                 for job in batch:
                     _deliver(job, {}, error)
+            finally:
+                with self._cond:
+                    self._busy -= 1
 
-    def _next_batch(self) -> list[_Job] | None:
+    def _next_batch(self) -> tuple[list[_Job], bool] | None:
+        """Wait for work; return the batch to run and whether it runs alone (nothing else in flight)."""
         with self._cond:
             while not self._queue:
                 if self._stopping:
                     return None
                 self._cond.wait()
             first = self._queue.popleft()
+            self._busy += 1
             batch = [first]
-            if self.max_batch_size <= first.request.batch:
-                return batch
-            key = first.request.batch_key()
-            total = first.request.batch
-            deadline = first.enqueued + self.delay
-            while True:
-                total = self._take_compatible(batch, key, total)
-                remaining = deadline - time.perf_counter()
-                if total >= self.max_batch_size or remaining <= 0 or self._stopping:
-                    return batch
-                self._cond.wait(remaining)
+            if self.max_batch_size > first.request.batch:
+                self._gather(batch)
+            return batch, self._busy == 1 and not self._queue
 
-    def _take_compatible(self, batch: list[_Job], key: tuple[Any, ...], total: int) -> int:
+    def _gather(self, batch: list[_Job]) -> None:
+        first = batch[0]
+        key = first.request.batch_key()
+        total = first.request.batch
+        if self.delay <= 0:  # no waiting: this worker's fair share of the backlog
+            idle = len(self._threads) - self._busy + 1
+            self._take_compatible(batch, key, total, math.ceil((len(self._queue) + 1) / idle))
+            return
+        deadline = first.enqueued + self.delay
+        while True:
+            total = self._take_compatible(batch, key, total, len(self._queue) + len(batch))
+            remaining = deadline - time.perf_counter()
+            if total >= self.max_batch_size or remaining <= 0 or self._stopping:
+                return
+            self._cond.wait(remaining)
+
+    def _take_compatible(self, batch: list[_Job], key: tuple[Any, ...], total: int, requests: int) -> int:
+        """Move queued jobs that fit the batch into it, up to ``requests`` jobs in the batch; return its samples."""
         kept: collections.deque[_Job] = collections.deque()
-        while self._queue:
+        while self._queue and len(batch) < requests:
             job = self._queue.popleft()
             size = job.request.batch
             if total + size <= self.max_batch_size and job.request.batch_key() == key:
