@@ -259,7 +259,9 @@ def variants(servers: Servers, name: str, x: np.ndarray, feed: str, out: str, se
 def main() -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM also stops the servers
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=3.0, help="seconds per measurement")
+    parser.add_argument(
+        "--duration", type=float, default=3.0, help="seconds per measurement (x2 for batch 8, x2 for ResNet-50)"
+    )
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 4, 8, 16])
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
@@ -314,13 +316,14 @@ def main() -> int:
 
 def measure(results: dict, found: dict[str, tuple], name: str, batch: int, args: argparse.Namespace) -> None:
     labels = list(found)
+    weight = (2 if batch > 1 else 1) * (2 if name == "resnet50" else 1)  # slow points get longer windows
     for clients in args.clients:
         key = f"{name} batch {batch}"
         for repeat in range(args.repeats):
             shift = (repeat + clients) % len(labels)
             for label in labels[shift:] + labels[:shift]:  # rotate the order
                 make, _, pid = found[label]
-                r = run_load(make, clients, args.duration, pid)
+                r = run_load(make, clients, args.duration * weight, pid)
                 results.setdefault(key, {}).setdefault(label, {}).setdefault(str(clients), []).append(r)
                 print(f"# {key} clients {clients:2d} {label:24s} {r['rps'] * batch:8.1f} samples/s "
                       f"(load {r['loadavg']:.1f}, {r['errors']} dropped)", flush=True)  # fmt: skip

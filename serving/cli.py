@@ -118,8 +118,8 @@ SERVE = [
          help="load only this model (repeatable)"),
     _arg("--threads", type=int, to="intra_op_threads", help="ONNX Runtime intra-op threads (default: one per core)"),
     _arg("--inter-op-threads", type=int, to="inter_op_threads", help="ONNX Runtime inter-op threads"),
-    _arg("--spin", choices=("on", "off"), default="on", to="spin", convert=lambda value: value == "on",
-         help="ORT thread spin-waiting (default on)"),
+    _arg("--spin", choices=("on", "off"), default="off", to="spin", convert=lambda value: value == "on",
+         help="ORT thread spin-waiting (default off: spinning threads lose time slices on a busy machine)"),
     _arg("--opt-level", choices=_OPT_LEVELS, default="all", to="graph_optimization", help="ORT graph optimisation"),
     _arg("--log-format", choices=("json", "text"), default="json", help="log format (default json lines)"),
 ]

@@ -10,6 +10,11 @@ burst is spread over every instance instead of running as one batch on one of th
 server runs each request at once. A request that runs alone (no other in flight or queued) goes to
 the *solo* runner when there is one: a session using every core, where each instance uses fewer.
 The queue is bounded: a request beyond ``max_queue_size`` is refused (HTTP 503) instead of growing.
+
+One exception to "never on the loop": a model whose lone requests take under ``INLINE_SECONDS``
+(measured, a moving average) runs a request that arrives at an idle worker on the event loop thread
+itself. Handing such a request to a thread and back costs more than running it (two thread wake-ups,
+each a scheduler round trip on a busy machine), and it blocks the loop for less than that.
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ __all__ = ["BatchObserver", "ModelWorker"]
 
 logger = logging.getLogger(__name__)
 
+INLINE_SECONDS = 0.001
+"""Lone requests of a model faster than this (moving average) run on the event loop when the worker is idle."""
+
 BatchObserver = Callable[[int, float, list[float]], None]
 """Called after each execution with (batch size, compute seconds, queue seconds of each request)."""
 
@@ -45,6 +53,9 @@ class _Job:
     future: asyncio.Future[dict[str, np.ndarray]]
     loop: asyncio.AbstractEventLoop
     enqueued: float
+
+
+_Outcome = tuple[_Job, dict[str, np.ndarray], BaseException | None]
 
 
 def _resolve(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
@@ -96,6 +107,7 @@ class ModelWorker:
         self.stats = ModelStats()
         self.solo = solo
         self._busy = 0
+        self._lone_seconds = float("inf")  # moving average of a lone request's execution time
         self._queue: collections.deque[_Job] = collections.deque()
         self._cond = threading.Condition()
         self._stopping = False
@@ -121,8 +133,20 @@ class ModelWorker:
                 raise ProtocolError(
                     503, f"model {self.label}: the request queue is full ({self.max_queue_size} waiting); retry later"
                 )
-            self._queue.append(job)
-            self._cond.notify()
+            inline = not self._queue and self._busy == 0 and self._lone_seconds < INLINE_SECONDS
+            if inline:
+                self._busy += 1
+            else:
+                self._queue.append(job)
+                self._cond.notify()
+        if inline:
+            try:
+                outcomes = self._execute(self.solo or self.runners[0], [job])
+            finally:
+                with self._cond:
+                    self._busy -= 1
+            for done, result, error in outcomes:
+                _resolve(done.future, result, error)
         return job.future
 
     def queued(self) -> int:
@@ -147,15 +171,15 @@ class ModelWorker:
                 return
             batch, alone = taken
             try:
-                self._execute(self.solo if alone and self.solo is not None else runner, batch)
+                outcomes = self._execute(self.solo if alone and self.solo is not None else runner, batch, alone)
             except Exception as exc:  # keep the thread alive whatever happens
                 logger.exception("worker %s failed a batch", self.label)
                 error = ProtocolError(500, f"inference on model {self.label} failed: {type(exc).__name__}: {exc}")
-                for job in batch:
-                    _deliver(job, {}, error)
-            finally:
-                with self._cond:
-                    self._busy -= 1
+                outcomes = [(job, {}, error) for job in batch]
+            with self._cond:  # idle again before the client hears back, so its next request sees an idle worker
+                self._busy -= 1
+            for job, result, error in outcomes:
+                _deliver(job, result, error)
 
     def _next_batch(self) -> tuple[list[_Job], bool] | None:
         """Wait for work; return the batch to run and whether it runs alone (nothing else in flight)."""
@@ -201,7 +225,8 @@ class ModelWorker:
         self._queue.extendleft(reversed(kept))
         return total
 
-    def _execute(self, runner: Runner, batch: list[_Job]) -> None:
+    def _execute(self, runner: Runner, batch: list[_Job], alone: bool = True) -> list[_Outcome]:
+        """Run a batch; return each job with its outputs or error (delivered by the caller)."""
         started = time.perf_counter()
         waits = [started - job.enqueued for job in batch]
         names = [name for name, _ in batch[0].request.outputs]
@@ -216,12 +241,14 @@ class ModelWorker:
             phases = (0.0, time.perf_counter() - started, 0.0)
         elapsed = time.perf_counter() - started
         samples = sum(job.request.batch for job in batch)
+        if alone and len(batch) == 1:
+            previous = self._lone_seconds
+            self._lone_seconds = elapsed if previous == float("inf") else 0.8 * previous + 0.2 * elapsed
         if self.observer is not None:
             self.observer(samples, elapsed, waits)
         if any(error is None for error in errors):
             self.stats.record_execution(samples, [int(w * 1e9) for w in waits], tuple(int(p * 1e9) for p in phases))
-        for job, result, error in zip(batch, results, errors, strict=True):
-            _deliver(job, result, error)
+        return list(zip(batch, results, errors, strict=True))
 
     def _run_merged(
         self, runner: Runner, batch: list[_Job], names: list[str]

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import serving
+from serving import scheduler
 from serving.config import DynamicBatching, TensorSpec
 from serving.protocol import InferRequest, ProtocolError
 from serving.scheduler import ModelWorker
@@ -128,6 +129,7 @@ class _Gated(serving.Runner):
     def __init__(self, tag: str, gate: threading.Event, log: list[tuple[str, int]]) -> None:
         super().__init__()
         self.tag, self.gate, self.log = tag, gate, log
+        self.threads: list[str] = []
 
     def _activate(self) -> None:
         pass
@@ -145,6 +147,7 @@ class _Gated(serving.Runner):
 
     def infer(self, feeds: Mapping[str, np.ndarray], output_names: Sequence[str]) -> dict[str, np.ndarray]:
         self.log.append((self.tag, feeds["x"].shape[0]))
+        self.threads.append(threading.current_thread().name)
         assert self.gate.wait(30)
         return {"y": feeds["x"] * 2}
 
@@ -167,7 +170,8 @@ def _wait_until(condition: Callable[[], bool]) -> None:
         time.sleep(0.005)
 
 
-def test_a_lone_request_runs_on_the_solo_runner() -> None:
+def test_a_lone_request_runs_on_the_solo_runner(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scheduler, "INLINE_SECONDS", 0.0)  # never on the event loop: the gate would block it
     worker, gate, log = _gated_worker(2, solo=True)
     xs = [np.full((1, 4), i, np.float32) for i in range(3)]
 
@@ -191,7 +195,8 @@ def test_a_lone_request_runs_on_the_solo_runner() -> None:
     assert [r["y"][0, 0] for r in results] == [0, 2, 4]
 
 
-def test_a_burst_is_shared_among_idle_instances() -> None:
+def test_a_burst_is_shared_among_idle_instances(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scheduler, "INLINE_SECONDS", 0.0)
     worker, gate, log = _gated_worker(3, solo=False)
 
     async def go() -> list[dict[str, np.ndarray]]:
@@ -231,3 +236,27 @@ def test_cpu_instances_default_to_one_per_core(models_dir: Path, tmp_path: Path)
     assert solo_runner_for(config, path, serving.OrtSettings(intra_op_threads=2)) is None  # explicit threads: as told
     two = serving.publish(mlp(models_dir / "m.onnx"), tmp_path, "two", instances=2).config
     assert len(runners_for(two, path)) == 2
+
+
+def test_fast_lone_requests_run_on_the_event_loop() -> None:
+    worker, gate, log = _gated_worker(2, solo=True)
+    gate.set()
+    solo = worker.solo
+    assert isinstance(solo, _Gated)
+
+    async def go() -> list[str]:
+        loop_thread = threading.current_thread().name
+        await worker.submit(_request(np.ones((1, 4), np.float32), ["y"]))  # measured on a worker thread first
+        for _ in range(3):
+            result = await worker.submit(_request(np.ones((1, 4), np.float32), ["y"]))
+            assert result["y"].tolist() == [[2, 2, 2, 2]]
+        both = await asyncio.gather(*[worker.submit(_request(np.ones((1, 4), np.float32), ["y"])) for _ in range(2)])
+        assert len(both) == 2
+        return [loop_thread]
+
+    try:
+        (loop_thread,) = asyncio.run(go())
+    finally:
+        worker.stop()
+    assert solo.threads[0] != loop_thread and solo.threads[1:4] == [loop_thread] * 3
+    assert worker.stats.to_json("m", 1)["inference_stats"]["success"]["count"] == 0  # counted by the API layer
