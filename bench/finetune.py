@@ -28,10 +28,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from genie.metrics import centered_cosine  # noqa: E402
 from genie.search import _outputs as outputs  # noqa: E402  (first output over feeds, concatenated)
 from modelps.compress.calib import load_calibration  # noqa: E402
 from modelps.compress.distill import distill  # noqa: E402
+from modelps.fidelity import centered_cosine  # noqa: E402
 from modelps.model import Model  # noqa: E402
 
 

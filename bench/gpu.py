@@ -29,7 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from genie.measure import BackendUnavailable, make_runner, measure  # noqa: E402
-from genie.metrics import centered_cosine  # noqa: E402
+from modelps.fidelity import centered_cosine  # noqa: E402
 from modelps.io import model_bytes  # noqa: E402
 from modelps.model import Model  # noqa: E402
 

@@ -33,7 +33,6 @@ import numpy as np
 import onnx_ir as ir
 
 from genie.measure import Timing, default_threads, measure
-from genie.metrics import fidelity
 from genie.predictor import FractionModel, LayerTable, fractions_for, profile_table
 from modelps.compress.calib import load_calibration, source_sha256
 from modelps.compress.channels import Analysis, analyze
@@ -43,6 +42,8 @@ from modelps.edits import Edit
 from modelps.edits.prune_channels import PruneChannels
 from modelps.edits.quantize_int8 import QuantizeInt8
 from modelps.errors import ModelPSError
+from modelps.fidelity import centered_cosine, fidelity
+from modelps.fidelity import score as fidelity_score
 from modelps.model import Model
 from modelps.recipe import Recipe
 
@@ -119,8 +120,8 @@ class Candidate:
 
     @property
     def score(self) -> float:
-        """The fidelity used for decisions: centered cosine on held-out inputs."""
-        return float(self.fidelity.get("centered_cosine", float("nan")))
+        """The fidelity used for decisions: centered cosine on held-out inputs (raw cosine below 2 samples)."""
+        return fidelity_score(self.fidelity)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the CLI's ``candidates`` entries)."""
@@ -226,7 +227,7 @@ def search(model: Model | str | Path, goal: Goal | None = None, progress: Progre
             report("quantize", index + 1, len(variants))
         chosen = _combined_variant(built, reference, held, bench_feed, goal.backend, threads)
         quant_edit, int8_model = built[chosen]
-        spent["int8"] = max(0.0, 1.0 - fidelity(probe_reference, _outputs(int8_model, probe))["centered_cosine"])
+        spent["int8"] = max(0.0, 1.0 - fidelity_score(fidelity(probe_reference, _outputs(int8_model, probe))))
         fp16 = _fp16_edit(goal.backend)
         if fp16 is not None:
             specs.append(("fp16", [fp16], {}))
@@ -347,7 +348,7 @@ def _combined_variant(
     else:
         ms = dict.fromkeys(built, 1.0)
     close = [name for name in built if ms[name] <= 1.05 * min(ms.values())]
-    scores = {name: fidelity(reference, _outputs(built[name][1], held))["centered_cosine"] for name in close}
+    scores = {name: fidelity_score(fidelity(reference, _outputs(built[name][1], held))) for name in close}
     return max(close, key=lambda name: scores[name])
 
 
@@ -420,8 +421,6 @@ def _sensitivity(
     report: Progress,
 ) -> dict[str, dict[str, float]]:
     """Fidelity loss of each group pruned alone: 1 - centered cosine to ``reference`` on ``feeds``."""
-    from genie.metrics import centered_cosine
-
     table: dict[str, dict[str, float]] = {}
     total = len(groups) * len(LEVELS)
     done = 0

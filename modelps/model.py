@@ -5,29 +5,65 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnx_ir as ir
 
 from modelps import io
 from modelps.edits import Edit, edit_from_dict
 from modelps.errors import EditError, ModelPSError, RecipeError, ValidationError
+from modelps.measured import (
+    MAX_MEASURED_BYTES,
+    EditReport,
+    Outputs,
+    breakage,
+    default_feeds,
+    first_broken,
+    measure_edit,
+    run_outputs,
+    trace,
+)
 from modelps.names import node_key
 from modelps.recipe import Recipe
 from modelps.tape import ModelHolder, Tape
-from modelps.validate import Level, validate
+from modelps.unused import drop_unused, unused_constants
+from modelps.validate import Level, first_line, validate
 
 __all__ = ["Model"]
 
 logger = logging.getLogger(__name__)
 
 
+Feeds = list[dict[str, np.ndarray]]
+
+
 @dataclasses.dataclass
 class _Step:
     edit: Edit
     tape: Tape
+    report: EditReport
+    before: tuple[Feeds, Outputs] | None = None
+
+
+@dataclasses.dataclass
+class _Reference:
+    """The validation inputs and the outputs of the model at one ``version`` on them."""
+
+    version: int
+    feeds: Feeds | None
+    outputs: Outputs | None
+    note: str = ""
+
+
+class _Broken(Exception):
+    """An edit made outputs non-finite or collapse (raised inside :meth:`Model._apply`)."""
+
+    def __init__(self, reason: str, after: Any, feeds: Feeds) -> None:
+        super().__init__(reason)
+        self.reason, self.after, self.feeds = reason, after, feeds
 
 
 class Model:
@@ -35,8 +71,13 @@ class Model:
 
     Every :meth:`apply` is validated at the session's level (``full`` by default: structure,
     ``onnx.checker`` and shape inference); an edit that fails is rolled back and raises
-    :class:`~modelps.errors.EditError`, leaving the model as it was. :meth:`undo` and :meth:`redo`
-    cost time proportional to the edit, not to the model.
+    :class:`~modelps.errors.EditError`, leaving the model as it was. At ``full`` and ``runtime``
+    an edit that does not promise equal outputs is also *measured*: the model runs before and
+    after it on ``validation_inputs`` (seeded random ones by default) and the fidelity goes into
+    :attr:`reports`; the edit is refused when outputs become non-finite or collapse, naming the
+    first tensor that went wrong (see :mod:`modelps.measured`). Weights that an edit leaves
+    unread are removed with it (:mod:`modelps.unused`). :meth:`undo` and :meth:`redo` cost time
+    proportional to the edit, not to the model.
 
     Example::
 
@@ -60,13 +101,20 @@ class Model:
         base_sha256: str | None = None,
         path: str | os.PathLike[str] | None = None,
         validation: Level = "full",
+        validation_inputs: Sequence[Mapping[str, np.ndarray]] | None = None,
+        measure: bool = True,
     ) -> None:
         self._holder = ModelHolder(model)
         self.base_sha256 = base_sha256
         self.path = Path(path) if path is not None else None
         self.validation: Level = validation
+        self.measure = measure
+        """Whether edits that change outputs are measured (see the class docstring)."""
+        self._inputs = [dict(feed) for feed in validation_inputs] if validation_inputs else None
         self._done: list[_Step] = []
         self._undone: list[Edit] = []
+        self._version = 0
+        self._reference: _Reference | None = None
         _name_unnamed_nodes(model.graph)
 
     @classmethod
@@ -83,6 +131,21 @@ class Model:
     def history(self) -> list[Edit]:
         """The edits applied so far, oldest first."""
         return [step.edit for step in self._done]
+
+    @property
+    def reports(self) -> list[EditReport]:
+        """What validation found for each edit of :attr:`history` (measured fidelity, warnings)."""
+        return [step.report for step in self._done]
+
+    @property
+    def validation_inputs(self) -> Feeds | None:
+        """The inputs edits are measured on (``None``: seeded random ones)."""
+        return self._inputs
+
+    @validation_inputs.setter
+    def validation_inputs(self, feeds: Sequence[Mapping[str, np.ndarray]] | None) -> None:
+        self._inputs = [dict(feed) for feed in feeds] if feeds else None
+        self._reference = None
 
     @property
     def redo_stack(self) -> list[Edit]:
@@ -112,10 +175,21 @@ class Model:
     def _apply(self, edit: Edit, level: Level) -> None:
         tape = Tape(self._holder)
         types = self._holder.types
+        before = self._reference_outputs() if self._measures(edit, level) else None
+        unused = unused_constants(self.ir.graph)
+        warnings: list[str] = []
         try:
             edit.apply(tape)
+            if tape.rewired:
+                drop_unused(tape, unused)
             self._holder.types = None
-            self._holder.types = validate(self.ir, level, structure=tape.rewired)
+            self._holder.types = validate(self.ir, level, structure=tape.rewired, warnings=warnings)
+            report = self._measured(edit, before, warnings)
+        except _Broken as broken:
+            tape.rollback()
+            self._holder.types = types
+            where = first_broken(broken.after, trace(self.ir, broken.feeds))
+            raise EditError(f"refused: {broken.reason}; {where}", op=edit.op) from None
         except Exception as exc:
             tape.rollback()
             self._holder.types = types
@@ -123,10 +197,61 @@ class Model:
             if error is exc:
                 raise
             raise error from exc
-        self._done.append(_Step(edit, tape))
+        kept = (before.feeds, before.outputs) if before and before.feeds and before.outputs is not None else None
+        self._done.append(_Step(edit, tape, report, kept))
+        self._version += 1
+        if report.fidelity is not None and self._reference is not None:
+            self._reference.version = self._version  # the outputs after this edit, measured just now
 
-    def apply_recipe(self, recipe: Recipe, *, check_base: bool = True, validation: Level | None = None) -> None:
+    def _measures(self, edit: Edit, level: Level) -> bool:
+        if not self.measure or edit.preserves_function or level not in ("full", "runtime"):
+            return False
+        return io.weight_bytes(self.ir) <= MAX_MEASURED_BYTES
+
+    def _reference_outputs(self) -> _Reference:
+        """The current model's outputs on the validation inputs (cached per version)."""
+        if self._reference is not None and self._reference.version == self._version:
+            return self._reference
+        try:
+            feeds = self._inputs or default_feeds(self.ir)
+        except ModelPSError as exc:
+            self._reference = _Reference(self._version, None, None, f"not measured: {exc}")
+            return self._reference
+        try:
+            outputs: Outputs | None = run_outputs(self.ir, feeds)
+            note = ""
+        except Exception as exc:  # ONNX Runtime raises its own types
+            outputs, note = None, f"not measured: ONNX Runtime cannot run the model before the edit ({first_line(exc)})"
+        self._reference = _Reference(self._version, feeds, outputs, note)
+        return self._reference
+
+    def _measured(self, edit: Edit, before: _Reference | None, warnings: list[str]) -> EditReport:
+        """Run the edited model on the reference inputs; raise :class:`_Broken` if outputs broke."""
+        if before is None:
+            return EditReport(edit.op, warnings=tuple(warnings))
+        if before.outputs is None or before.feeds is None:
+            return EditReport(edit.op, note=before.note, warnings=tuple(warnings))
+        try:
+            after = run_outputs(self.ir, before.feeds)
+        except Exception as exc:  # ONNX Runtime raises its own types
+            if _accepts(self.ir, before.feeds[0]):
+                raise EditError(f"refused: ONNX Runtime cannot run the edited model: {first_line(exc)}") from exc
+            note = f"not measured: the edited model takes other inputs ({first_line(exc)})"
+            return EditReport(edit.op, note=note, warnings=tuple(warnings))
+        broken = breakage(before.outputs, after)
+        if broken:
+            raise _Broken(broken, trace(self.ir, before.feeds[:2]), before.feeds[:2])
+        result, note = measure_edit(before.outputs, after)
+        self._reference = _Reference(-1, before.feeds, after)  # becomes current once the edit is kept
+        return EditReport(edit.op, result, note, tuple(warnings))
+
+    def apply_recipe(
+        self, recipe: Recipe, *, check_base: bool = True, validation: Level | None = None
+    ) -> list[EditReport]:
         """Apply every edit of ``recipe``; if one fails, all of them are undone and the error raised.
+
+        Returns:
+            One report per edit applied (measured fidelity, validation warnings).
 
         Raises:
             RecipeError: The recipe's base hash is not this model's.
@@ -150,6 +275,7 @@ class Model:
                 self.undo()
             self._undone.clear()
             raise
+        return self.reports[-applied:] if applied else []
 
     def undo(self) -> Edit:
         """Revert the last edit and return it.
@@ -163,6 +289,9 @@ class Model:
         step.tape.rollback()
         self._holder.types = None
         self._undone.append(step.edit)
+        self._version += 1
+        if step.before is not None:  # the outputs of the state undo returns to are known
+            self._reference = _Reference(self._version, *step.before)
         return step.edit
 
     def redo(self) -> Edit:
@@ -189,6 +318,22 @@ class Model:
     def save(self, path: str | os.PathLike[str], *, external_data: str | None = None) -> Path:
         """Save the current model (see :func:`modelps.io.save`)."""
         return io.save(self.ir, path, external_data=external_data)
+
+
+def _accepts(model: ir.Model, feed: Mapping[str, np.ndarray]) -> bool:
+    """Whether ``feed`` matches the model's declared inputs (names, dtypes, fixed dims)."""
+    from modelps.runtime import input_specs
+
+    specs = input_specs(model)
+    if {name for name, _, _ in specs} != set(feed):
+        return False
+    for name, dtype, shape in specs:
+        array = feed[name]
+        if array.dtype != dtype or (shape and len(shape) != array.ndim):
+            return False
+        if any(isinstance(d, int) and d >= 0 and d != n for d, n in zip(shape, array.shape, strict=False)):
+            return False
+    return True
 
 
 def _as_edit_error(edit: Edit, exc: Exception) -> ModelPSError:

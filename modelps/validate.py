@@ -8,7 +8,10 @@ Levels, each including the ones before it:
 ``full``
     ``onnx.checker`` and strict shape inference, run on a *weightless* copy of the model (large
     weights are replaced by references to an empty stub file), so the cost does not grow with
-    the weights and models over 2 GB are checked the same way.
+    the weights and models over 2 GB are checked the same way. The checker's verdict is final;
+    shape inference is a stricter, optional pass: when it fails (with or without data
+    propagation) on a model that ONNX Runtime loads, its message is a *warning*, not a refusal
+    (shape inference has false alarms, e.g. on same-named tensors in two ``If`` branches).
 ``runtime``
     ONNX Runtime builds an inference session from the model.
 """
@@ -34,6 +37,7 @@ __all__ = [
     "check_runtime",
     "check_structure",
     "checkable_proto",
+    "first_line",
     "infer_value_types",
     "types_from_proto",
     "validate",
@@ -51,11 +55,14 @@ _INLINE_LIMIT = 1024
 Types = dict[str, tuple[ir.TypeProtocol, ir.Shape | None]]
 
 
-def validate(model: ir.Model, level: Level = "full", *, structure: bool = True) -> Types | None:
+def validate(
+    model: ir.Model, level: Level = "full", *, structure: bool = True, warnings: list[str] | None = None
+) -> Types | None:
     """Run the checks of ``level`` and those below it.
 
     ``structure=False`` skips the structural walk; callers pass it when they know connectivity
-    did not change since the last successful check (attribute edits, renames).
+    did not change since the last successful check (attribute edits, renames). Findings of the
+    optional stricter passes are appended to ``warnings`` (and logged) instead of raised.
 
     Returns:
         At ``full`` and ``runtime``, the tensor types found by shape inference (by name).
@@ -71,9 +78,14 @@ def validate(model: ir.Model, level: Level = "full", *, structure: bool = True) 
         check_structure(model)
     if level == "structure":
         return None
-    types = types_from_proto(check_full(model))
-    if level == "runtime":
+    found: list[str] = []
+    types = types_from_proto(check_full(model, found))
+    if level == "runtime" and not found:  # a warning already came with a successful ONNX Runtime load
         check_runtime(model)
+    for warning in found:
+        logger.warning("%s", warning)
+    if warnings is not None:
+        warnings.extend(found)
     return types
 
 
@@ -198,17 +210,34 @@ def _stub_folder() -> Iterator[str]:
         yield folder
 
 
-def check_full(model: ir.Model) -> onnx.ModelProto:
-    """Run ``onnx.checker`` and strict shape inference; return the inferred (weightless) proto."""
+def check_full(model: ir.Model, warnings: list[str] | None = None) -> onnx.ModelProto:
+    """Run ``onnx.checker`` and strict shape inference; return the inferred (weightless) proto.
+
+    When shape inference fails but ONNX Runtime loads the model, the failure goes to ``warnings``
+    (when given; otherwise it is raised) and the proto inferred without the failing pass is returned.
+    """
     proto = checkable_proto(model)
     try:
         onnx.checker.check_model(proto)
     except onnx.checker.ValidationError as exc:
-        raise ValidationError(f"onnx checker: {_first_line(exc)}") from exc
+        raise ValidationError(f"onnx checker: {first_line(exc)}") from exc
     try:
         return onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True, data_prop=True)
     except (onnx.shape_inference.InferenceError, RuntimeError) as exc:
-        raise ValidationError(f"shape inference: {_first_line(exc)}") from exc
+        strict = exc
+    if warnings is None:
+        raise ValidationError(f"shape inference: {first_line(strict)}") from strict
+    try:
+        check_runtime(model)
+    except ValidationError as exc:
+        raise ValidationError(f"shape inference: {first_line(strict)}") from exc
+    warnings.append(f"shape inference (a stricter pass; ONNX Runtime loads the model): {first_line(strict)}")
+    for options in ({"strict_mode": True}, {}):
+        try:
+            return onnx.shape_inference.infer_shapes(proto, **options)
+        except (onnx.shape_inference.InferenceError, RuntimeError):
+            continue
+    return proto
 
 
 def infer_value_types(model: ir.Model) -> Types:
@@ -243,10 +272,11 @@ def check_runtime(model: ir.Model) -> None:
     except ValidationError:
         raise
     except Exception as exc:  # ORT raises its own exception types
-        raise ValidationError(f"ONNX Runtime cannot load the model: {_first_line(exc)}") from exc
+        raise ValidationError(f"ONNX Runtime cannot load the model: {first_line(exc)}") from exc
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (up to three lines of a multi-line one, joined)."""
     text = str(exc).strip() or type(exc).__name__
     lines = [line for line in text.splitlines() if line.strip()]
     return lines[0] if len(lines) == 1 else " ".join(line.strip() for line in lines[:3])

@@ -1,20 +1,24 @@
 """Quality metrics of embedding models (numpy only: usable without torch).
 
 Task metrics: :func:`reid_metrics` (Rank-k, mAP), :func:`face_verification` (accuracy, TAR@FAR),
-:func:`knn_accuracy` (SSL). Label-free fidelity of an edited model against its original on the
-same inputs: :func:`fidelity` (centred cosine, top-k neighbour agreement, relative L2 error).
+:func:`knn_accuracy` (SSL). The label-free fidelity of an edited model against its original
+(:func:`fidelity`: centred cosine, top-k neighbour agreement, relative L2 error, for outputs of any
+rank) is :mod:`modelps.fidelity`'s, re-exported here.
 
 Example::
 
     >>> import numpy as np
     >>> ref = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
-    >>> {k: round(v, 3) for k, v in fidelity(ref, ref, k=1).items()}
-    {'centered_cosine': 1.0, 'cosine': 1.0, 'topk_agreement': 1.0, 'relative_l2': 0.0}
+    >>> f = fidelity(ref, ref, k=1)
+    >>> [round(f[k], 3) for k in ("centered_cosine", "cosine", "topk_agreement", "relative_l2")]
+    [1.0, 1.0, 1.0, 0.0]
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from modelps.fidelity import centered_cosine, fidelity, relative_l2, topk_agreement
 
 __all__ = [
     "average_precision",
@@ -161,60 +165,3 @@ def knn_accuracy(
     classes = np.unique(train_labels)
     votes = np.stack([(weights * (labels == c)).sum(1) for c in classes], 1)
     return float(np.mean(classes[np.argmax(votes, 1)] == np.asarray(test_labels)))
-
-
-def centered_cosine(reference: np.ndarray, candidate: np.ndarray, center: np.ndarray | None = None) -> float:
-    """Mean row-wise cosine between two embedding sets after subtracting ``center`` from both.
-
-    ``center`` defaults to the reference mean: collapsed embeddings (all near one direction) have
-    raw cosine near 1 whatever the model does; centring removes that shared direction.
-    """
-    ref = np.asarray(reference, np.float64)
-    cand = np.asarray(candidate, np.float64)
-    c = ref.mean(0) if center is None else np.asarray(center, np.float64)
-    return float(np.mean(np.sum(l2_normalize(ref - c) * l2_normalize(cand - c), axis=1)))
-
-
-def _neighbours(x: np.ndarray, k: int) -> np.ndarray:
-    e = l2_normalize(x)
-    sims = e @ e.T
-    np.fill_diagonal(sims, -np.inf)
-    return np.argsort(-sims, axis=1, kind="stable")[:, :k]
-
-
-def topk_agreement(reference: np.ndarray, candidate: np.ndarray, k: int = 10) -> float:
-    """Mean overlap (in [0, 1]) of each item's ``k`` nearest neighbours in the two embedding spaces."""
-    k = min(k, len(reference) - 1)
-    if k < 1:
-        return 1.0
-    a, b = _neighbours(reference, k), _neighbours(candidate, k)
-    return float(np.mean([len(np.intersect1d(x, y)) / k for x, y in zip(a, b, strict=True)]))
-
-
-def relative_l2(reference: np.ndarray, candidate: np.ndarray) -> float:
-    """``||candidate - reference|| / ||reference||`` over the whole set (Frobenius norms)."""
-    ref = np.asarray(reference, np.float64)
-    diff = np.asarray(candidate, np.float64) - ref
-    return float(np.linalg.norm(diff) / max(np.linalg.norm(ref), _EPS))
-
-
-def fidelity(reference: np.ndarray, candidate: np.ndarray, k: int = 10) -> dict[str, float]:
-    """Label-free fidelity of ``candidate`` embeddings to ``reference`` ones computed on the same inputs.
-
-    Returns:
-        ``centered_cosine`` (1 = same directions), ``cosine`` (raw, for comparison),
-        ``topk_agreement`` (1 = same neighbours), ``relative_l2`` (0 = identical).
-
-    Raises:
-        ValueError: The two sets do not have the same shape.
-    """
-    ref, cand = np.asarray(reference), np.asarray(candidate)
-    if ref.shape != cand.shape or ref.ndim != 2:
-        raise ValueError(f"fidelity needs two N x D embedding sets of one shape, got {ref.shape} and {cand.shape}")
-    raw = float(np.mean(np.sum(l2_normalize(ref) * l2_normalize(cand), axis=1)))
-    return {
-        "centered_cosine": centered_cosine(ref, cand),
-        "cosine": raw,
-        "topk_agreement": topk_agreement(ref, cand, k),
-        "relative_l2": relative_l2(ref, cand),
-    }

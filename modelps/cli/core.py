@@ -19,6 +19,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     inspect.add_argument("model", type=Path)
     inspect.add_argument("--per-node", action="store_true", help="also list MACs/FLOPs of every node")
     inspect.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE", help="value of a symbolic dim")
+    inspect.add_argument(
+        "--shape",
+        action="append",
+        default=[],
+        metavar="INPUT:1x3x640x640",
+        help="concrete shape of an input, for FLOPs (repeatable)",
+    )
     add_json_flag(inspect)
     inspect.set_defaults(func=_inspect)
 
@@ -31,6 +38,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     edit.add_argument("--external-data", metavar="NAME", help="save weights to this file beside the model")
     edit.add_argument("--validate", choices=["structure", "full", "runtime"], default="full")
     edit.add_argument("--ignore-base", action="store_true", help="apply even if the recipe names another base model")
+    edit.add_argument(
+        "--inputs", type=Path, help=".npz of validation inputs to measure edits on (default: seeded random)"
+    )
+    add_json_flag(edit)
     edit.set_defaults(func=_edit)
 
     edits = commands.add_parser("edits", help="list the available edits and their parameters")
@@ -70,10 +81,11 @@ def _parse_dims(items: list[str]) -> dict[str, int]:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from modelps.inspect import summarize
+    from modelps.inspect import parse_shape, summarize
     from modelps.io import load
 
-    summary = summarize(load(args.model), dims=_parse_dims(args.dim))
+    shapes = dict(parse_shape(text) for text in args.shape)
+    summary = summarize(load(args.model), dims=_parse_dims(args.dim), shapes=shapes)
     if args.json:
         print_json(summary.to_dict(per_node=args.per_node))
         return 0
@@ -84,13 +96,20 @@ def _inspect(args: argparse.Namespace) -> int:
     for kind, items in (("input", summary.inputs), ("output", summary.outputs)):
         for item in items:
             print(f"{kind:<10} {item['name']}: {item['dtype']}{item['shape']}")
-    print(f"nodes      {summary.nodes} ({len(summary.op_counts)} op types, {summary.subgraphs} subgraphs)")
+    functions = f", {summary.functions} local functions" if summary.functions else ""
+    print(f"nodes      {summary.nodes} ({len(summary.op_counts)} op types, {summary.subgraphs} subgraphs{functions})")
     print(f"params     {summary.params:,} ({summary.param_bytes / 1e6:.2f} MB)")
-    print(f"FLOPs      {summary.flops:,} ({summary.macs:,} MACs)")
+    if summary.flops is None:
+        print(f"FLOPs      {summary.flops_note}")
+    else:
+        note = f"; {summary.flops_note}" if summary.flops_note else ""
+        print(f"FLOPs      {summary.flops:,} ({summary.macs:,} MACs{note})")
     print("ops        " + ", ".join(f"{op} x{n}" for op, n in sorted(summary.op_counts.items(), key=lambda kv: -kv[1])))
     if args.per_node:
         for cost in summary.per_node:
-            print(f"  {cost.node:<40} {cost.op_type:<20} {cost.macs:>14,} MACs {cost.flops:>14,} FLOPs")
+            macs = "?" if cost.macs is None else f"{cost.macs:,}"
+            flops = "?" if cost.flops is None else f"{cost.flops:,}"
+            print(f"  {cost.node:<40} {cost.op_type:<20} {macs:>14} MACs {flops:>14} FLOPs")
     return 0
 
 
@@ -109,10 +128,21 @@ def _edit(args: argparse.Namespace) -> int:
     if not recipe.edits and not extra:
         raise RecipeError("nothing to do: give --recipe and/or --edit")
     model = Model.load(args.model, validation=args.validate)
-    model.apply_recipe(recipe + extra, check_base=not args.ignore_base)
+    if args.inputs:
+        from modelps.compare import load_inputs
+
+        model.validation_inputs = [load_inputs(args.inputs, model.ir)]
+    reports = model.apply_recipe(recipe + extra, check_base=not args.ignore_base)
     model.save(args.output, external_data=args.external_data)
     if args.recipe_out:
         model.recipe.save(args.recipe_out)
+    for index, report in enumerate(reports, 1):
+        if report.fidelity is not None or report.note:
+            print(f"edit #{index} {report.op}: {report.summary()}", file=sys.stderr)
+        for warning in report.warnings:
+            print(f"edit #{index} {report.op}: warning: {warning}", file=sys.stderr)
+    if args.json:
+        print_json({"output": str(args.output), "edits": [r.to_dict() for r in reports]})
     print(f"applied {len(model.history)} edit(s); saved {args.output}", file=sys.stderr)
     return 0
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -71,8 +72,12 @@ def load_calibration(
     seed: int = 0,
     normalize: Normalize = "imagenet",
     expected_sha256: str | None = None,
+    shapes: Mapping[str, Sequence[int]] | None = None,
 ) -> list[dict[str, np.ndarray]]:
     """Return ``count`` feeds (one sample each, batch 1) for ``model`` from ``source``.
+
+    Inputs with dynamic dimensions take their shape from ``shapes`` (by input name) for the
+    generated sources (``samples``, ``random``, image folders) and from the arrays of an ``.npz``.
 
     Raises:
         EditError: The source is missing, does not match the model's inputs, or its contents changed
@@ -85,7 +90,7 @@ def load_calibration(
                 f"calibration source {source!r} changed since the recipe was made "
                 f"(sha256 {actual[:12]}… != {expected_sha256[:12]}…)"
             )
-    specs = input_specs(model)
+    specs = _with_shapes(input_specs(model), shapes or {})
     key = (
         repr(specs),
         source,
@@ -106,6 +111,28 @@ def load_calibration(
 _CACHE: dict[tuple, list[dict[str, np.ndarray]]] = {}
 
 
+def _with_shapes(specs: list, shapes: Mapping[str, Sequence[int]]) -> list:
+    """Input specs with the given concrete shapes in place of declared (possibly dynamic) ones."""
+    names = {name for name, _, _ in specs}
+    unknown = sorted(set(shapes) - names)
+    if unknown:
+        raise EditError(f"shape given for unknown input(s) {unknown}; the inputs are {sorted(names)}")
+    out = []
+    for name, dtype, shape in specs:
+        given = shapes.get(name)
+        if given is None:
+            out.append((name, dtype, shape))
+            continue
+        given = tuple(int(d) for d in given)
+        if shape and len(shape) != len(given):
+            raise EditError(f"input {name!r} has rank {len(shape)}, the shape given has {len(given)}")
+        for axis, (dim, value) in enumerate(zip(shape, given, strict=False)):
+            if isinstance(dim, int) and dim > 0 and dim != value:
+                raise EditError(f"input {name!r} has fixed dim {axis} = {dim}, the shape given has {value}")
+        out.append((name, dtype, given))
+    return out
+
+
 def _load(
     model: ir.Model, specs: list, source: str, count: int, seed: int, normalize: Normalize
 ) -> list[dict[str, np.ndarray]]:
@@ -124,7 +151,11 @@ def _concrete(shape: tuple[int | str | None, ...], name: str) -> list[int]:
     if dims and dims[0] is None:
         dims[0] = 1
     if any(d is None for d in dims):
-        raise EditError(f"input {name!r} has a dynamic shape {list(shape)}; fix it with set_input_shape first")
+        example = "x".join(str(d) if d is not None else "N" for d in dims)
+        raise EditError(
+            f"input {name!r} has a dynamic shape {list(shape)}: give its shape to measure at "
+            f"(--shape {name}:{example} with numbers) or calibration arrays (.npz) that have one"
+        )
     return [int(d) for d in dims if d is not None]
 
 
@@ -158,13 +189,15 @@ def _npz_feeds(specs: list, path: Path, count: int) -> list[dict[str, np.ndarray
         arrays = {}
         for name, dtype, shape in specs:
             arr = np.asarray(data[name])
-            dims = _concrete(shape, name)
-            per = int(dims[0])
+            dims = [d if isinstance(d, int) and d > 0 else None for d in shape]
+            per = int(dims[0]) if dims and dims[0] is not None else 1
             if arr.ndim == len(dims) - 1:
                 arr = arr[None]
-            if list(arr.shape[1:]) != dims[1:]:
+            fixed = zip(dims[1:], arr.shape[1:], strict=False)
+            if arr.ndim != len(dims) or any(d is not None and d != n for d, n in fixed):
+                expected = ", ".join(str(d) if d is not None else "?" for d in dims[1:])
                 raise EditError(
-                    f"calibration array {name!r} has shape {list(arr.shape)}; the model expects [N, {dims[1:]}]"
+                    f"calibration array {name!r} has shape {list(arr.shape)}; the model expects [N, {expected}]"
                 )
             arrays[name] = (arr.astype(dtype), per)
     total = min(len(a) // per for a, per in arrays.values())

@@ -211,8 +211,18 @@ def const_array(value: ir.Value | None) -> np.ndarray | None:
     """The constant data of an initializer or ``Constant`` output, else ``None``."""
     if value is None:
         return None
-    tensor = ir.convenience.get_const_tensor(value)
-    return None if tensor is None else tensor.numpy()
+    if value.const_value is not None:
+        return value.const_value.numpy()
+    producer = value.producer()
+    if producer is None or producer.op_type != "Constant" or producer.domain not in ("", "ai.onnx"):
+        return None
+    # read the attribute directly: onnx_ir's get_const_tensor renames the node's tensor in place
+    for attr in producer.attributes.values():
+        if attr.type == ir.AttributeType.TENSOR:
+            return attr.as_tensor().numpy()
+        if attr.name in ("value_float", "value_floats", "value_int", "value_ints"):
+            return np.asarray(attr.value, np.float32 if "float" in attr.name else np.int64)
+    return None
 
 
 class _Analyzer:

@@ -41,6 +41,7 @@ class PruneParams(Protocol):
     normalize: Any
     finetune_steps: int
     finetune_lr: float
+    input_shapes: dict[str, list[int]]
 
 
 def group_ratios(
@@ -89,6 +90,7 @@ def plan_and_prune(model: ir.Model, params: Any) -> ir.Model:
             seed=params.seed,
             normalize=params.normalize,
             expected_sha256=params.calib_sha256 if source else None,
+            shapes=params.input_shapes,
         )
     selected = [analysis.group(name) for name in ratios]
     if params.importance == "error":

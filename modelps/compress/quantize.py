@@ -16,7 +16,7 @@ import logging
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import onnx
@@ -74,6 +74,8 @@ def quantize_static_qdq(
     exclude: Sequence[str] = (),
     op_types: Sequence[str] | None = None,
     preprocess: bool = True,
+    symmetric: bool = False,
+    reduce_range: bool = False,
 ) -> ir.Model:
     """Return a QDQ-quantized copy of ``model`` calibrated on ``feeds``.
 
@@ -81,6 +83,7 @@ def quantize_static_qdq(
         EditError: The model cannot be upgraded, pre-processed or quantized; or ``exclude`` names
             nodes the model does not have.
     """
+    import onnxruntime as ort
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -102,7 +105,7 @@ def quantize_static_qdq(
     }
     qtype = {"uint8": QuantType.QUInt8, "int8": QuantType.QInt8}
     reader = type("Reader", (_Reader, CalibrationDataReader), {})(feeds)
-    with tempfile.TemporaryDirectory(prefix="modelps-quant-") as folder:
+    with tempfile.TemporaryDirectory(prefix="modelps-quant-") as folder, _quiet_sessions(ort):
         src, pre, out = Path(folder, "in.onnx"), Path(folder, "pre.onnx"), Path(folder, "out.onnx")
         large = proto.ByteSize() > 1_800_000_000
         onnx.save_model(proto, str(src), save_as_external_data=large)
@@ -129,7 +132,8 @@ def quantize_static_qdq(
                     nodes_to_exclude=kept,
                     calibrate_method=calib[method],
                     use_external_data_format=large,
-                    extra_options={"CalibTensorRangeSymmetric": False},
+                    reduce_range=reduce_range,
+                    extra_options={"CalibTensorRangeSymmetric": False, "ActivationSymmetric": symmetric},
                 )
         except Exception as exc:  # noqa: BLE001  ORT raises many types
             raise EditError(f"ONNX Runtime could not quantize the model: {exc}", op="quantize_int8") from exc
@@ -137,6 +141,25 @@ def quantize_static_qdq(
             logger.debug("onnxruntime quantization: %s", chatter.getvalue().strip())
         loaded = onnx.load(str(out), load_external_data=True)
     return ir.serde.deserialize_model(loaded)
+
+
+@contextlib.contextmanager
+def _quiet_sessions(ort: Any) -> Iterator[None]:
+    """Silence the warnings of the sessions ORT's quantizer makes itself, unless debugging.
+
+    Foreign models make ONNX Runtime warn once per weight it folds away ("Removing initializer
+    ... not used": about a hundred lines on a Paddle export). The quantizer's own sessions take
+    ORT's default logger, so its severity is raised to errors for the call; with this module's
+    logger at DEBUG (``modelps -v``) ORT's warnings stay on.
+    """
+    if logger.isEnabledFor(logging.DEBUG):
+        yield
+        return
+    ort.set_default_logger_severity(3)
+    try:
+        yield
+    finally:
+        ort.set_default_logger_severity(2)
 
 
 class _ToDebug(logging.Filter):

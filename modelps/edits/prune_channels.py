@@ -33,7 +33,8 @@ class PruneChannels(Edit):
     ``calib_samples``, ``seed`` and ``normalize`` as for ``quantize_int8``; ``finetune_steps``
     (needs ``reconstruct`` and PyTorch) then trains the pruned model's weights for that many steps
     to reproduce the unpruned model's outputs and residual sums on the calibration inputs
-    (:mod:`modelps.compress.distill`; ``finetune_lr`` is relative to each weight tensor's scale).
+    (:mod:`modelps.compress.distill`; ``finetune_lr`` is relative to each weight tensor's scale);
+    ``input_shapes`` as for ``quantize_int8``.
 
     Refuses: unknown or fixed groups (the reason is given: model input/output, grouped conv,
     an op the analysis does not look through), ratios outside [0, 1).
@@ -52,6 +53,7 @@ class PruneChannels(Edit):
     normalize: Literal["imagenet", "unit", "none"] = "imagenet"
     finetune_steps: int = 0
     finetune_lr: float = 3e-4
+    input_shapes: dict[str, list[int]] = dataclasses.field(default_factory=dict)
 
     def apply(self, tape: Tape) -> None:
         """Build the transformed model and swap it in through ``tape``."""

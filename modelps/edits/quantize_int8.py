@@ -23,7 +23,10 @@ class QuantizeInt8(Edit):
     ``per_channel`` per-output-channel weight scales, ``activation_type``/``weight_type`` the
     integer types (x86 CPUs: ``uint8`` activations, ``int8`` weights), ``exclude`` node names kept
     in float (sensitive layers), ``op_types`` the operator types to quantize (all supported ones
-    by default).
+    by default), ``symmetric`` symmetric activation ranges, ``reduce_range`` 7-bit weights (for
+    CPUs without VNNI), ``preprocess`` ORT's ``quant_pre_process`` first (shape inference, BatchNorm
+    folding and other graph optimizations), ``input_shapes`` the shapes of inputs with dynamic
+    dimensions for generated calibration sources (an ``.npz`` brings its own).
 
     Handles any model ONNX Runtime can quantize; opsets below 13 are upgraded first (per-channel
     QDQ needs 13). Refuses: excluded nodes that do not exist, a changed calibration file, inputs
@@ -42,6 +45,10 @@ class QuantizeInt8(Edit):
     weight_type: Literal["int8", "uint8"] = "int8"
     exclude: tuple[str, ...] = ()
     op_types: tuple[str, ...] = ()
+    symmetric: bool = False
+    reduce_range: bool = False
+    preprocess: bool = True
+    input_shapes: dict[str, list[int]] = dataclasses.field(default_factory=dict)
 
     def apply(self, tape: Tape) -> None:
         """Build the transformed model and swap it in through ``tape``."""
@@ -58,6 +65,7 @@ class QuantizeInt8(Edit):
             seed=self.seed,
             normalize=self.normalize,
             expected_sha256=self.calib_sha256,
+            shapes=self.input_shapes,
         )
         quantized = quantize_static_qdq(
             model,
@@ -68,5 +76,8 @@ class QuantizeInt8(Edit):
             weight_type=self.weight_type,
             exclude=self.exclude,
             op_types=self.op_types or None,
+            symmetric=self.symmetric,
+            reduce_range=self.reduce_range,
+            preprocess=self.preprocess,
         )
         tape.replace_model(quantized)

@@ -20,6 +20,7 @@ __all__ = ["ALWAYS_FP32", "ToFp16"]
 FLOAT = ir.DataType.FLOAT
 HALF = ir.DataType.FLOAT16
 _HALF_TYPE = "tensor(float16)"
+HALF_MAX = float(np.finfo(np.float16).max)
 
 # Operators whose float outputs are chosen by a ``dtype`` attribute: they stay float32.
 ALWAYS_FP32 = frozenset(
@@ -57,7 +58,9 @@ class ToFp16(Edit):
     Every float32 initializer, ``Constant``/``ConstantOfShape`` value and node output of the main
     graph becomes float16, and ``Cast(to=FLOAT)`` becomes ``Cast(to=FLOAT16)``, except where a node
     must stay float32; ``Cast`` nodes (``<tensor>_to_fp16`` / ``<tensor>_to_fp32``) are added where
-    the two meet. A node stays float32 when its type is in ``block_ops`` or :data:`ALWAYS_FP32`, it
+    the two meet. A node stays float32 when it reads a stored value that float16 cannot hold
+    (beyond ±65504, e.g. a BatchNorm variance of 1e8: it would become inf), when its type is in
+    ``block_ops`` or :data:`ALWAYS_FP32`, it
     belongs to a custom domain, it holds subgraphs (``If``/``Loop`` bodies and the outer tensors they
     read stay float32), it reads a tensor whose type shape inference cannot tell, or its ONNX
     schema does not allow float16 for a float output. An input the schema types as float32 only
@@ -130,6 +133,8 @@ class _Converter:
     def _must_stay_fp32(self, node: ir.Node) -> bool:
         if node.op_type in self.block or node.domain not in ("", "ai.onnx") or has_subgraphs(node):
             return True
+        if _beyond_half(_constant_value(node)) or any(_beyond_half(_stored(v)) for v in node.inputs):
+            return True  # float16 would turn the value into inf
         if node.op_type == "Cast" and node.inputs[0] is not None and node.inputs[0].dtype == HALF:
             return True  # a deliberate float16 -> float32 cast (e.g. from an earlier conversion)
         if any(v is not None and v.dtype is None for v in node.inputs):
@@ -239,6 +244,33 @@ class _Converter:
             node = ir.Node("", "Cast", [value], cast_to, outputs=[out], name=self.name(f"Cast_{name}"))
             self.graph.append(node)
             outputs[index] = out
+
+
+def _stored(value: ir.Value | None) -> np.ndarray | None:
+    """The array behind an initializer or a ``Constant`` node's output, else None."""
+    if value is None:
+        return None
+    if value.const_value is not None:
+        return value.const_value.numpy()
+    producer = value.producer()
+    return _constant_value(producer) if producer is not None else None
+
+
+def _constant_value(node: ir.Node) -> np.ndarray | None:
+    if node.op_type != "Constant":
+        return None
+    attr = node.attributes.get("value")
+    if attr is not None and attr.type == ir.AttributeType.TENSOR:
+        return attr.as_tensor().numpy()
+    floats = node.attributes.get("value_float") or node.attributes.get("value_floats")
+    return np.asarray(floats.value, np.float32) if floats is not None else None
+
+
+def _beyond_half(array: np.ndarray | None) -> bool:
+    if array is None or array.dtype != np.float32 or array.size == 0:
+        return False
+    finite = array[np.isfinite(array)]
+    return bool(finite.size) and float(np.abs(finite).max()) > HALF_MAX
 
 
 def _allows_half(schema: onnx.defs.OpSchema, params: Sequence[onnx.defs.OpSchema.FormalParameter], index: int) -> bool:

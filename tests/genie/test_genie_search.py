@@ -112,9 +112,9 @@ def test_loss_levels_leave_room_for_what_int8_costs() -> None:
 def test_int8_variant_for_pruning_is_the_most_faithful_of_the_fastest_kernels(net, monkeypatch) -> None:
     import importlib
 
-    from genie.metrics import fidelity
     from genie.search import _combined_variant, _outputs, _quant_variants
     from modelps.edits.quantize_int8 import QuantizeInt8
+    from modelps.fidelity import fidelity
 
     base = (
         nets.resnet18(width=8, shape=(1, 3, 32, 32)) if net == "resnet18" else nets.mobilefacenet(shape=(1, 3, 32, 32))

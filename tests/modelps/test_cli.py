@@ -66,6 +66,15 @@ def test_inspect_json(model_path: Path) -> None:
     data = json.loads(result.stdout)
     assert {"inputs", "outputs", "nodes", "op_counts", "params", "flops", "opset"} <= set(data)
     assert data["nodes"] == 5 and data["params"] == 260 and data["opset"] == {"": 13}
+    assert data["flops"] is None and "x[0]=N" in data["flops_note"]  # a symbolic batch: no guessed number
+
+
+def test_inspect_with_shape(model_path: Path) -> None:
+    result = modelps("inspect", model_path, "--shape", "x:2x3x8x8")
+    assert result.returncode == 0, result.stderr
+    assert "FLOPs      58,504 (27,712 MACs)" in result.stdout
+    bad = modelps("inspect", model_path, "--shape", "x:2x3")
+    assert bad.returncode != 0 and bad.stderr.strip() == ("modelps: error: input 'x' has rank 4, the shape given has 2")
 
 
 def test_edit_diff_compare(model_path: Path, tmp_path: Path) -> None:

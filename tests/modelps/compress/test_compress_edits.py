@@ -220,3 +220,55 @@ def test_quantize_int8_deterministic_exclude_and_methods() -> None:
         Model(base.clone()).apply({"op": "quantize_int8", "exclude": ["nope"]})
     with pytest.raises(EditError, match="already quantized"):
         first.apply({"op": "quantize_int8"})
+
+
+def _weights_as_constants(model: ir.Model) -> ir.Model:
+    """The same model with every initializer stored in a Constant node (as Paddle exports do)."""
+    graph = model.graph
+    for name, value in list(graph.initializers.items()):
+        graph.initializers.pop(name)
+        out = ir.Value(name=f"{name}_const", type=value.type, shape=value.shape)
+        node = ir.Node("", "Constant", [], [ir.AttrTensor("value", value.const_value)], outputs=[out], name=name)
+        graph.insert_before(graph[0], node)
+        for user, index in list(value.uses()):
+            user.replace_input_with(index, out)
+    return model
+
+
+def test_pruning_leaves_no_dead_weights(tmp_path) -> None:
+    # regression: a pruned model kept its old weights in unused Constant nodes (13.6 MB vs 10.9 MB)
+    base = _weights_as_constants(nets.resnet18(width=8))
+    save(base, tmp_path / "base.onnx")
+    model = Model(base)
+    original = model.to_bytes()
+    model.apply({"op": "prune_channels", "ratio": 0.5})
+    graph = model.ir.graph
+    dead = [n.name for n in graph if n.op_type == "Constant" and not any(v.uses() for v in n.outputs)]
+    assert dead == []
+    save(model.ir, tmp_path / "pruned.onnx")
+    assert (tmp_path / "pruned.onnx").stat().st_size < 0.6 * (tmp_path / "base.onnx").stat().st_size
+    model.undo()
+    assert model.to_bytes() == original
+
+
+def test_removing_a_consumer_drops_the_weights_it_alone_read() -> None:
+    model = Model(nets.resnet18(width=8))
+    before = set(model.ir.graph.initializers)
+    fc = next(n for n in model.ir.graph if n.op_type == "Gemm")
+    model.apply({"op": "extract", "inputs": [model.ir.graph.inputs[0].name], "outputs": [fc.inputs[0].name]})
+    assert not any(name in model.ir.graph.initializers for name in (fc.inputs[1].name, fc.inputs[2].name))
+    assert set(model.ir.graph.initializers) < before
+    model.undo()
+    assert set(model.ir.graph.initializers) == before
+
+
+def test_quantizer_sessions_do_not_flood_stderr(capfd: pytest.CaptureFixture[str]) -> None:
+    # regression: foreign models made ORT print one "Removing initializer ... not used" line per weight
+    base = nets.resnet18(width=8)
+    for index in range(3):
+        unused = ir.Value(name=f"unused_{index}", type=ir.TensorType(ir.DataType.FLOAT), shape=ir.Shape([4]))
+        unused.const_value = ir.tensor(np.ones(4, np.float32), name=unused.name)
+        base.graph.register_initializer(unused)
+    model = Model(base, validation="structure")
+    model.apply({"op": "quantize_int8", "calib_samples": 4})
+    assert "Removing initializer" not in capfd.readouterr().err

@@ -73,7 +73,7 @@ CASES: dict[str, tuple[list[dict[str, Any]], float | None]] = {
     "optimize": ([{"op": "simplify", "method": "optimize"}], 1e-5),
     "convert_opset": ([{"op": "convert_opset", "target": 21}], 1e-5),
     "to_fp16": ([{"op": "to_fp16"}], 1e-2),
-    "insert_node": ([{"op": "insert_node", "tensor": EMB, "op_type": "Mul", "constants": [0.0]}], None),
+    "insert_node": ([{"op": "insert_node", "tensor": EMB, "op_type": "Mul", "constants": [0.5]}], None),
     "replace_op": (
         [{"op": "replace_op", "node": "/l1/Relu", "op_type": "LeakyRelu", "attributes": {"alpha": 0.1}}],
         None,
@@ -124,14 +124,26 @@ def test_extract_embedding_matches_the_full_model(exported: Path) -> None:
     np.testing.assert_array_equal(run(m.ir, feeds)[EMB], run(full.ir, feeds)[EMB])
 
 
-def test_set_initializer_zeroes_the_classifier(exported: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_set_initializer_replaces_the_classifier(
+    exported: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
-    np.save("cls_w.npy", np.zeros((10, 16), np.float32))
+    weight = np.eye(10, 16, dtype=np.float32)
+    np.save("cls_w.npy", weight)
     m = modelps.Model.load(exported)
+    full = modelps.Model.load(exported)
+    full.apply({"op": "add_output", "tensor": EMB})
     m.apply({"op": "set_initializer", "name": "cls.weight", "path": "cls_w.npy"})
+    assert m.reports[-1].fidelity is not None  # a weight change is measured
     bias = m.ir.graph.initializers["cls.bias"].const_value.numpy()
-    logits = run(m.ir, make_inputs(m.ir, seed=0, batch=2))["logits"]
-    np.testing.assert_allclose(logits, np.broadcast_to(bias, (2, 10)), rtol=1e-6)
+    feeds = make_inputs(m.ir, seed=0, batch=2)
+    embedding = run(full.ir, feeds)[EMB].reshape(2, -1)
+    np.testing.assert_allclose(run(m.ir, feeds)["logits"], embedding @ weight.T + bias, rtol=1e-5, atol=1e-5)
+    # zeroing it makes every input give the same logits: refused, the model kept as it was
+    np.save("zero.npy", np.zeros((10, 16), np.float32))
+    with pytest.raises(modelps.EditError, match="output 'logits' collapsed"):
+        m.apply({"op": "set_initializer", "name": "cls.weight", "path": "zero.npy"})
+    np.testing.assert_allclose(run(m.ir, feeds)["logits"], embedding @ weight.T + bias, rtol=1e-5, atol=1e-5)
 
 
 def test_opset_downgrade_below_batchnorm_adapter_is_refused(exported: Path) -> None:
