@@ -95,8 +95,12 @@ class _Stack:
         grpc_server = None
         try:
             if settings.grpc_port is not None:
-                from serving.grpc_app import start_grpc
-
+                try:
+                    from serving.grpc_app import start_grpc
+                except ImportError as exc:
+                    raise ServingError(
+                        f"gRPC needs grpcio and protobuf ({exc}): pip install 'modelps[serve]', or pass --grpc-port 0"
+                    ) from None
                 grpc_server, self.grpc_port = await start_grpc(self.service, settings.host, settings.grpc_port)
             task = asyncio.create_task(self.http.serve(sockets=[self.sock]))
             while not self.http.started and not task.done():
