@@ -271,9 +271,12 @@ def main() -> int:
     parser.add_argument("--pytriton-venv", type=Path, default=Path("/tmp/pytriton"))
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "serving.json")
     parser.add_argument("--overhead-only", action="store_true", help="p50 overhead per request on a tiny model")
+    parser.add_argument("--pool", type=Path, nargs="+", help="pool earlier runs' JSONs into --out (no measuring)")
     args = parser.parse_args()
     if args.overhead_only:
         return overhead(args)
+    if args.pool:
+        return pool(args.pool, args.out)
     import onnxruntime as ort
 
     models = {name: zoo_model(name) for name in args.models}
@@ -349,6 +352,33 @@ def summarize(results: dict) -> dict:
                     "loadavg": [round(r["loadavg"], 1) for r in runs],
                 }  # fmt: skip
     return summary
+
+
+def pool(paths: list[Path], out: Path) -> int:
+    """Pool runs: median req/s over every repeat of every run; p50 / p99 the median of the runs' values."""
+    runs = [json.loads(p.read_text()) for p in paths]
+    summary: dict = {}
+    for key, by_label in runs[0]["summary"].items():
+        summary[key] = {}
+        for label, by_clients in by_label.items():
+            summary[key][label] = {}
+            for c in by_clients:
+                cells = [r["summary"][key][label][c] for r in runs]
+                summary[key][label][c] = {
+                    "rps": statistics.median(x for cell in cells for x in cell["rps_runs"]),
+                    "p50_ms": statistics.median(cell["p50_ms"] for cell in cells),
+                    "p99_ms": statistics.median(cell["p99_ms"] for cell in cells),
+                    "rps_runs": [x for cell in cells for x in cell["rps_runs"]],
+                    "loadavg": [x for cell in cells for x in cell["loadavg"]],
+                }
+        for by_clients in summary[key].values():
+            for c, cell in by_clients.items():
+                cell["ratio"] = cell["rps"] / summary[key]["in-process ORT"][c]["rps"]
+    clients = runs[0]["meta"]["clients"]
+    meta = {"pooled_from": [p.name for p in paths], "clients": clients, "runs": [r["meta"] for r in runs]}
+    out.write_text(json.dumps({"meta": meta, "summary": summary}, indent=1))
+    print(table(summary, clients))
+    return 0
 
 
 def table(summary: dict, clients: list[int]) -> str:

@@ -326,3 +326,33 @@ def test_grpc_port_in_use(repo: Path, server: serving.ServerHandle) -> None:
     port = int(server.grpc_url.rsplit(":", 1)[1])
     with pytest.raises(serving.ServingError, match="cannot listen for gRPC"):
         serving.start_background(repo, grpc_port=port, models=("mlp",))
+
+
+@pytest.mark.slow
+def test_full_queue_is_unavailable(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.serving._serving_models import slow
+
+    serving.publish(slow(tmp_path / "slower.onnx", steps=48), tmp_path / "repo", "single", dynamic_batching=False)
+    with serving.start_background(tmp_path / "repo", grpc_port=0, max_queue_size=1) as handle:
+        assert handle.grpc_url is not None
+        url = handle.grpc_url
+
+        def one(i: int) -> np.ndarray | InferenceServerException:
+            c = grpcclient.InferenceServerClient(url)
+            try:
+                return c.infer("single", [_input("x", np.full((1, 4), i, np.float32), "FP32")]).as_numpy("y")
+            except InferenceServerException as exc:
+                return exc
+            finally:
+                c.close()
+
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(one, range(8)))
+        refused = [r for r in results if isinstance(r, InferenceServerException)]
+        assert refused and len(refused) < len(results)
+        for exc in refused:
+            assert str(exc.status()) == "StatusCode.UNAVAILABLE"
+            assert "model single:1: the request queue is full (1 waiting); retry later" in exc.message()
+        assert isinstance(one(0), np.ndarray)  # still serving
