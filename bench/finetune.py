@@ -28,10 +28,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from genie.search import _outputs as outputs  # noqa: E402  (first output over feeds, concatenated)
+from genie.inputs import outputs_of  # noqa: E402
 from modelps.compress.calib import load_calibration  # noqa: E402
 from modelps.compress.distill import distill  # noqa: E402
-from modelps.fidelity import centered_cosine  # noqa: E402
+from modelps.fidelity import fidelity as fidelity_of  # noqa: E402
+from modelps.fidelity import score  # noqa: E402
 from modelps.model import Model  # noqa: E402
 
 
@@ -74,13 +75,13 @@ def main() -> None:
         student.apply({**plan, "calib_samples": args.calib_samples})
     feeds = load_calibration(teacher.ir, "samples", count=args.calib_samples, seed=0)
     held = load_calibration(teacher.ir, "samples", count=16, seed=99)
-    reference = outputs(teacher.ir, held)
+    reference = outputs_of(teacher.ir, held)
     devices = args.devices.split(",")
     report: dict[str, Any] = {
         "model": args.model, "weights": args.weights, "ratio": args.ratio, "steps": args.steps,
         "rounds": args.rounds, "torch": torch.__version__, "cpu_threads": torch.get_num_threads(),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "fidelity_before": centered_cosine(reference, outputs(student.ir, held)), "devices": {},
+        "fidelity_before": score(fidelity_of(reference, outputs_of(student.ir, held))), "devices": {},
     }  # fmt: skip
     times: dict[str, list[float]] = {d: [] for d in devices}
     for round_ in range(args.rounds):
@@ -93,7 +94,7 @@ def main() -> None:
                 report["devices"][device] = {"unavailable": str(exc)}
                 continue
             times[device] += seconds
-            fidelity = centered_cosine(reference, outputs(tuned, held))
+            fidelity = score(fidelity_of(reference, outputs_of(tuned, held)))
             report["devices"][device] = {"fidelity_after": round(fidelity, 5)}
             print(f"round {round_ + 1} {device}: {statistics.median(seconds):.3f} s/step, cosine {fidelity:.4f}")
     cpu = statistics.median(times["cpu"]) if times.get("cpu") else None

@@ -27,6 +27,7 @@ __all__ = [
     "recipe_json",
     "redo",
     "undo",
+    "validate",
 ]
 
 
@@ -120,3 +121,13 @@ def history_rows(ws: Workspace) -> list[dict[str, Any]]:
 def recipe_json(ws: Workspace) -> str:
     """Return the current recipe as JSON text (for download)."""
     return json.dumps(ws.recipe().to_dict(), indent=2) + "\n"
+
+
+def validate(ws: Workspace) -> Outcome:
+    """Validate the current revision in full (checker, strict shape inference, ONNX Runtime)."""
+    try:
+        with ws.lock:
+            ws.model.validate("runtime")
+    except ModelPSError as exc:
+        return Outcome(False, f"Revision {ws.revision} is not valid: {exc}")
+    return Outcome(True, f"Revision {ws.revision} passed full validation (checker, shape inference, ONNX Runtime).")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -66,6 +67,8 @@ def streamlit_command(host: str, port: int) -> list[str]:
         "none",
         "--global.developmentMode",
         "false",
+        "--client.toolbarMode",
+        "minimal",  # no "Deploy" button: this editor is not a Streamlit Cloud app
     ]
 
 
@@ -78,12 +81,40 @@ def _env(args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
+def _stop(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> int:
+    """Stop ``proc`` with SIGTERM, then SIGKILL if it has not exited after ``timeout`` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return proc.wait()
+
+
 def _run_streamlit(args: argparse.Namespace) -> int:
+    """Run Streamlit until it exits or this process gets SIGINT or SIGTERM; then stop it and return."""
     sys.stderr.write(f"ModelPS editor: http://{args.host}:{args.port}\n")
+    proc = subprocess.Popen(streamlit_command(args.host, args.port), env=_env(args))
+    stopping: list[int] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stopping.append(signum)
+        if proc.poll() is None:
+            proc.terminate()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return subprocess.call(streamlit_command(args.host, args.port), env=_env(args))
-    except KeyboardInterrupt:
-        return 0
+        while proc.poll() is None:
+            try:
+                proc.wait(0.5)
+            except subprocess.TimeoutExpired:
+                continue
+    finally:
+        code = _stop(proc)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0 if stopping else code
 
 
 def _ui(args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -27,7 +28,7 @@ from typing import Any, Literal
 from modelps.edits import available_edits, edit_from_dict
 from modelps.errors import EditError
 
-__all__ = ["FormField", "edit_doc", "edit_names", "form_fields", "parse_form", "prefill"]
+__all__ = ["FormField", "Selection", "edit_doc", "edit_names", "form_fields", "parse_form", "parse_shape", "prefill"]
 
 Kind = Literal["text", "int", "float", "bool", "json", "choice"]
 
@@ -113,6 +114,35 @@ def _parse_json(op: str, name: str, text: str) -> Any:
         raise EditError(f"parameter {name!r}: not valid JSON: {text!r}", op=op) from None
 
 
+def parse_shape(text: str) -> list[int | str]:
+    """Parse a shape typed by hand: ``1,3,256,128``, ``[1,3,256,128]``, ``batch,3,h,w`` or ``1×3×256×128``.
+
+    Numbers become ints; anything else is a symbolic dimension name.
+
+    >>> parse_shape("1,3,256,128"), parse_shape("[1, 3, 256, 128]"), parse_shape("batch,3,h,w")
+    ([1, 3, 256, 128], [1, 3, 256, 128], ['batch', 3, 'h', 'w'])
+    >>> parse_shape('["N", 3]'), parse_shape("1x3x8x8"), parse_shape("()")
+    (['N', 3], [1, 3, 8, 8], [])
+
+    Raises:
+        EditError: A dimension is empty (``1,,3``) or not a number or a name.
+    """
+    body = text.strip().strip("[]()").strip()
+    if not body:
+        return []
+    parts = body.split(",") if "," in body else re.split(r"\s*[x×*]\s*|\s+", body)
+    dims: list[int | str] = []
+    for part in parts:
+        token = part.strip().strip("'\"")
+        if re.fullmatch(r"-?\d+", token):
+            dims.append(int(token))
+        elif re.fullmatch(r"[A-Za-z_][\w.:-]*", token):
+            dims.append(token)
+        else:
+            raise EditError(f"parameter 'shape': cannot read {part.strip()!r} in {text!r}", op="set_input_shape")
+    return dims
+
+
 def parse_form(op: str, values: Mapping[str, Any]) -> dict[str, Any]:
     """Turn a form's raw values into an edit dict, validated by the edit registry.
 
@@ -131,7 +161,9 @@ def parse_form(op: str, values: Mapping[str, Any]) -> dict[str, Any]:
             if field.required:
                 raise EditError(f"parameter {field.name!r} is required", op=op)
             continue
-        if field.kind == "json" and isinstance(raw, str):
+        if field.name == "shape" and field.kind == "json" and isinstance(raw, str):
+            raw = parse_shape(raw)
+        elif field.kind == "json" and isinstance(raw, str):
             raw = _parse_json(op, field.name, raw)
         elif field.kind == "int" and isinstance(raw, float) and raw.is_integer():
             raw = int(raw)
@@ -142,14 +174,48 @@ def parse_form(op: str, values: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
-def prefill(op: str, node: str | None, tensor: str | None) -> dict[str, str]:
-    """Return initial text for a form: the selected node/tensor in picker fields, defaults elsewhere."""
+@dataclasses.dataclass(frozen=True)
+class Selection:
+    """What the user pointed at: a node, the tensors picked, the model's inputs and a node's outputs."""
+
+    node: str | None = None
+    tensors: tuple[str, ...] = ()
+    node_outputs: tuple[str, ...] = ()
+    node_inputs: tuple[str, ...] = ()
+    model_inputs: tuple[str, ...] = ()
+
+
+def prefill(op: str, node: str | None, tensor: str | None, selection: Selection | None = None) -> dict[str, str]:
+    """Initial text for edit ``op``'s form, from the selection.
+
+    Node fields get the selected node; tensor fields the picked tensor, else the node's first output
+    (its input for ``remove_output``/``set_input_shape`` when it has none); ``set_input_shape`` takes the
+    model's only input when nothing else applies; ``extract`` takes two picked tensors as its inputs and
+    outputs; other fields show their defaults.
+
+    >>> prefill("set_input_shape", None, None, Selection(model_inputs=("x",)))["input"]
+    'x'
+    >>> prefill("extract", None, None, Selection(tensors=("a", "b")))
+    {'inputs': '["a"]', 'outputs': '["b"]'}
+    >>> prefill("add_output", "n3", None, Selection(node="n3", node_outputs=("t3",)))["tensor"]
+    't3'
+    """
+    sel = selection or Selection(node=node, tensors=(tensor,) if tensor else ())
+    node = node or sel.node
+    picked = tensor or (sel.tensors[-1] if sel.tensors else None)
     values: dict[str, str] = {}
     for field in form_fields(op):
         if field.picker == "node" and node and field.name == "node":
             values[field.name] = node
-        elif field.picker == "tensor" and tensor:
-            values[field.name] = tensor
+        elif field.picker == "tensor":
+            guess = picked or (sel.node_outputs[0] if sel.node_outputs else None)
+            if op == "set_input_shape":
+                guess = next((t for t in (picked, *sel.node_inputs) if t in sel.model_inputs), None)
+                if guess is None and len(sel.model_inputs) == 1:
+                    guess = sel.model_inputs[0]
+            values[field.name] = guess or ""
+        elif op == "extract" and field.name in ("inputs", "outputs") and len(sel.tensors) == 2:
+            values[field.name] = json.dumps([sel.tensors[0] if field.name == "inputs" else sel.tensors[1]])
         elif field.default is not None and field.kind in ("json",):
             values[field.name] = json.dumps(field.default)
         elif field.default is not None:

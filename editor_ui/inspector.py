@@ -15,19 +15,19 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import Any
 
 import numpy as np
 import onnx_ir as ir
 
-from editor_ui.graph import inferred_shapes, shape_text
+from editor_ui.graph import Types, dtype_text, shape_text
 
 __all__ = [
     "NodeInfo",
     "TensorInfo",
     "TensorStats",
     "attributes_markdown",
+    "histogram_spec",
     "model_summary",
     "node_info",
     "tensor_stats",
@@ -61,6 +61,8 @@ class TensorInfo:
     dtype: str
     shape: str
     stats: TensorStats | None
+    source: str = ""
+    """Where a constant input comes from: ``initializer``, ``Constant``, or the op that computes it from constants."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,17 +106,37 @@ def tensor_stats(array: np.ndarray, bins: int = 30) -> TensorStats:
     )
 
 
-def _tensor_info(value: ir.Value | None) -> TensorInfo:
+def _constant(value: ir.Value) -> tuple[ir.TensorProtocol | None, str]:
+    if value.const_value is not None:
+        return value.const_value, "initializer" if value.is_initializer() else "constant"
+    producer = value.producer()
+    if producer is None:
+        return None, ""
+    if producer.op_type == "Constant":
+        attr = producer.attributes.get("value")
+        tensor = attr.value if attr is not None and isinstance(attr.value, ir.TensorProtocol) else None
+        return tensor, "Constant"
+    return None, ""
+
+
+def _tensor_info(
+    value: ir.Value | None,
+    types: Types | None = None,
+    folded: frozenset[str] = frozenset(),
+) -> TensorInfo:
     if value is None:
         return TensorInfo("", "", "", None)
+    tensor, source = _constant(value)
     stats = None
-    if value.const_value is not None:
+    if tensor is not None:
         try:
-            stats = tensor_stats(value.const_value.numpy())
+            stats = tensor_stats(tensor.numpy())
         except Exception:  # an unsupported element type: show no stats rather than fail the page
             stats = None
-    dtype = str(value.dtype.name if value.dtype is not None else "?").lower()
-    return TensorInfo(value.name or "", dtype, shape_text(value), stats)
+    producer = value.producer()
+    if not source and producer is not None and (producer.name or producer.op_type) in folded:
+        source = f"folded {producer.op_type}"
+    return TensorInfo(value.name or "", dtype_text(value, types), shape_text(value, types), stats, source)
 
 
 def _attribute_value(attr: ir.Attr) -> Any:
@@ -128,37 +150,45 @@ def _attribute_value(attr: ir.Attr) -> Any:
     return value
 
 
-def _fill_shape(info: TensorInfo, inferred: dict[str, str]) -> TensorInfo:
-    if info.shape != "?" or info.name not in inferred:
-        return info
-    return dataclasses.replace(info, shape=inferred[info.name])
+def node_info(
+    model: ir.Model,
+    name: str,
+    *,
+    graph: ir.Graph | ir.Function | None = None,
+    types: Types | None = None,
+    folded: frozenset[str] = frozenset(),
+    node: ir.Node | None = None,
+) -> NodeInfo:
+    """Inspector data for the node called ``name`` (or a graph input/output of that name) in ``graph``.
 
+    ``node`` is the node itself when the caller knows it (an unnamed node of a subgraph, drawn under a
+    made-up name).
 
-def node_info(model: ir.Model, name: str) -> NodeInfo:
-    """Inspector data for the node called ``name`` or a graph input/output of that name.
+    ``graph`` defaults to the main graph; ``types`` (from shape inference) fill in undeclared types and
+    shapes; inputs computed by the nodes named in ``folded`` are marked as folded constants.
 
     Raises:
-        KeyError: Nothing of that name is in the main graph.
+        KeyError: Nothing of that name is in the graph.
     """
-    for node in model.graph:
-        if node.name == name:
-            missing = any(v.shape is None for v in (*node.inputs, *node.outputs) if v is not None)
-            fill = functools.partial(_fill_shape, inferred=inferred_shapes(model) if missing else {})
+    graph = model.graph if graph is None else graph
+    for candidate in [node] if node is not None else graph:
+        if candidate is node or candidate.name == name:
+            node = candidate
             attrs = {key: _attribute_value(attr) for key, attr in node.attributes.items()}
             return NodeInfo(
                 name=name,
                 op=node.op_type,
                 domain=node.domain or "ai.onnx",
                 attributes=attrs,
-                inputs=tuple(fill(_tensor_info(v)) for v in node.inputs),
-                outputs=tuple(fill(_tensor_info(v)) for v in node.outputs),
+                inputs=tuple(_tensor_info(v, types, folded) for v in node.inputs),
+                outputs=tuple(_tensor_info(v, types) for v in node.outputs),
             )
-    for value in model.graph.inputs:
+    for value in graph.inputs:
         if value.name == name:
-            return NodeInfo(name, "Input", "", {}, (), (_tensor_info(value),))
-    for value in model.graph.outputs:
+            return NodeInfo(name, "Input", "", {}, (), (_tensor_info(value, types),))
+    for value in graph.outputs:
         if value.name == name.strip():
-            return NodeInfo(name.strip(), "Output", "", {}, (_tensor_info(value),), ())
+            return NodeInfo(name.strip(), "Output", "", {}, (_tensor_info(value, types),), ())
     raise KeyError(name)
 
 
@@ -198,6 +228,32 @@ def attributes_markdown(info: NodeInfo) -> str:
 
 
 def tensors_markdown(tensors: tuple[TensorInfo, ...]) -> str:
-    """Return tensors as a Markdown table: name, element type, shape, and whether it is a weight."""
-    rows = [f"| `{_cell(t.name)}` | {t.dtype} | {t.shape} | {'weight' if t.stats else ''} |" for t in tensors]
-    return "\n".join(["| tensor | type | shape | |", "|---|---|---|---|", *rows])
+    """Return tensors as a two-column Markdown table: name, then element type, shape and constant source.
+
+    >>> print(tensors_markdown((TensorInfo("w", "float", "8×3", None, "initializer"),)))
+    | tensor | type |
+    |---|---|
+    | w | float 8×3 · initializer |
+    """
+    rows = [
+        f"| {_cell(t.name)} | {t.dtype} {t.shape}{f' · {t.source}' if t.source else ''} |" for t in tensors if t.name
+    ]
+    return "\n".join(["| tensor | type |", "|---|---|", *rows])
+
+
+def histogram_spec(stats: TensorStats) -> dict[str, Any]:
+    """An ECharts bar chart of ``stats``' histogram, bins left to right in numeric order.
+
+    >>> spec = histogram_spec(tensor_stats(np.array([-2.0, -1.0, 0.5, 3.0]), bins=3))
+    >>> spec["xAxis"]["data"], spec["series"][0]["data"]
+    (['-1.17', '0.5', '2.17'], [2, 1, 1])
+    """
+    centres = [(a + b) / 2 for a, b in zip(stats.edges[:-1], stats.edges[1:], strict=True)]
+    return {
+        "animation": False,
+        "grid": {"left": 40, "right": 10, "top": 10, "bottom": 30},
+        "tooltip": {"trigger": "axis"},
+        "xAxis": {"type": "category", "data": [f"{c:.3g}" for c in centres], "name": "value"},
+        "yAxis": {"type": "value", "name": "count"},
+        "series": [{"type": "bar", "data": list(stats.counts), "barCategoryGap": "5%"}],
+    }

@@ -12,6 +12,7 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import tempfile
@@ -94,8 +95,9 @@ def open_upload(filename: str, data: bytes, *, user: str) -> LocalWorkspace:
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         path = Path(tmp, Path(filename).name or "model.onnx")
         path.write_bytes(data)
-        try:
-            return LocalWorkspace(path, user=user, name=Path(filename).stem)
+        try:  # one hash in memory, one write: the file is moved into the model store once it loads
+            digest = hashlib.sha256(data).hexdigest()
+            return LocalWorkspace(path, user=user, name=Path(filename).stem, sha256=digest, move=True)
         except ModelLoadError as exc:
             raise ModelLoadError(f"{filename}: {_strip_path(str(exc), path)}") from exc
 

@@ -90,7 +90,9 @@ class SessionWorkspace(Workspace):
         head = store().head(self.session_id, self.user)
         if head == self._head:
             return False
-        self._model = store().materialize(self.session_id, head, self.user)
+        model = store().materialize(self.session_id, head, self.user)
+        with self.lock:
+            self._model = model
         self._log = store().log(self.session_id, self.user)
         self._head = head
         return True
@@ -116,7 +118,8 @@ class SessionWorkspace(Workspace):
                 message=f"rebased from revision {made_against}",
             )
         if rev.revision == made_against + 1:
-            self._model.apply(rev.edit or edit, validation="none")  # the store validated it
+            with self.lock:
+                self._model.apply(rev.edit or edit, validation="none")  # the store validated it
             self._log.append(rev)
             self._head = rev.revision
         else:

@@ -14,23 +14,23 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from editor_ui import graph
 from editor_ui.cli import streamlit_command
-from editor_ui.panels import _http, free_port
-from modelps.model import Model
+from editor_ui.panels.server import free_port, http
 
 __all__ = [
     "CHROMIUM",
     "CHROMIUM_ARGS",
     "app_server",
     "choose_file",
+    "canvas_frame",
+    "canvas_state",
+    "click_edge",
+    "click_in_canvas",
     "click_node",
     "fill",
     "go_to",
-    "graph_canvas",
     "launch_browser",
     "login",
-    "node_view",
     "upload_model",
     "wait_idle",
     "wait_text",
@@ -74,7 +74,7 @@ def app_server(env: dict[str, str] | None = None, *, timeout_s: float = 60.0) ->
             if proc.poll() is not None:
                 raise RuntimeError(f"streamlit exited ({proc.returncode}): {log_path.read_text()[-2000:]}")
             try:
-                if _http(f"{url}/_stcore/health", timeout=1)[0] == 200:
+                if http(f"{url}/_stcore/health", timeout=1)[0] == 200:
                     break
             except OSError:
                 pass
@@ -172,29 +172,65 @@ def upload_model(page: Any, path: str | os.PathLike[str]) -> None:
     wait_idle(page)
 
 
-def graph_canvas(page: Any, timeout_ms: float = 60_000) -> Any:
-    """Return the graph chart's canvas, once drawn."""
-    canvas = page.locator(".stECharts canvas, [data-testid='stEChartsChart'] canvas").first
-    if canvas.count() == 0:
-        canvas = page.locator("canvas").first
-    canvas.wait_for(timeout=timeout_ms)
-    return canvas
+def canvas_frame(page: Any, index: int = 0, timeout_ms: float = 60_000) -> Any:
+    """Return the canvas iframe's frame (``index`` counts canvases on the page), once its graph is drawn."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        frames = [f for f in page.frames if "modelps_canvas/" in f.url]
+        if len(frames) > index:
+            frame = frames[index]
+            try:
+                frame.wait_for_function(_READY_JS, polling=25, timeout=max(1.0, deadline - time.monotonic()) * 1000)
+                return frame
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+        elif time.monotonic() > deadline:
+            raise TimeoutError("no canvas on the page")
+        page.wait_for_timeout(50)
 
 
-def node_view(model: Model, focus: str | None = None) -> tuple[graph.GraphData, graph.GraphView]:
-    """Return the graph data and the view the app draws for ``model`` (centred on ``focus``)."""
-    data = graph.build_graph(model.ir)
-    index = data.index(focus) if focus else None
-    return data, graph.make_view(data, index)
+_READY_JS = "() => !!(window.modelpsCanvas && window.modelpsCanvas.ready())"
 
 
-def click_node(page: Any, view: graph.GraphView, data: graph.GraphData, label: str) -> None:
-    """Click node ``label`` where the app draws it and wait for the inspector to show it."""
-    canvas = graph_canvas(page)
-    box = canvas.bounding_box()
-    x, y = view.pixel(data.index(label), box["width"])  # type: ignore[arg-type]
-    if not (0 < x < box["width"] and 0 < y < box["height"]):
-        raise ValueError(f"node {label!r} is outside the initial view ({x:.0f}, {y:.0f}); focus on it first")
-    page.mouse.click(box["x"] + x, box["y"] + y)
-    wait_text(page, f"{data.nodes[data.index(label)].op} · {label}")  # type: ignore[index]
+def canvas_state(frame: Any) -> dict[str, Any]:
+    """The canvas's view: graph shown, zoom, pan, open groups, selection, picked tensors, members drawn."""
+    return dict(frame.evaluate("() => window.modelpsCanvas.state()"))
+
+
+def _page_point(page: Any, frame: Any, point: dict[str, float]) -> tuple[float, float]:
+    box = frame.frame_element().bounding_box()
+    return box["x"] + point["x"], box["y"] + point["y"]
+
+
+def click_in_canvas(page: Any, name: str, *, index: int = 0, button: str = "left", clicks: int = 1) -> None:
+    """Click the node (or group, by its label path) called ``name`` where the canvas draws it."""
+    frame = canvas_frame(page, index)
+    point = frame.evaluate("(n) => window.modelpsCanvas.position(n)", name)
+    if point is None:
+        raise ValueError(f"{name!r} is not drawn in the canvas")
+    x, y = _page_point(page, frame, point)
+    page.mouse.click(x, y, button=button, click_count=clicks)
+
+
+def click_edge(page: Any, tensor: str, *, index: int = 0, shift: bool = False) -> None:
+    """Click the edge carrying ``tensor`` (with shift: add it to the picked tensors)."""
+    frame = canvas_frame(page, index)
+    point = frame.evaluate("(t) => window.modelpsCanvas.edgePosition(t)", tensor)
+    if point is None:
+        raise ValueError(f"no drawn edge carries {tensor!r}")
+    x, y = _page_point(page, frame, point)
+    if shift:
+        page.keyboard.down("Shift")
+    page.mouse.click(x, y)
+    if shift:
+        page.keyboard.up("Shift")
+
+
+def click_node(page: Any, name: str, op: str) -> None:
+    """Click node ``name`` in the canvas and wait for the inspector to show it (``op · name``)."""
+    frame = canvas_frame(page)
+    frame.evaluate("(n) => window.modelpsCanvas.reveal(n)", name)
+    click_in_canvas(page, name)
+    wait_text(page, f"{op} · {name}")
     wait_idle(page)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,12 @@ from modelps.errors import EditError, ModelLoadError
 from modelps.model import Model
 from modelps.recipe import Recipe
 
-__all__ = ["HistoryEntry", "LocalWorkspace", "Workspace", "home", "store_model_file"]
+__all__ = ["FULL_VALIDATION_LIMIT", "HistoryEntry", "LocalWorkspace", "Workspace", "home", "store_model_file"]
+
+FULL_VALIDATION_LIMIT = 2000
+"""Up to this many nodes every edit is validated in full (checker and shape inference, about 0.2 s per
+1,000 nodes here); larger models are validated structurally per edit and in full on request
+(:func:`editor_ui.actions.validate`), as the core's documentation advises for large graphs."""
 
 
 def home() -> Path:
@@ -30,23 +36,28 @@ def home() -> Path:
     return Path(os.environ.get("MODELPS_HOME") or Path.home() / ".modelps")
 
 
-def store_model_file(path: str | os.PathLike[str]) -> Path:
-    """Copy a model file into ``$MODELPS_HOME/models/<sha256>.onnx`` (content-addressed) and return it.
+def store_model_file(path: str | os.PathLike[str], *, digest: str | None = None, move: bool = False) -> Path:
+    """Copy (or with ``move``, rename) a model file into ``$MODELPS_HOME/models/<sha256>.onnx``; return it.
+
+    ``digest`` is the file's SHA-256 when the caller has it already.
 
     Raises:
         ModelLoadError: The file cannot be read.
     """
     try:
-        digest = io.file_sha256(path)
+        digest = digest or io.file_sha256(path)
     except OSError as exc:
         raise ModelLoadError(f"{path}: cannot read the model ({exc.strerror})") from exc
     folder = home() / "models"
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{digest}.onnx"
     if not target.exists():
-        tmp = target.with_suffix(f".{os.getpid()}.tmp")
-        shutil.copyfile(path, tmp)
-        os.replace(tmp, target)
+        if move:
+            os.replace(path, target)
+        else:
+            tmp = target.with_suffix(f".{os.getpid()}.tmp")
+            shutil.copyfile(path, tmp)
+            os.replace(tmp, target)
     return target
 
 
@@ -67,6 +78,20 @@ class Workspace:
     user: str
     name: str
     session_id: str | None = None
+    _lock: threading.RLock | None = None
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held while the model changes or is serialized or inferred, which swaps weights for stubs meanwhile.
+
+        Validation and shape inference briefly point large weights at a placeholder file; a download
+        or another page's inference running at that moment in another thread would read the
+        placeholder (``__modelps_weight_stub__``). Everything that reads or changes the model from the
+        UI takes this lock.
+        """
+        if self._lock is None:
+            self._lock = threading.RLock()
+        return self._lock
 
     @property
     def model(self) -> Model:
@@ -106,6 +131,11 @@ class Workspace:
         """Return the base model file."""
         raise NotImplementedError
 
+    def model_bytes(self) -> bytes:
+        """The current model serialized, never while another thread has its weights stubbed out."""
+        with self.lock:
+            return self.model.to_bytes()
+
     def recipe(self, revision: int | None = None) -> Recipe:
         """Return the recipe from the base to ``revision`` (default: the current one)."""
         entries = self.history()
@@ -131,9 +161,22 @@ class Workspace:
 class LocalWorkspace(Workspace):
     """A workspace held in this process only: undo pops the last edit, redo pushes it back."""
 
-    def __init__(self, path: str | os.PathLike[str], *, user: str, name: str | None = None) -> None:
-        self._model = Model.load(path)  # first: a bad file is refused before anything is stored
-        self._base = store_model_file(path)
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        user: str,
+        name: str | None = None,
+        sha256: str | None = None,
+        move: bool = False,
+    ) -> None:
+        """Open ``path``; ``sha256`` is its digest if known, ``move`` takes the file into the store (no copy)."""
+        loaded = io.load(path)  # first: a bad file is refused before anything is stored
+        digest = sha256 or io.file_sha256(path)
+        self._model = Model(loaded, base_sha256=digest, path=path)
+        if len(self._model.ir.graph) > FULL_VALIDATION_LIMIT:
+            self._model.validation = "structure"
+        self._base = store_model_file(path, digest=digest, move=move)
         self._model.path = self._base
         self.user = user
         self.name = name or Path(path).stem
@@ -155,7 +198,8 @@ class LocalWorkspace(Workspace):
 
     def apply(self, edit: dict[str, Any]) -> HistoryEntry:
         """Apply and record one edit."""
-        applied = self._model.apply(edit)
+        with self.lock:
+            applied = self._model.apply(edit)
         entry = HistoryEntry(len(self._entries) + 1, self.user, time.time(), applied.to_dict())
         self._entries.append(entry)
         self._undone.clear()
@@ -165,7 +209,8 @@ class LocalWorkspace(Workspace):
         """Revert the last edit."""
         if not self._entries:
             raise EditError("nothing to undo")
-        self._model.undo()
+        with self.lock:
+            self._model.undo()
         entry = self._entries.pop()
         self._undone.append(entry)
         return entry
@@ -174,7 +219,8 @@ class LocalWorkspace(Workspace):
         """Re-apply the last undone edit."""
         if not self._undone:
             raise EditError("nothing to redo")
-        self._model.redo()
+        with self.lock:
+            self._model.redo()
         entry = dataclasses.replace(self._undone.pop(), time=time.time(), author=self.user)
         self._entries.append(entry)
         return entry

@@ -47,11 +47,35 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--finetune",
         type=int,
-        default=0,
+        default=None,
         metavar="STEPS",
-        help="also fine-tune (distill from the original, needs PyTorch) the pruning plans that just miss the "
-        "fidelity floor, for STEPS steps each (default 0: off; 200 takes minutes per plan on a ResNet-50)",
+        help="fine-tune (distill from the original, needs PyTorch) the pruning plans that just miss the "
+        "fidelity floor for STEPS steps each (default: up to 300 when PyTorch is installed and the budget "
+        "allows; 0: off)",
     )
+    parser.add_argument(
+        "--shape",
+        action="append",
+        default=[],
+        metavar="INPUT:1x3x640x640",
+        help="shape to measure a dynamic input at (default: the calibration inputs' shape; repeatable)",
+    )
+    parser.add_argument(
+        "--eval",
+        metavar="MODULE:FUNCTION",
+        help="judge candidates by your task metric: a function taking an ONNX model path, returning a score "
+        "(higher is better)",
+    )
+    parser.add_argument("--eval-data", type=existing_file, metavar="NPZ", help="labelled inputs ('labels' array)")
+    parser.add_argument("--metric", choices=["top1", "ctc_accuracy", "miou"], help="metric for --eval-data")
+    parser.add_argument(
+        "--max-metric-drop",
+        type=float,
+        default=0.01,
+        metavar="D",
+        help="with --eval or --eval-data: the largest drop of the task metric allowed (default 0.01)",
+    )
+    parser.add_argument("--no-mixed-precision", action="store_true", help="never keep sensitive layers in float")
     parser.add_argument(
         "--budget", type=float, default=300.0, metavar="SECONDS", help="search time budget (default 300)"
     )
@@ -65,16 +89,15 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the search and report."""
-    from tqdm import tqdm
-
     from genie.search import Goal, search
     from modelps.errors import ModelPSError
+    from modelps.inspect import parse_shape
     from modelps.model import Model
 
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     if args.calib_samples < 1:
         raise ModelPSError(f"--calib-samples must be at least 1, got {args.calib_samples}")
-    if args.calib not in ("samples", "random") and not Path(args.calib).exists():
+    if args.calib not in ("samples", "random") and not Path(args.calib.removesuffix("+samples")).exists():
         raise ModelPSError(f"calibration source {args.calib!r}: no such file or folder")
     goal = Goal(
         backend=args.backend,
@@ -89,22 +112,13 @@ def run(args: argparse.Namespace) -> int:
         budget_s=args.budget,
         threads=args.threads,
         seed=args.seed,
+        shapes=dict(parse_shape(text) for text in args.shape),
+        evaluate=_evaluator(args),
+        max_metric_drop=args.max_metric_drop,
+        mixed_precision=not args.no_mixed_precision,
     )
-    bars: dict[str, tqdm] = {}
-
-    def progress(stage: str, done: int, total: int) -> None:
-        bar = bars.get(stage)
-        if bar is None:
-            bar = bars[stage] = tqdm(total=total, desc=stage, file=sys.stderr, leave=False, disable=None)
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    try:
-        result = search(args.model, goal, progress=progress)
-    finally:
-        for bar in bars.values():
-            bar.close()
+    with BudgetBar(args.budget) as bar:
+        result = search(args.model, goal, progress=bar.update)
     best = result.recommended
     if best is not None:
         if args.recipe_out:
@@ -131,13 +145,71 @@ def _print_table(result: Any) -> None:
         _out(
             f"{c.name:28} {c.latency_ms:8.2f} {c.speedup:7.2f}x {c.score:9.4f} {c.size_bytes / 1e6:7.1f} {pred}  {'*' if c.pareto else ''}"  # noqa: E501
         )
+    for note in result.notes:
+        _out(f"note: {note}")
     _out(result.message)
     if result.recommended is not None:
         _out(f"recommended: {result.recommended.name}: {result.recommended.explanation}")
+    elif result.advice:
+        _out(f"what would help: {result.advice}")
     if result.predictor_error:
         err = result.predictor_error
         _out(f"latency predictor: median error {err['median_abs_rel_error']:.1%}, {err['within_10pct']:.0%} within 10%")
     _out(f"search time: {result.search_time_s:.1f} s")
+
+
+def _evaluator(args: argparse.Namespace) -> Any:
+    from genie.evaluation import labelled_evaluator, load_evaluator
+    from modelps.errors import ModelPSError
+
+    if args.eval and args.eval_data:
+        raise ModelPSError("give --eval or --eval-data with --metric, not both")
+    if args.eval:
+        return load_evaluator(args.eval)
+    if args.eval_data:
+        if not args.metric:
+            raise ModelPSError("--eval-data needs --metric (top1, ctc_accuracy or miou)")
+        return labelled_evaluator(args.eval_data, args.metric)
+    if args.metric:
+        raise ModelPSError("--metric needs --eval-data")
+    return None
+
+
+class BudgetBar:
+    """Progress on stderr against the time budget: a bar with an ETA on a terminal, a line per stage otherwise."""
+
+    def __init__(self, budget_s: float) -> None:
+        import time
+
+        from tqdm import tqdm
+
+        self._time = time.monotonic
+        self.start = self._time()
+        self.budget = budget_s
+        self.tty = sys.stderr.isatty()
+        self.stage = ""
+        fmt = "{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s [elapsed {elapsed}, ETA {remaining}]"
+        self.bar = tqdm(total=budget_s, file=sys.stderr, bar_format=fmt, leave=False) if self.tty else None
+
+    def __enter__(self) -> BudgetBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def update(self, stage: str, done: int, total: int) -> None:
+        """Report ``stage`` at ``done`` of ``total``."""
+        elapsed = self._time() - self.start
+        if self.bar is not None:
+            self.bar.set_description_str(f"genie {stage} {done}/{total}", refresh=False)
+            self.bar.n = min(elapsed, self.budget)
+            self.bar.refresh()
+        elif stage != self.stage:
+            left = max(self.budget - elapsed, 0.0)
+            sys.stderr.write(f"genie: {elapsed:5.0f} s  {stage} ({done}/{total}), at most {left:.0f} s left\n")
+            sys.stderr.flush()
+        self.stage = stage
 
 
 def _out(text: str) -> None:

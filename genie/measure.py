@@ -66,8 +66,19 @@ def default_threads() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
 
+Source = bytes | str | os.PathLike[str]
+"""A model to time: its serialized bytes or the path of its file."""
+
+GROUP_BYTES = 400_000_000
+"""At most this many model bytes have sessions open at once (bounds memory on large models)."""
+
+
+def _size(source: Source) -> int:
+    return len(source) if isinstance(source, bytes) else os.path.getsize(source)
+
+
 def _ort_runner(
-    model_bytes: bytes, feeds: Mapping[str, np.ndarray], providers: list[Any], threads: int, spin: bool
+    model_bytes: Source, feeds: Mapping[str, np.ndarray], providers: list[Any], threads: int, spin: bool
 ) -> Runner:
     import onnxruntime as ort
 
@@ -82,14 +93,15 @@ def _ort_runner(
     wanted = provider_name(providers[0])
     if wanted not in available:
         raise BackendUnavailable(f"ONNX Runtime here has no {wanted} (available: {sorted(available)})")
-    session, fallback = open_session(ort, model_bytes, options, providers)
+    source = model_bytes if isinstance(model_bytes, bytes) else os.fspath(model_bytes)
+    session, fallback = open_session(ort, source, options, providers)
     if fallback is not None:
         raise BackendUnavailable(fallback)
     data = dict(feeds)
     return lambda: session.run(None, data)
 
 
-def _tensorrt_runner(model_bytes: bytes, feeds: Mapping[str, np.ndarray]) -> Runner:  # pragma: no cover - GPU only
+def _tensorrt_runner(model_bytes: Source, feeds: Mapping[str, np.ndarray]) -> Runner:  # pragma: no cover - GPU only
     try:
         import tensorrt as trt
         from cuda.bindings import runtime as cudart
@@ -99,6 +111,9 @@ def _tensorrt_runner(model_bytes: bytes, feeds: Mapping[str, np.ndarray]) -> Run
     builder = trt.Builder(logger_trt)
     network = builder.create_network(0)
     parser = trt.OnnxParser(network, logger_trt)
+    if not isinstance(model_bytes, bytes):
+        with open(model_bytes, "rb") as handle:
+            model_bytes = handle.read()
     if not parser.parse(model_bytes):
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
         raise BackendUnavailable(f"TensorRT cannot parse the model: {errors}")
@@ -131,7 +146,7 @@ def _tensorrt_runner(model_bytes: bytes, feeds: Mapping[str, np.ndarray]) -> Run
 
 def make_runner(
     backend: str,
-    model_bytes: bytes,
+    model_bytes: Source,
     feeds: Mapping[str, np.ndarray],
     *,
     threads: int | None = None,
@@ -161,7 +176,7 @@ def make_runner(
 
 
 def measure(
-    models: Mapping[str, bytes],
+    models: Mapping[str, Source],
     feeds: Mapping[str, np.ndarray],
     *,
     baseline: str,
@@ -174,6 +189,8 @@ def measure(
     spin: bool = True,
     clock: Callable[[], float] = time.perf_counter,
     progress: Callable[[int, int], None] | None = None,
+    stop: Callable[[], bool] | None = None,
+    group_bytes: int = GROUP_BYTES,
 ) -> dict[str, Timing]:
     """Time every model, interleaved, and return its :class:`Timing` (speed-ups against ``baseline``).
 
@@ -181,11 +198,54 @@ def measure(
     ``modelps serve``'s default). Spinning threads of the session just timed would steal the cores
     from the next one, so each model's block starts after a short pause and one untimed run.
 
+    Models are timed in groups whose sessions fit ``group_bytes`` (each with the baseline, so
+    every speed-up is still against a baseline timed in the same rounds). ``stop`` ends a group
+    after its second round (the search's budget or the user's Cancel).
+
     Raises:
         ModelPSError: ``baseline`` is not one of ``models``.
     """
     if baseline not in models:
         raise ModelPSError(f"baseline {baseline!r} is not among the measured models")
+    others = [key for key in models if key != baseline]
+    groups: list[list[str]] = [[]]
+    used = 0
+    for key in others:
+        if groups[-1] and used + _size(models[key]) > group_bytes:
+            groups.append([])
+            used = 0
+        groups[-1].append(key)
+        used += _size(models[key])
+    total = rounds * len(groups)
+    samples: dict[str, list[list[float]]] = {}
+    result: dict[str, Timing] = {}
+    for number, group in enumerate(groups):
+        keys = [baseline, *group]
+        timed = _time_group(
+            {k: models[k] for k in keys}, feeds, backend, threads, spin, warmup, rounds, iters, seed, clock,
+            lambda r, n=number: progress(n * rounds + r, total) if progress else None, stop,
+        )  # fmt: skip
+        for key, per_round in timed.items():
+            samples.setdefault(key, []).extend(per_round)
+        result.update(summarize(timed, baseline))
+    result[baseline] = summarize({baseline: samples[baseline]}, baseline)[baseline]
+    return result
+
+
+def _time_group(
+    models: Mapping[str, Source],
+    feeds: Mapping[str, np.ndarray],
+    backend: str,
+    threads: int | None,
+    spin: bool,
+    warmup: int,
+    rounds: int,
+    iters: int,
+    seed: int,
+    clock: Callable[[], float],
+    progress: Callable[[int], None],
+    stop: Callable[[], bool] | None,
+) -> dict[str, list[list[float]]]:
     runners = {key: make_runner(backend, data, feeds, threads=threads, spin=spin) for key, data in models.items()}
     for runner in runners.values():
         for _ in range(warmup):
@@ -206,9 +266,10 @@ def measure(
                 runner()
                 times.append((clock() - start) * 1000.0)
             samples[key].append(times)
-        if progress is not None:
-            progress(r + 1, rounds)
-    return summarize(samples, baseline)
+        progress(r + 1)
+        if stop is not None and r >= 1 and stop():
+            break
+    return samples
 
 
 def summarize(samples: Mapping[str, Sequence[Sequence[float]]], baseline: str) -> dict[str, Timing]:

@@ -16,6 +16,7 @@ __all__ = [
     "UnknownEditError",
     "UnsafeModelError",
     "ValidationError",
+    "first_line",
 ]
 
 
@@ -63,3 +64,16 @@ class ValidationError(ModelPSError):
 
 class ComparisonError(ModelPSError):
     """Two models cannot be compared (different signatures, unusable inputs)."""
+
+
+def first_line(exc: BaseException, limit: int = 3) -> str:
+    r"""An exception's message on one line: its first non-blank lines (at most ``limit``), joined.
+
+    Example::
+
+        >>> error = ValueError("bad input\n  at node n3\n\n  details\n  more")
+        >>> first_line(error), first_line(error, 1), first_line(KeyError())
+        ('bad input at node n3 details', 'bad input', 'KeyError')
+    """
+    text = str(exc).strip() or type(exc).__name__
+    return " ".join([line.strip() for line in text.splitlines() if line.strip()][:limit])

@@ -134,8 +134,15 @@ def tensor_signature(value: ir.Value) -> dict[str, Any]:
     return {"name": value.name, "dtype": dtype, "shape": shape}
 
 
+_FLOATING = frozenset({ir.DataType.FLOAT, ir.DataType.FLOAT16, ir.DataType.BFLOAT16, ir.DataType.DOUBLE})
+
+
 def weight_tensors(model: ir.Model) -> Iterator[ir.TensorProtocol]:
-    """Every stored tensor: initializers and ``Constant`` values of all graphs and local functions."""
+    """Every stored tensor of the model, wherever it lives.
+
+    Initializers and ``Constant`` values of all graphs and local functions, and the float
+    attributes of ``ai.onnx.ml`` nodes (scikit-learn weights live there).
+    """
     graphs: list[Any] = list(model.graphs())
     for function in model.functions.values():
         graphs.extend([function, *function.subgraphs()])
@@ -147,6 +154,16 @@ def weight_tensors(model: ir.Model) -> Iterator[ir.TensorProtocol]:
                 tensor = _constant_tensor(node)
                 if tensor is not None:
                     yield tensor
+            elif node.domain == "ai.onnx.ml":
+                yield from _ml_weights(node)
+
+
+def _ml_weights(node: ir.Node) -> Iterator[ir.TensorProtocol]:
+    for attr in node.attributes.values():
+        if attr.type == ir.AttributeType.FLOATS and len(attr.value):
+            yield ir.tensor(np.asarray(attr.value, np.float32))
+        elif attr.type == ir.AttributeType.TENSOR:
+            yield attr.as_tensor()
 
 
 def _constant_tensor(node: ir.Node) -> ir.TensorProtocol | None:
@@ -154,7 +171,7 @@ def _constant_tensor(node: ir.Node) -> ir.TensorProtocol | None:
         if attr.type == ir.AttributeType.TENSOR:
             return attr.as_tensor()
         if attr.type == ir.AttributeType.SPARSE_TENSOR:
-            return None  # counted by its dense shape would overstate it; sparse weights are rare
+            return None  # sparse constants are not counted (none of the exporters seen writes them)
         if attr.name in ("value_float", "value_int", "value_floats", "value_ints"):
             data = np.atleast_1d(np.asarray(attr.value, np.float32 if "float" in attr.name else np.int64))
             return ir.tensor(data if attr.name.endswith("s") else data.reshape(()))
@@ -180,7 +197,7 @@ def summarize(
     """Summarize a model; ``shapes`` fixes input shapes by input name, ``dims`` symbolic dims by name."""
     graph = model.graph
     costs, note = _costs_and_note(model, dims, shapes)
-    tensors = list(weight_tensors(model))
+    tensors = [t for t in weight_tensors(model) if t.dtype in _FLOATING]
     known = [c for c in costs if c.flops is not None]
     total_unknown = note.startswith("unknown")
     return ModelSummary(

@@ -27,9 +27,10 @@ from pathlib import Path
 
 import onnx
 import onnx_ir as ir
-from google.protobuf.message import DecodeError, EncodeError
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import DecodeError, EncodeError, Message
 
-from modelps.errors import ModelLoadError, ModelSaveError, UnsafeModelError
+from modelps.errors import ModelLoadError, ModelSaveError, UnsafeModelError, first_line
 
 __all__ = [
     "file_sha256",
@@ -89,7 +90,7 @@ def load_proto(path: str | os.PathLike[str]) -> onnx.ModelProto:
     try:
         proto = onnx.load(str(path), load_external_data=False)
     except (DecodeError, ValueError, RuntimeError, OSError) as exc:
-        raise ModelLoadError(f"{path}: not a valid ONNX model ({_first_line(exc)})") from exc
+        raise ModelLoadError(f"{path}: not a valid ONNX model ({first_line(exc, 1)})") from exc
     _check_parsed(proto, path)
     check_tensors(proto, path.parent)
     return proto
@@ -102,7 +103,7 @@ def load(path: str | os.PathLike[str]) -> ir.Model:
     try:
         model = ir.serde.deserialize_model(proto)
     except Exception as exc:  # onnx_ir raises many types on inconsistent protos
-        raise ModelLoadError(f"{path}: cannot read the model graph ({_first_line(exc)})") from exc
+        raise ModelLoadError(f"{path}: cannot read the model graph ({first_line(exc, 1)})") from exc
     ir.external_data.set_base_dir(model.graph, str(path.parent.resolve()))
     return model
 
@@ -170,7 +171,7 @@ def save(
     try:
         ir.save(model, str(path), external_data=external_data, size_threshold_bytes=size_threshold_bytes)
     except (ValueError, OSError) as exc:
-        raise ModelSaveError(f"{path}: {_first_line(exc)}") from exc
+        raise ModelSaveError(f"{path}: {first_line(exc, 1)}") from exc
     return path
 
 
@@ -199,14 +200,19 @@ def model_bytes_or_error(model: ir.Model) -> bytes:
         return model_bytes(model)
     except (ValueError, EncodeError) as exc:
         raise ModelSaveError(
-            f"the model is too large for one file ({_first_line(exc)}); save it with external data"
+            f"the model is too large for one file ({first_line(exc, 1)}); save it with external data"
         ) from exc
+
+
+_TENSOR_TYPES = frozenset(onnx.TensorProto.DataType.values()) - {onnx.TensorProto.UNDEFINED}
 
 
 def check_tensors(proto: onnx.ModelProto, model_dir: Path) -> None:
     """Check every tensor in ``proto`` (initializers, attributes, subgraphs) for safety."""
     real_dir = model_dir.resolve()
     for tensor, where in iter_tensors(proto):
+        if tensor.data_type not in _TENSOR_TYPES:
+            raise ModelLoadError(f"{where}: not a valid tensor (element type {tensor.data_type} is undefined)")
         if tensor.data_location == onnx.TensorProto.EXTERNAL:
             _check_external(tensor, where, real_dir)
         else:
@@ -328,13 +334,40 @@ def _check_parsed(proto: onnx.ModelProto, path: Path) -> None:
         raise ModelLoadError(f"{path}: not a valid ONNX model (missing ir_version)")
     if not proto.graph.output:
         raise ModelLoadError(f"{path}: the graph has no outputs (truncated file?)")
+    _check_text(proto, path)
+
+
+_ATTRIBUTE_TYPES = frozenset(onnx.AttributeProto.AttributeType.values()) - {onnx.AttributeProto.UNDEFINED}
+
+
+def _check_text(proto: onnx.ModelProto, path: Path) -> None:
+    """Refuse text fields that are not UTF-8 and attributes of no known type (nothing could save them).
+
+    Protobuf hands invalid UTF-8 over as ``bytes``; every string field of every message is checked
+    (names, dims, domains, metadata), not the weights themselves.
+    """
+    pending: list[Message] = [proto]
+    while pending:
+        message = pending.pop()
+        if isinstance(message, onnx.AttributeProto) and message.type not in _ATTRIBUTE_TYPES:
+            raise ModelLoadError(
+                f"{path}: not a valid ONNX model (attribute {message.name!r} has no valid type: {message.type})"
+            )
+        for field, value in message.ListFields():
+            if field.type == FieldDescriptor.TYPE_MESSAGE:
+                pending.extend(value if _repeated(field) else [value])
+            elif field.type == FieldDescriptor.TYPE_STRING:
+                for text in value if _repeated(field) else [value]:
+                    if not isinstance(text, str):
+                        raise ModelLoadError(
+                            f"{path}: not a valid ONNX model (a {field.name} is not UTF-8 text: {bytes(text)[:40]!r})"
+                        )
+
+
+def _repeated(field: FieldDescriptor) -> bool:
+    return bool(getattr(field, "is_repeated", field.label == FieldDescriptor.LABEL_REPEATED))
 
 
 def _refuse_symlink(path: Path) -> None:
     if path.is_symlink():
         raise ModelSaveError(f"{path}: refusing to write through a symbolic link")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]

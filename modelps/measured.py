@@ -9,7 +9,8 @@ non-finite or collapse to a constant is refused, naming the first tensor that we
 
 Validation inputs are the user's (``Model.validation_inputs``) or seeded random ones
 (:func:`default_feeds`): symbolic batch dims are 1, symbolic spatial dims of images 64, others 8.
-A model that ONNX Runtime cannot run on them is not measured, and the report says why.
+Integer inputs are 0 or 1 (valid indices into any vocabulary, valid masks). A model that ONNX
+Runtime cannot run on them is not measured, and the report says why.
 """
 
 from __future__ import annotations
@@ -85,17 +86,32 @@ def default_feeds(model: ir.Model, samples: int = DEFAULT_SAMPLES, seed: int = 0
         for axis, dim in enumerate(shape):
             if isinstance(dim, str) and dim not in dims:
                 dims[dim] = 1 if axis == 0 else 64 if len(shape) == 4 and axis >= 2 else 8
-    return [make_inputs(model, seed=seed + i, dims=dims) for i in range(samples)]
+    return [make_inputs(model, seed=seed + i, dims=dims, int_high=2) for i in range(samples)]
 
 
 def run_outputs(model: ir.Model, feeds: Sequence[Mapping[str, np.ndarray]]) -> Outputs:
-    """Every graph output on every feed, stacked along a new first (sample) axis."""
+    """Every graph output on every feed, stacked along a new first (sample) axis.
+
+    Feeds of different shapes (sequences of several lengths) give outputs flattened per sample
+    and zero-padded to one length: the same feeds pad the same way before and after an edit.
+    """
     from modelps.runtime import session_for
 
     session = session_for(model)
     names = [o.name for o in session.get_outputs()]
     runs = [session.run(names, dict(feed)) for feed in feeds]
-    return {name: np.stack([np.asarray(r[i]) for r in runs]) for i, name in enumerate(names)}
+    return {name: _stack([np.asarray(r[i]) for r in runs]) for i, name in enumerate(names)}
+
+
+def _stack(arrays: list[np.ndarray]) -> np.ndarray:
+    """Stack per-sample outputs; outputs whose shape differs by sample (sequences) are flattened and zero-padded."""
+    if all(a.shape == arrays[0].shape for a in arrays):
+        return np.stack(arrays)
+    length = max(a.size for a in arrays)
+    out = np.zeros((len(arrays), length), dtype=arrays[0].dtype)
+    for row, array in zip(out, arrays, strict=True):
+        row[: array.size] = array.reshape(-1)
+    return out
 
 
 def breakage(before: Outputs, after: Outputs) -> str | None:

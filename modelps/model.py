@@ -14,7 +14,7 @@ import onnx_ir as ir
 
 from modelps import io
 from modelps.edits import Edit, edit_from_dict
-from modelps.errors import EditError, ModelPSError, RecipeError, ValidationError
+from modelps.errors import EditError, ModelPSError, RecipeError, ValidationError, first_line
 from modelps.measured import (
     MAX_MEASURED_BYTES,
     EditReport,
@@ -30,7 +30,7 @@ from modelps.names import node_key
 from modelps.recipe import Recipe
 from modelps.tape import ModelHolder, Tape
 from modelps.unused import drop_unused, unused_constants
-from modelps.validate import Level, first_line, validate
+from modelps.validate import Level, validate
 
 __all__ = ["Model"]
 
@@ -118,9 +118,12 @@ class Model:
         _name_unnamed_nodes(model.graph)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], *, validation: Level = "full") -> Model:
-        """Open a model file (see :func:`modelps.io.load` for the safety checks)."""
-        return cls(io.load(path), base_sha256=io.file_sha256(path), path=path, validation=validation)
+    def load(cls, path: str | os.PathLike[str], *, validation: Level = "full", **options: Any) -> Model:
+        """Open a model file (see :func:`modelps.io.load` for the safety checks).
+
+        ``options`` are the other keyword arguments of the constructor (``validation_inputs``, ``measure``).
+        """
+        return cls(io.load(path), base_sha256=io.file_sha256(path), path=path, validation=validation, **options)
 
     @property
     def ir(self) -> ir.Model:

@@ -29,7 +29,7 @@ import networkx as nx
 import onnx
 import onnx_ir as ir
 
-from modelps.errors import ValidationError
+from modelps.errors import ValidationError, first_line
 
 __all__ = [
     "Level",
@@ -273,10 +273,3 @@ def check_runtime(model: ir.Model) -> None:
         raise
     except Exception as exc:  # ORT raises its own exception types
         raise ValidationError(f"ONNX Runtime cannot load the model: {first_line(exc)}") from exc
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message (up to three lines of a multi-line one, joined)."""
-    text = str(exc).strip() or type(exc).__name__
-    lines = [line for line in text.splitlines() if line.strip()]
-    return lines[0] if len(lines) == 1 else " ".join(line.strip() for line in lines[:3])

@@ -27,9 +27,9 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
+from zoo.batchnorm import calibration_inputs, recalibrate_bn
 from zoo.data import digit_images, digits_split, normalize
 from zoo.registry import ModelSpec
-from zoo.weights import calibration_inputs, recalibrate_bn
 
 __all__ = ["DEMO_SETTINGS", "train_demo"]
 

@@ -1,6 +1,7 @@
 """Compression algorithms behind the ``prune_channels`` and ``quantize_int8`` edits.
 
-* :mod:`modelps.compress.channels`: channel dependency groups found on the ONNX graph;
+* :mod:`modelps.compress.channels`: channel dependency groups found on the ONNX graph (the result's
+  types in :mod:`modelps.compress.groups`);
 * :mod:`modelps.compress.prune`: importance scores, channel selection and graph surgery;
 * :mod:`modelps.compress.reconstruct`: least-squares reconstruction of the layers after a pruned group;
 * :mod:`modelps.compress.calib`: calibration inputs (``.npz``, image folders, bundled sample images);

@@ -5,7 +5,10 @@ A *source* is a string:
 * ``"samples"``: photos bundled with scikit-image (``skimage.data``), randomly cropped and resized;
 * ``"random"``: seeded standard-normal tensors (for models whose inputs are not images);
 * a path to an ``.npz`` file whose keys are the model's input names (first axis: samples);
-* a path to a folder of images (``.png``, ``.jpg``, ``.jpeg``, ``.bmp``), read in sorted order.
+* a path to a folder of images (``.png``, ``.jpg``, ``.jpeg``, ``.bmp``), read in sorted order;
+* ``"<file.npz>+samples"``: the file's samples, then as many bundled photos as ``count`` asks for
+  beyond them, scaled to the file's per-channel mean and standard deviation (a small calibration
+  set topped up; single image-input models only).
 
 Images are resized to the model's input ``H x W`` and normalized (``imagenet``: mean/std of
 ImageNet on [0, 1] pixels; ``unit``: [0, 1]; ``none``: [0, 255]). Everything is deterministic for a
@@ -32,6 +35,7 @@ __all__ = ["IMAGE_SUFFIXES", "Normalize", "load_calibration", "source_sha256", "
 logger = logging.getLogger(__name__)
 
 Normalize = Literal["imagenet", "unit", "none"]
+TOPPED_UP = "+samples"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 _SAMPLE_IMAGES = (
     "astronaut",
@@ -51,6 +55,7 @@ def source_sha256(source: str) -> str | None:
     """SHA-256 of a file source (for a folder: of its sorted image names and contents); ``None`` otherwise."""
     if source in ("samples", "random"):
         return None
+    source = source.removesuffix(TOPPED_UP)
     path = Path(source)
     digest = hashlib.sha256()
     if path.is_file():
@@ -140,6 +145,8 @@ def _load(
         raise EditError(f"calibration needs at least 1 sample, got {count}")
     if source == "random":
         return _random_feeds(specs, count, seed)
+    if source.endswith(".npz" + TOPPED_UP):
+        return _topped_up(specs, Path(source.removesuffix(TOPPED_UP)), count, seed)
     if source.endswith(".npz"):
         return _npz_feeds(specs, Path(source), count)
     images = _sample_images(count, seed) if source == "samples" else _folder_images(Path(source), count)
@@ -204,6 +211,30 @@ def _npz_feeds(specs: list, path: Path, count: int) -> list[dict[str, np.ndarray
     if total == 0:
         raise EditError(f"calibration file {str(path)!r} holds no complete sample")
     return [{n: a[i * per : (i + 1) * per] for n, (a, per) in arrays.items()} for i in range(min(count, total))]
+
+
+def _topped_up(specs: list, path: Path, count: int, seed: int) -> list[dict[str, np.ndarray]]:
+    """An .npz's samples, then bundled photos at its shape with its per-channel mean and std."""
+    given = _npz_feeds(specs, path, count)
+    if len(given) >= count:
+        return given
+    if len(specs) != 1:
+        raise EditError(f"{TOPPED_UP!r} needs a model with one image input; this one has {len(specs)} inputs")
+    name, dtype, _ = specs[0]
+    stacked = np.concatenate([feed[name] for feed in given]).astype(np.float64)
+    if stacked.ndim != 4 or stacked.shape[1] not in (1, 3):
+        raise EditError(f"{TOPPED_UP!r} needs N x C x H x W image arrays, got {list(stacked.shape)}")
+    shape = (given[0][name].shape[0], *stacked.shape[1:])
+    extra = _image_feeds(
+        [(name, np.float32, shape)], _sample_images(0, seed), count - len(given), seed, "unit", "samples"
+    )
+    mean = stacked.mean(axis=(0, 2, 3), keepdims=True)
+    std = stacked.std(axis=(0, 2, 3), keepdims=True) + 1e-6
+    for feed in extra:
+        x = feed[name].astype(np.float64)
+        x = (x - x.mean(axis=(0, 2, 3), keepdims=True)) / (x.std(axis=(0, 2, 3), keepdims=True) + 1e-6)
+        feed[name] = (x * std + mean).astype(dtype)
+    return given + extra
 
 
 def _image_files(folder: Path) -> list[Path]:

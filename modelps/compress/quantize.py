@@ -14,6 +14,7 @@ import contextlib
 import io
 import logging
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -97,6 +98,11 @@ def quantize_static_qdq(
     unknown = sorted(set(exclude) - names)
     if unknown:
         raise EditError(f"nodes to exclude not found: {unknown}", op="quantize_int8")
+    from modelps.io import has_external_data, weight_bytes
+
+    if has_external_data(model) and weight_bytes(model) < 1_800_000_000:
+        model = model.clone()
+        ir.external_data.load_to_model(model)  # the quantizer reads weights from its own temporary copy
     proto = upgrade_opset(ir.to_proto(model))
     calib = {
         "minmax": CalibrationMethod.MinMax,
@@ -119,7 +125,7 @@ def quantize_static_qdq(
         kept = _surviving(current, exclude)
         chatter = io.StringIO()  # ORT's histogram calibrators print to stdout: keep --json output clean
         try:
-            with contextlib.redirect_stdout(chatter), _root_logs_to_debug():
+            with contextlib.redirect_stdout(chatter), _root_logs_to_debug(), _numpy_quiet():
                 quantize_static(
                     str(current),
                     str(out),
@@ -140,7 +146,10 @@ def quantize_static_qdq(
         if chatter.getvalue():
             logger.debug("onnxruntime quantization: %s", chatter.getvalue().strip())
         loaded = onnx.load(str(out), load_external_data=True)
-    return ir.serde.deserialize_model(loaded)
+    quantized = ir.serde.deserialize_model(loaded)
+    for graph in quantized.graphs():  # the quantizer may leave Loop/If bodies' producers out of order
+        graph.sort()
+    return quantized
 
 
 @contextlib.contextmanager
@@ -160,6 +169,16 @@ def _quiet_sessions(ort: Any) -> Iterator[None]:
         yield
     finally:
         ort.set_default_logger_severity(2)
+
+
+@contextlib.contextmanager
+def _numpy_quiet() -> Iterator[None]:
+    """The quantizer's numpy warnings (a zero range gives a NaN zero point) go to debug; the result is checked."""
+    with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
+        warnings.simplefilter("always", RuntimeWarning)
+        yield
+    for item in caught:
+        logger.debug("onnxruntime quantization: %s", item.message)
 
 
 class _ToDebug(logging.Filter):

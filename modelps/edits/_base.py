@@ -68,8 +68,7 @@ def register(cls: E) -> E:
 
 
 def available_edits() -> dict[str, type[Edit]]:
-    """All registered edits by name (the built-in ones are loaded on first use)."""
-    _load_builtin()
+    """All registered edits by name (``modelps.edits`` registers the built-in ones when it is imported)."""
     return dict(sorted(_REGISTRY.items()))
 
 
@@ -79,7 +78,6 @@ def get_edit(op: str) -> type[Edit]:
     Raises:
         UnknownEditError: No edit has that name; the message lists the known ones.
     """
-    _load_builtin()
     try:
         return _REGISTRY[op]
     except KeyError:
@@ -175,13 +173,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     return value
-
-
-_loaded = False
-
-
-def _load_builtin() -> None:
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        import modelps.edits  # noqa: F401  (registers the built-in edits)

@@ -9,6 +9,7 @@ import numpy as np
 import onnx
 import onnx_ir as ir
 
+from modelps.compress.values import const_array
 from modelps.edits._base import Edit, register
 from modelps.edits._graphs import current_types, has_subgraphs, name_unnamed_nodes, subgraph_owners
 from modelps.edits.convert_opset import default_opset
@@ -133,7 +134,7 @@ class _Converter:
     def _must_stay_fp32(self, node: ir.Node) -> bool:
         if node.op_type in self.block or node.domain not in ("", "ai.onnx") or has_subgraphs(node):
             return True
-        if _beyond_half(_constant_value(node)) or any(_beyond_half(_stored(v)) for v in node.inputs):
+        if _beyond_half(_constant_value(node)) or any(_beyond_half(const_array(v)) for v in node.inputs):
             return True  # float16 would turn the value into inf
         if node.op_type == "Cast" and node.inputs[0] is not None and node.inputs[0].dtype == HALF:
             return True  # a deliberate float16 -> float32 cast (e.g. from an earlier conversion)
@@ -244,16 +245,6 @@ class _Converter:
             node = ir.Node("", "Cast", [value], cast_to, outputs=[out], name=self.name(f"Cast_{name}"))
             self.graph.append(node)
             outputs[index] = out
-
-
-def _stored(value: ir.Value | None) -> np.ndarray | None:
-    """The array behind an initializer or a ``Constant`` node's output, else None."""
-    if value is None:
-        return None
-    if value.const_value is not None:
-        return value.const_value.numpy()
-    producer = value.producer()
-    return _constant_value(producer) if producer is not None else None
 
 
 def _constant_value(node: ir.Node) -> np.ndarray | None:

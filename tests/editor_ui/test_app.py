@@ -51,10 +51,11 @@ def test_pages_need_a_model() -> None:
 
 def test_graph_page_search_selects_and_inspects(ws: LocalWorkspace) -> None:
     at = _app(ws=ws, page="Graph")
-    assert len(at.get("echarts_chart")) == 1
+    assert [c.key for c in at.get("component_instance")] == ["canvas"]
     at.text_input(key="search").input("Gemm").run()
     at.button(key="go_match").click().run()
     assert at.session_state.selected == "/block5/Gemm_29"
+    assert at.session_state.canvas_focus == ("main", "/block5/Gemm_29", 1)  # the canvas moves there
     assert "Gemm · /block5/Gemm_29" in _texts(at)
     assert at.text_input(key="f-graph-remove_node-node-/block5/Gemm_29").value == "/block5/Gemm_29"
 
@@ -72,7 +73,7 @@ def test_edit_undo_redo_from_the_graph_page(ws: LocalWorkspace) -> None:
     at.button(key="apply_graph").click().run()
     assert "Applied remove_node(node='/block1/Relu_6') as revision 1" in _texts(at)
     assert ws.revision == 1 and "/block1/Relu_6" not in ws.model.nodes_named()
-    assert at.session_state.focus == "/block1/Relu_6"  # the view stays where the user worked
+    assert at.session_state.selected == "/block1/Relu_6"  # the selection (and so the view) is kept
     at.button(key="undo_graph").click().run()
     assert "Undid remove_node(node='/block1/Relu_6')" in _texts(at) and ws.revision == 0
     at.button(key="redo_graph").click().run()
@@ -122,7 +123,8 @@ def test_share_page_and_session_link(ws: LocalWorkspace, private_db: None) -> No
     at.button(key="start_share").click().run()
     shared = at.session_state.ws
     assert shared.session_id and at.query_params["session"] in (shared.session_id, [shared.session_id])
-    assert f"?session={shared.session_id}" in [c.value for c in at.code]
+    (link,) = [c.value for c in at.code]  # regression: only "?session=ID" was shown
+    assert link.startswith("http") and link.endswith(f"/?session={shared.session_id}")
     at.text_input(key="grant_user").input("bob")
     at.button(key="grant").click().run()
     assert "bob is now editor" in _texts(at)
@@ -195,3 +197,102 @@ def test_open_page_lists_zoo_models_and_session_tab() -> None:
 def test_graph_header_shows_flops_for_small_models(ws: LocalWorkspace) -> None:
     at = _app(ws=ws, page="Graph")
     assert "**30 nodes**" in _texts(at) and "GFLOPs" in _texts(at)
+
+
+def test_histogram_bins_are_in_numeric_order(ws: LocalWorkspace) -> None:
+    """Regression: the weight histogram sorted its bins as text, mirroring the negative half."""
+    at = _app(ws=ws, page="Graph")
+    at.session_state.selected = "/block0/Conv_0"
+    at.run()
+    charts = [c for c in at.get("echarts_chart") if "hist-" in str(c.key)]
+    assert charts, "no histogram drawn"
+    import json
+
+    spec = json.loads(charts[0].proto.spec) if hasattr(charts[0], "proto") else None
+    if spec is not None:
+        centres = [float(x) for x in spec["xAxis"]["data"]]
+        assert centres == sorted(centres) and centres[0] < 0 < centres[-1]
+
+
+def test_forms_prefill_from_selection_and_the_single_input(ws: LocalWorkspace) -> None:
+    """Regression: forms ignored the selection and the model's single input."""
+    at = _app(ws=ws, page="Graph")
+    at.session_state.selected = "/block1/Relu_6"
+    at.session_state.tensors = ["/block0/Relu_3_output_0", "/block2/Relu_11_output_0"]
+    at.run()
+    at.selectbox(key="edit_op_graph").set_value("set_input_shape").run()
+    ident = "/block1/Relu_6+/block0/Relu_3_output_0,/block2/Relu_11_output_0"
+    assert at.text_input(key=f"f-graph-set_input_shape-input-{ident}").value == "input"
+    at.selectbox(key="edit_op_graph").set_value("extract").run()
+    assert at.text_input(key=f"f-graph-extract-inputs-{ident}").value == '["/block0/Relu_3_output_0"]'
+    assert at.text_input(key=f"f-graph-extract-outputs-{ident}").value == '["/block2/Relu_11_output_0"]'
+    at.selectbox(key="edit_op_graph").set_value("insert_node").run()
+    assert at.text_input(key=f"f-graph-insert_node-tensor-{ident}").value == "/block2/Relu_11_output_0"
+
+
+def test_shape_field_accepts_plain_text(ws: LocalWorkspace) -> None:
+    """Regression: the shape field demanded JSON."""
+    at = _app(ws=ws, page="Edit")
+    at.selectbox(key="edit_op_edit").set_value("set_input_shape").run()
+    at.text_input(key="f-edit-set_input_shape-shape-None").input("batch,4,8,8").run()
+    at.button(key="apply_edit").click().run()
+    assert ws.revision == 1, _texts(at)
+    dims = [d if isinstance(d, int) else d.value for d in ws.model.ir.graph.inputs[0].shape]
+    assert dims == ["batch", 4, 8, 8]
+
+
+def test_quick_actions_remove_and_extract(ws: LocalWorkspace) -> None:
+    at = _app(ws=ws, page="Graph")
+    at.session_state.selected = "/block1/Relu_6"
+    at.run()
+    at.button(key="quick_remove").click().run()
+    assert "Applied remove_node(node='/block1/Relu_6') as revision 1" in _texts(at)
+    at.session_state.tensors = ["/block0/Relu_1_output_0", "/block2/Relu_11_output_0"]
+    at.run()
+    at.button(key="quick_extract").click().run()
+    assert ws.revision == 2, _texts(at)
+    assert [v.name for v in ws.model.ir.graph.outputs] == ["/block2/Relu_11_output_0"]
+
+
+def test_model_download_is_prepared_with_progress(ws: LocalWorkspace, tmp_path, monkeypatch) -> None:
+    """Regression: large downloads gave no sign of progress (and raced with validation's weight stubs)."""
+    monkeypatch.setenv("MODELPS_HOME", str(tmp_path))
+    at = _app(ws=ws, page="Edit")
+    assert not [b for b in at.get("download_button") if b.proto.label == "Model (.onnx)"]
+    at.button(key="prepare_download").click().run()
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "Model (.onnx)" in labels
+    assert (tmp_path / "downloads" / "small-r0.onnx").read_bytes() == ws.model.to_bytes()
+
+
+def _events_script() -> None:
+    import streamlit as st
+
+    from editor_ui.views import graph_page
+    from editor_ui.views.state import init_state
+
+    init_state()
+    for event in st.session_state.events:
+        graph_page.handle_event(st.session_state.ws, "canvas", event)
+
+
+def test_canvas_events_select_pick_and_edit(ws: LocalWorkspace) -> None:
+    at = AppTest.from_function(_events_script, default_timeout=60)
+    at.session_state.ws = ws
+    at.session_state.events = [
+        {"type": "select", "graph": "main/x.body", "node": "inner", "kind": "node", "ts": 1},
+        {"type": "tensors", "graph": "main", "tensors": ["a", "b", "c"], "ts": 2},
+    ]
+    at.run()
+    assert (at.session_state.selected, at.session_state.selected_graph) == ("inner", "main/x.body")
+    assert at.session_state.tensors == ["b", "c"]  # at most two: the last picked
+    at.session_state.events = [
+        {"type": "action", "action": "remove_node", "graph": "main", "node": "/block1/Relu_6", "ts": 3}
+    ]
+    at.run()
+    assert ws.revision == 1 and "/block1/Relu_6" not in ws.model.nodes_named()
+    at.run()  # the same event again (Streamlit hands the last value back on every rerun): applied once
+    assert ws.revision == 1
+    at.session_state.events = [{"type": "action", "action": "set_attribute", "node": "/block0/Conv_0", "ts": 4}]
+    at.run()
+    assert at.session_state["edit_op_graph"] == "set_attribute" and at.session_state.selected == "/block0/Conv_0"

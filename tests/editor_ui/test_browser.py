@@ -1,6 +1,7 @@
 """Real-browser tests: Playwright drives Debian's chromium against ``streamlit run``.
 
-Screenshots go to ``artifacts/screenshots/``.
+Screenshots go to ``artifacts/screenshots/``; with ``MODELPS_DOCS_IMAGES=1`` the ones shown in
+``docs/ui.md`` are written to ``docs/images/`` as well.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import pytest
 from editor_ui import opening, panels, testing
 from editor_ui.samples import residual_cnn
 from modelps import io
-from modelps.model import Model
 
 pytestmark = [
     pytest.mark.browser,
@@ -25,13 +25,18 @@ pytestmark = [
     ),
 ]
 
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "artifacts" / "screenshots"
+DOCS = ROOT / "docs" / "images"
 
 
-def shot(page, name: str) -> None:
+def shot(page, name: str, docs: str | None = None) -> None:
+    """Save a screenshot; ``docs`` names the image in docs/images it regenerates (MODELPS_DOCS_IMAGES=1)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.wait_for_timeout(700)  # let canvases (graph, tables) paint
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
+    if docs and os.environ.get("MODELPS_DOCS_IMAGES") == "1":
+        page.screenshot(path=str(DOCS / f"{docs}.png"), full_page=False)
 
 
 @pytest.fixture(scope="module")
@@ -78,12 +83,10 @@ def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_select_edit_undo(page, server: str, model_file: Path) -> None:
     testing.login(page, server, "alice")
-    shot(page, "open")
+    shot(page, "open", "ui-open")
     testing.upload_model(page, model_file)
     testing.go_to(page, "Graph")
-    data, view = testing.node_view(Model.load(model_file))
-    testing.click_node(page, view, data, "/block0/Relu_3")
-    shot(page, "graph")
+    testing.click_node(page, "/block0/Relu_3", "Relu")
     assert page.get_by_label("node", exact=True).first.input_value() == "/block0/Relu_3"
     page.get_by_role("button", name="Apply edit").first.click()
     page.get_by_text("Applied remove_node(node='/block0/Relu_3') as revision 1").wait_for()
@@ -95,7 +98,7 @@ def test_select_edit_undo(page, server: str, model_file: Path) -> None:
     page.get_by_text("Model: resnetish · revision 0").wait_for()
     testing.go_to(page, "Edit")
     page.get_by_role("heading", name="History").wait_for()
-    shot(page, "edit")
+    shot(page, "edit", "ui-edit")
 
 
 def test_bad_upload_is_explained(page, server: str, tmp_path: Path) -> None:
@@ -123,13 +126,12 @@ def test_two_browsers_share_one_session(browser, server: str, model_file: Path) 
         testing.fill(alice, alice.get_by_label("User"), "bob")
         alice.get_by_role("button", name="Grant").click()
         alice.get_by_text("bob is now editor").wait_for()
-        shot(alice, "share")
+        shot(alice, "share", "ui-share")
 
         testing.login(bob, f"{server}/?session={sid}", "bob")
         bob.get_by_text(f"Opened shared session {sid} at revision 0").wait_for()
         testing.go_to(bob, "Graph")
-        data, view = testing.node_view(Model.load(model_file))
-        testing.click_node(bob, view, data, "/block0/Relu_3")
+        testing.click_node(bob, "/block0/Relu_3", "Relu")
         bob.get_by_role("button", name="Apply edit").first.click()
         bob.get_by_text("Applied remove_node(node='/block0/Relu_3') as revision 1").wait_for()
 
@@ -158,7 +160,7 @@ def test_open_zoo_model(page, server: str) -> None:
     page.get_by_role("button", name="Export and open").click()
     page.get_by_text("Opened zoo model face-mobilefacenet").wait_for(timeout=300_000)
     testing.go_to(page, "Graph")
-    testing.graph_canvas(page)
+    testing.canvas_frame(page)
     page.get_by_label("Search node, tensor or op type").fill("Conv")
     page.get_by_label("Search node, tensor or op type").press("Enter")
     testing.wait_idle(page)
@@ -182,7 +184,7 @@ def test_genie_on_a_small_model(page, server: str, tmp_path: Path) -> None:
     page.get_by_role("button", name="Search").click()
     page.get_by_text(re.compile(r"Found \d+ candidate")).wait_for(timeout=300_000)
     testing.wait_idle(page)
-    shot(page, "genie")
+    shot(page, "genie", "ui-genie")
     if page.get_by_role("button", name="Apply candidate").count():
         page.get_by_role("button", name="Apply candidate").click()
         page.get_by_text(re.compile(r"Applied \d+ edit")).wait_for()
@@ -202,7 +204,7 @@ def test_publish_and_call_the_served_model(page, server: str, model_file: Path) 
         page.get_by_role("button", name="Run").click()
         page.get_by_text(re.compile(r"resnetish answered in [\d.]+ ms")).wait_for(timeout=60_000)
         testing.wait_idle(page)
-        shot(page, "serve")
+        shot(page, "serve", "ui-serve")
     finally:
         env_home = os.environ.get("MODELPS_HOME")
         del env_home

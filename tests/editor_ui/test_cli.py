@@ -30,6 +30,7 @@ def test_streamlit_command(monkeypatch: pytest.MonkeyPatch) -> None:
     opts = dict(zip(cmd[5::2], cmd[6::2], strict=True))
     assert opts["--server.port"] == "8600" and opts["--server.address"] == "127.0.0.1"
     assert opts["--server.maxUploadSize"] == "77" and opts["--server.headless"] == "true"
+    assert opts["--client.toolbarMode"] == "minimal"  # regression: Streamlit's "Deploy" button was shown
 
 
 def _wait(url: str, timeout: float = 60) -> bool:
@@ -42,6 +43,33 @@ def _wait(url: str, timeout: float = 60) -> bool:
             pass
         time.sleep(0.3)
     return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not panels.serving_available(), reason="serving is not installed")
+@pytest.mark.slow
+@pytest.mark.skipif(not panels.serving_available(), reason="serving is not installed")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_up_stops_both_children_when_only_it_is_signalled(tmp_path: Path, signum: int) -> None:
+    """Regression: SIGTERM or SIGINT to `modelps up` alone left the model server and Streamlit running."""
+    ui_port, serve_port = panels.free_port(), panels.free_port()
+    env = dict(os.environ, MODELPS_HOME=str(tmp_path), PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "modelps", "up", "--port", str(ui_port), "--serve-port", str(serve_port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        assert _wait(f"http://127.0.0.1:{serve_port}/v2/health/live"), "model server did not start"
+        assert _wait(f"http://127.0.0.1:{ui_port}/_stcore/health"), "editor did not start"
+    finally:
+        os.kill(proc.pid, signum)  # the parent only, as a service manager or `kill PID` does
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out.decode()[-2000:]
+    for url in (f"http://127.0.0.1:{serve_port}/v2/health/live", f"http://127.0.0.1:{ui_port}/_stcore/health"):
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(url, timeout=2)
 
 
 @pytest.mark.slow

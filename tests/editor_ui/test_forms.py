@@ -39,3 +39,28 @@ def test_json_fields_parse_values_and_bare_words() -> None:
 def test_optional_defaults_are_left_out() -> None:
     data = forms.parse_form("set_attribute", {"node": "n", "name": "alpha", "value": "", "type": ""})
     assert data == {"op": "set_attribute", "node": "n", "name": "alpha"}
+
+
+@pytest.mark.parametrize(
+    ("text", "dims"),
+    [
+        ("1,3,256,128", [1, 3, 256, 128]),
+        ("[1,3,256,128]", [1, 3, 256, 128]),
+        ("batch,3,h,w", ["batch", 3, "h", "w"]),
+        ('["batch", 3, "h", "w"]', ["batch", 3, "h", "w"]),
+        (" ( 1, 3 ) ", [1, 3]),
+        ("1×3×8×8", [1, 3, 8, 8]),
+    ],
+)
+def test_shape_field_accepts_what_people_type(text: str, dims: list) -> None:
+    """Regression: the shape field demanded JSON."""
+    assert forms.parse_form("set_input_shape", {"input": "x", "shape": text}) == {
+        "op": "set_input_shape",
+        "input": "x",
+        "shape": dims,
+    }
+
+
+def test_bad_shape_dimension_is_named() -> None:
+    with pytest.raises(EditError, match=r"cannot read '3\.5'"):
+        forms.parse_form("set_input_shape", {"input": "x", "shape": "1,3.5"})

@@ -67,3 +67,28 @@ def test_attribute_tensors_are_described() -> None:
     model.graph.node(0).name = "const"
     info = inspector.node_info(model, "const")
     assert info.attributes == {"value": "tensor 2 float"}
+
+
+def test_undeclared_types_come_from_shape_inference() -> None:
+    """Regression: tensor types showed as "?"."""
+    from editor_ui.graph import inferred_types
+    from tests.models import model_from_text
+
+    model = model_from_text(
+        """
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[2, 3] x) => (y) { t = Relu(x)  y = Transpose(t) }"""
+    )
+    name = next(iter(model.graph)).name or ""
+    bare = inspector.node_info(model, name)
+    assert (bare.outputs[0].dtype, bare.outputs[0].shape) == ("?", "?")
+    info = inspector.node_info(model, name, types=inferred_types(model))
+    assert (info.outputs[0].dtype, info.outputs[0].shape) == ("float", "2×3")
+
+
+def test_histogram_spec_keeps_bins_in_numeric_order() -> None:
+    """Regression: bins were sorted as text, mirroring the negative half."""
+    stats = inspector.tensor_stats(np.linspace(-5, 5, 101), bins=10)
+    labels = inspector.histogram_spec(stats)["xAxis"]["data"]
+    assert [float(x) for x in labels] == sorted(float(x) for x in labels)
+    assert labels != sorted(labels)  # as text they would sort differently

@@ -127,7 +127,7 @@ def test_try_with_an_image(server: None, tmp_path) -> None:
     Image.fromarray(np.full((40, 30, 3), 128, np.uint8)).save(buffer, format="PNG")
     outcome, result = panels.try_model("rgb", buffer.getvalue())
     assert outcome.ok, outcome.message
-    expected = runtime.run(ws.model.ir, {"input": panels._image_input(buffer.getvalue(), [1, 3, 16, 16])})
+    expected = runtime.run(ws.model.ir, {"input": panels.image_input(buffer.getvalue(), [1, 3, 16, 16])})
     assert result["outputs"][0]["norm"] == pytest.approx(float(np.linalg.norm(expected["logits"])), rel=1e-5)
     bad = panels.try_model("rgb", b"not an image")[0]
     assert not bad.ok and bad.message.startswith("Cannot use that input")
@@ -168,3 +168,56 @@ def test_genie_search_reports_progress_and_candidates_apply(tmp_path) -> None:
     bad = panels.GenieRequest("ort-cpu", 1.5, None, 0.9, 5.0, ("teleport",))
     outcome, result = panels.run_genie(ws, bad, lambda f, t: None)
     assert not outcome.ok and "unknown method" in outcome.message and result is None
+
+
+@pytest.mark.skipif(not panels.genie_available(), reason="the genie is not installed")
+@pytest.mark.parametrize("takes_cancel", [False, True])
+def test_genie_job_reports_eta_and_cancels(ws: LocalWorkspace, monkeypatch, takes_cancel: bool) -> None:
+    """Regression: the genie page had no ETA and no Cancel."""
+    import threading
+    import time
+
+    import genie
+
+    calls: dict[str, object] = {}
+
+    def fake_search(path, goal, progress=None, **kwargs):
+        calls.update(kwargs)
+        for done in range(1000):
+            progress("sensitivity", done, 1000)
+            time.sleep(0.005)
+        raise AssertionError("not cancelled")
+
+    class Partial:
+        sensitivity: dict = {}
+
+        def to_dict(self) -> dict:
+            return {"candidates": [{"name": "int8"}]}
+
+    if takes_cancel:
+
+        def search(path, goal, progress=None, cancel: threading.Event | None = None):
+            calls["cancel"] = cancel
+            while not cancel.is_set():  # type: ignore[union-attr]
+                progress("sensitivity", 600, 1000)
+                time.sleep(0.005)
+            return Partial()  # what was measured so far
+    else:
+
+        def search(path, goal, progress=None):
+            return fake_search(path, goal, progress)
+
+    monkeypatch.setattr(genie, "search", search)
+    job = panels.GenieJob(ws, panels.GenieRequest("ort-cpu", 1.5, None, 0.9, 600.0, ("prune",))).start()
+    deadline = time.monotonic() + 20
+    while job.fraction < 0.5 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    eta = job.eta_s()
+    assert eta is not None and 0 < eta < 600
+    job.cancel()
+    assert job.done and job.outcome is not None and not job.outcome.ok
+    if takes_cancel:  # genie.search takes the event and returns what it measured so far
+        assert job.outcome.message == "Search cancelled; 1 candidate measured so far." and job.result is not None
+    else:  # stopped at its next progress report
+        assert job.outcome.message == "Search cancelled." and job.result is None
+    assert ("cancel" in calls) is takes_cancel

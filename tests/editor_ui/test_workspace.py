@@ -93,3 +93,69 @@ def test_recipe_with_a_bad_edit_applies_the_good_prefix(ws: LocalWorkspace) -> N
     assert not out.ok and out.message.startswith("Applied 1 of 2 edits; edit #2 refused: remove_node: no node named")
     assert ws.revision == 1
     assert actions.apply_recipe_text(ws, "{not json").message.startswith("Refused: the recipe is not valid JSON")
+
+
+def test_download_waits_for_validation_that_stubs_the_weights(tmp_path) -> None:
+    """Regression: a download racing a rerun's validation read ``__modelps_weight_stub__`` and failed."""
+    import threading
+    import time
+
+    from editor_ui import downloads
+    from editor_ui.samples import residual_cnn
+    from modelps import io
+    from modelps.validate import _stubbed_weights
+
+    path = tmp_path / "wide.onnx"
+    io.save(residual_cnn(12, channels=16), path)  # 16x16x3x3 weights: over the 1 KiB inline limit
+    ws = LocalWorkspace(path, user="u")
+    expected = ws.model.to_bytes()
+    inside = threading.Event()
+
+    def validation_in_another_thread() -> None:
+        with ws.lock, _stubbed_weights(ws.model.ir, str(tmp_path)):  # what check_full/infer do meanwhile
+            inside.set()
+            time.sleep(0.3)
+
+    other = threading.Thread(target=validation_in_another_thread)
+    other.start()
+    inside.wait(5)
+    assert downloads.model_bytes(ws) == expected
+    seen: list[float] = []
+    file = downloads.prepare_model_file(ws, lambda f, text: seen.append(f), folder=tmp_path / "dl")
+    other.join()
+    assert file.read_bytes() == expected and seen[-1] == 1.0
+
+
+def test_every_model_change_and_read_from_the_ui_takes_the_lock(ws: LocalWorkspace) -> None:
+    taken: list[str] = []
+
+    class Spy:
+        def __enter__(self):
+            taken.append("in")
+
+        def __exit__(self, *exc):
+            return False
+
+    ws._lock = Spy()  # type: ignore[assignment]
+    ws.apply({"op": "remove_node", "node": "/block1/Relu_6"})
+    ws.undo()
+    ws.redo()
+    ws.model_bytes()
+    assert len(taken) == 4
+
+
+def test_large_models_are_validated_structurally_per_edit_and_in_full_on_request(tmp_path) -> None:
+    from editor_ui import actions
+    from editor_ui.samples import residual_cnn
+    from editor_ui.workspace import FULL_VALIDATION_LIMIT
+    from modelps import io
+
+    small, large = tmp_path / "small.onnx", tmp_path / "large.onnx"
+    io.save(residual_cnn(30), small)
+    io.save(residual_cnn(FULL_VALIDATION_LIMIT + 10), large)
+    assert LocalWorkspace(small, user="u").model.validation == "full"
+    ws = LocalWorkspace(large, user="u")
+    assert ws.model.validation == "structure"
+    ws.apply({"op": "remove_node", "node": "/block1/Relu_6"})
+    outcome = actions.validate(ws)
+    assert outcome.ok and outcome.message.startswith("Revision 1 passed full validation")

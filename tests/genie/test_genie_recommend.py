@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from genie.goal import Candidate, Goal
 from genie.measure import summarize
-from genie.search import REFINE_MARGIN, Candidate, Goal, _refined_losses, mark_pareto, pareto_front, recommend
+from genie.planning import REFINE_MARGIN, refined_losses
+from genie.recommend import mark_pareto, pareto_front, recommend
 from modelps.errors import ModelPSError
 from modelps.recipe import Recipe
 
@@ -25,8 +27,20 @@ def test_never_recommends_a_slower_candidate_even_if_most_faithful() -> None:
     best, message, _ = recommend([slow, ok], BASE, Goal(min_fidelity=0.99))
     assert best is ok
     best, message, closest = recommend([slow], BASE, Goal(min_fidelity=0.99))
-    assert best is None and "no candidate is at least as fast as the original" in message
+    assert best is None and "1 failed on speed" in message and "0.20x, slower than the original" in message
     assert closest == []
+
+
+def test_verdict_names_the_failed_constraint_and_by_how_much() -> None:
+    # regression: fast candidates that failed on fidelity were reported as "no candidate is at least as fast"
+    fast = [cand("int8", 2.6, 3.8, 0.962), cand("int8-prune", 2.2, 4.5, 0.95)]
+    best, message, closest = recommend(fast, BASE, Goal(min_fidelity=0.99))
+    assert best is None
+    assert message == (
+        "no candidate meets the goal: 2 failed on fidelity "
+        "(e.g. int8-prune at 4.50x: fidelity: 0.9500 < 0.99 (short by 0.0400))"
+    )
+    assert [c.name for c in closest] == ["int8", "int8-prune"]
 
 
 def test_target_met_picks_most_faithful_among_those_meeting_it() -> None:
@@ -98,34 +112,34 @@ def test_refined_loss_interpolates_between_plans_either_side_of_the_floor() -> N
         _planned("int8-b", 0.003, 0.980, quantized=True),
     ]
     # fp32: 0.01 allowed; between (0.002, 0.005) and (0.006, 0.025) -> 0.003, times the margin
-    assert _refined_losses(built, "fp32", goal, spent) == [pytest.approx(0.003 * REFINE_MARGIN)]
+    assert refined_losses(built, "fp32", goal, spent) == [pytest.approx(0.003 * REFINE_MARGIN)]
     # int8: INT8 itself spends 0.004 of the 0.01; neither plan meets the floor -> scale the smallest
-    assert _refined_losses(built, "int8", goal, spent) == [pytest.approx(0.001 * 0.006 / 0.011 * REFINE_MARGIN)]
+    assert refined_losses(built, "int8", goal, spent) == [pytest.approx(0.001 * 0.006 / 0.011 * REFINE_MARGIN)]
 
 
 def test_refined_loss_skips_levels_already_built_and_spent_budgets() -> None:
     goal = Goal(min_fidelity=0.99)
     near = [_planned("fp32-a", 0.0038, 0.9915), _planned("fp32-b", 0.0046, 0.9885)]
-    assert _refined_losses(near, "fp32", goal, {"fp32": 0.0}) == []  # 0.0042 x margin: plan a is there
-    assert _refined_losses(near, "fp32", goal, {"fp32": 0.02}) == []  # the precision alone misses the floor
-    assert _refined_losses([], "fp32", goal, {"fp32": 0.0}) == []
+    assert refined_losses(near, "fp32", goal, {"fp32": 0.0}) == []  # 0.0042 x margin: plan a is there
+    assert refined_losses(near, "fp32", goal, {"fp32": 0.02}) == []  # the precision alone misses the floor
+    assert refined_losses([], "fp32", goal, {"fp32": 0.0}) == []
 
 
 def test_refined_loss_extrapolates_at_most_three_times_from_the_nearest_plan() -> None:
     goal = Goal(min_fidelity=0.99)
     all_met = [_planned("fp32-a", 0.002, 0.99999)]  # almost no real loss: grow, but only 3x
-    assert _refined_losses(all_met, "fp32", goal, {"fp32": 0.0}) == [pytest.approx(0.006 * REFINE_MARGIN)]
+    assert refined_losses(all_met, "fp32", goal, {"fp32": 0.0}) == [pytest.approx(0.006 * REFINE_MARGIN)]
     all_missed = [_planned("fp32-a", 0.002, 0.5)]  # far below the floor: shrink, but only 3x
-    assert _refined_losses(all_missed, "fp32", goal, {"fp32": 0.0}) == [pytest.approx(0.002 / 3 * REFINE_MARGIN)]
+    assert refined_losses(all_missed, "fp32", goal, {"fp32": 0.0}) == [pytest.approx(0.002 / 3 * REFINE_MARGIN)]
 
 
 def test_distinct_drops_repeated_recipes() -> None:
-    from genie.search import _distinct
+    from genie.planning import distinct
     from modelps.edits import edit_from_dict
 
     prune = edit_from_dict({"op": "prune_channels", "groups": {"g": 0.25}})
     other = edit_from_dict({"op": "prune_channels", "groups": {"g": 0.5}})
     built = [Candidate(name="old", recipe=Recipe((other,)))]
     specs = [("a", [prune], {}), ("b", [prune], {}), ("c", [other], {})]
-    assert [name for name, _, _ in _distinct(specs)] == ["a", "c"]
-    assert [name for name, _, _ in _distinct(specs, built)] == ["a"]
+    assert [name for name, _, _ in distinct(specs)] == ["a", "c"]
+    assert [name for name, _, _ in distinct(specs, built)] == ["a"]

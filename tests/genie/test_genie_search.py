@@ -30,7 +30,7 @@ def test_search_yields_measured_replayable_candidates(model_path) -> None:
     goal = Goal(target_speedup=1.3, min_fidelity=0.0, budget_s=90, calib_samples=8, holdout_samples=6, threads=1)
     result = search(model_path, goal, progress=lambda stage, done, total: stages.append(stage))
     assert model_path.read_bytes() == before  # the search never edits the model
-    assert {"calibrate", "quantize", "profile", "sensitivity", "build", "measure"} <= set(stages)
+    assert {"calibrate", "int8 calibration", "profile", "sensitivity", "build", "measure"} <= set(stages)
     names = [c.name for c in result.candidates]
     assert (
         "int8" in names
@@ -100,19 +100,20 @@ def test_cli_errors(model_path, capsys) -> None:
 
 
 def test_loss_levels_leave_room_for_what_int8_costs() -> None:
-    from genie.search import _loss_levels
+    from genie.planning import loss_levels
 
     goal = Goal(min_fidelity=0.99)
-    assert _loss_levels(goal, 0.0) == (0.005, 0.01, 0.03)
-    assert _loss_levels(goal, 0.006) == pytest.approx((0.002, 0.004, 0.012))
-    assert _loss_levels(goal, 0.012) == ()  # INT8 alone is below the floor: no pruning on top
+    assert loss_levels(goal, 0.0) == (0.005, 0.01, 0.03)
+    assert loss_levels(goal, 0.006) == pytest.approx((0.002, 0.004, 0.012))
+    assert loss_levels(goal, 0.012) == ()  # INT8 alone is below the floor: no pruning on top
 
 
 @pytest.mark.parametrize("net", ["resnet18", "mobilefacenet"])
 def test_int8_variant_for_pruning_is_the_most_faithful_of_the_fastest_kernels(net, monkeypatch) -> None:
     import importlib
 
-    from genie.search import _combined_variant, _outputs, _quant_variants
+    from genie.inputs import outputs_of
+    from genie.quantization import combined_variant, quant_variants
     from modelps.edits.quantize_int8 import QuantizeInt8
     from modelps.fidelity import fidelity
 
@@ -121,28 +122,30 @@ def test_int8_variant_for_pruning_is_the_most_faithful_of_the_fastest_kernels(ne
     )
     edit = QuantizeInt8(calib="samples", calib_samples=8)
     built = {}
-    for name, variant in _quant_variants(base, edit):
+    for name, variant in quant_variants(base, edit):
         model = Model(base.clone(), validation="structure")
         model.apply(variant)
         built[name] = (variant, model.ir)
     held = load_calibration(base, "samples", count=6, seed=5)
-    reference = _outputs(base, held)
+    reference = outputs_of(base, held)
     timed: list[list[str]] = []
-    search_module = importlib.import_module("genie.search")  # the module (genie.search is also a function)
-    real = search_module.measure
-    monkeypatch.setattr(
-        search_module, "measure", lambda models, *a, **k: timed.append(sorted(models)) or real(models, *a, **k)
-    )
-    chosen = _combined_variant(built, reference, held, held[0], "ort-cpu", 1)
-    scores = {n: fidelity(reference, _outputs(m, held))["centered_cosine"] for n, (_, m) in built.items()}
-    if net == "resnet18":  # MinMax and Percentile run the same kernels: nothing to time, the more faithful wins
-        assert sorted(built) == ["int8", "int8-percentile"]
+    module = importlib.import_module("genie.quantization")
+    real = module.measure
+    spy = lambda models, *a, **k: timed.append(sorted(models)) or real(models, *a, **k)  # noqa: E731
+    monkeypatch.setattr(module, "measure", spy)
+    scores = {n: fidelity(reference, outputs_of(m, held))["centered_cosine"] for n, (_, m) in built.items()}
+    chosen = combined_variant(built, scores, held[0], "ort-cpu", 1, floor=1.0)
+    if net == "resnet18":  # the calibrations run the same kernels: nothing to time, the most faithful wins
+        assert sorted(built) == ["int8", "int8-entropy", "int8-percentile"]
         assert timed == []
         assert chosen == max(built, key=lambda n: scores[n])
     else:  # one timing run, one variant per kernel set
-        assert sorted(built) == ["int8", "int8-no-depthwise", "int8-percentile"]
+        assert sorted(built) == ["int8", "int8-entropy", "int8-no-depthwise", "int8-percentile"]
         assert timed == [["int8", "int8-no-depthwise"]]
         assert chosen in built
+    # a variant meeting the floor is preferred to a faster one that does not
+    floor = sorted(scores.values())[-1]
+    assert combined_variant(built, scores, held[0], "ort-cpu", 1, floor=floor) == max(scores, key=scores.get)
 
 
 @pytest.mark.gpu

@@ -172,3 +172,52 @@ def test_save_without_external_data_is_deterministic(tmp_path: Path) -> None:
     model.save(tmp_path / "b.onnx")
     assert (tmp_path / "a.onnx").read_bytes() == (tmp_path / "b.onnx").read_bytes()
     assert Model.load(tmp_path / "a.onnx").to_bytes() == model.to_bytes()
+
+
+def test_names_that_are_not_utf8_are_refused_at_load(tmp_path: Path) -> None:
+    # found by bench/fuzz.py: such a name loaded, then every save or inspect crashed in serialization
+    from tests.models import LOOP_MODEL, model_from_text
+
+    data = model_bytes(model_from_text(LOOP_MODEL))
+    assert data.count(b"Constant") == 1
+    path = tmp_path / "bad.onnx"
+    path.write_bytes(data.replace(b"Constant", b"o\xd8nCsant"))
+    with pytest.raises(
+        ModelLoadError, match=r"not a valid ONNX model \(a op_type is not UTF-8 text: b'o\\xd8nCsant'\)"
+    ):
+        load(path)
+
+
+def test_attributes_without_a_type_are_refused_at_load(tmp_path: Path) -> None:
+    # found by bench/fuzz.py: a Loop body attribute of type UNDEFINED loaded, then nothing could save it
+    from tests.models import LOOP_MODEL, model_from_text
+
+    proto = ir.to_proto(model_from_text(LOOP_MODEL))
+    next(a for n in proto.graph.node for a in n.attribute if a.name == "body").type = onnx.AttributeProto.UNDEFINED
+    path = tmp_path / "bad.onnx"
+    path.write_bytes(proto.SerializeToString())
+    with pytest.raises(ModelLoadError, match="attribute 'body' has no valid type: 0"):
+        load(path)
+
+
+def test_dim_names_that_are_not_utf8_are_refused_at_load(tmp_path: Path) -> None:
+    # found by bench/fuzz.py: a symbolic dim that is not UTF-8 text crashed inspect and save
+    from tests.models import CHAIN, model_from_text
+
+    data = model_bytes(model_from_text(CHAIN.replace("[N, 4]", "[Zbatchdim, 4]")))
+    path = tmp_path / "bad.onnx"
+    path.write_bytes(data.replace(b"Zbatchdim", b"\xcebatchdim"))
+    with pytest.raises(ModelLoadError, match=r"a dim_param is not UTF-8 text: b'\\xcebatchdim'"):
+        load(path)
+
+
+def test_tensors_of_undefined_type_are_refused_at_load(tmp_path: Path) -> None:
+    # found by bench/fuzz.py: a Constant holding a tensor of element type UNDEFINED crashed inspect
+    from tests.models import LOOP_MODEL, model_from_text
+
+    proto = ir.to_proto(model_from_text(LOOP_MODEL))
+    proto.graph.node[0].attribute[0].t.data_type = onnx.TensorProto.UNDEFINED
+    path = tmp_path / "bad.onnx"
+    path.write_bytes(proto.SerializeToString())
+    with pytest.raises(ModelLoadError, match=r"attribute 'value' of node .*: not a valid tensor \(element type 0"):
+        load(path)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from modelps import Model
+from modelps.runtime import run
 from tests.modelps.edits.edit_helpers import (
     IF_MODEL,
     LOOP_MODEL,
@@ -16,6 +18,7 @@ from tests.modelps.edits.edit_helpers import (
     run_both,
     tensor_text,
 )
+from tests.models import model_from_text
 
 
 @pytest.mark.parametrize(
@@ -81,3 +84,31 @@ def test_reshape_attribute_becomes_an_input_when_upgrading_from_opset_4() -> Non
 )
 def test_refusals_leave_the_model_unchanged(text: str, target: int, message: str) -> None:
     assert_refused(model(text, validation="structure"), {"op": "convert_opset", "target": target}, message)
+
+
+LOCAL_FUNCTIONS = """
+<ir_version: 8, opset_import: ["" : 18, "local" : 1]>
+m (float[N, 4] x) => (float[N, 4] y) {
+  y = local.Head <axis = 1> (x)
+}
+<domain: "local", opset_import: ["" : 18]>
+Head <axis> (a) => (b) {
+  c = Constant <value = float[4] {1, 2, 3, 4}> ()
+  d = Mul(a, c)
+  b = Softmax <axis: int = @axis> (d)
+}
+"""
+
+
+def test_local_functions_are_converted_with_their_attribute_references() -> None:
+    # regression: the converter dropped local functions ("local:Head(-1) is not a registered function")
+    # and resolved @axis to its default when a body was converted alone
+    model = Model(model_from_text(LOCAL_FUNCTIONS))
+    feeds = {"x": np.arange(8, dtype=np.float32).reshape(2, 4) / 8}
+    before = run(model.ir, feeds)["y"]
+    model.apply({"op": "convert_opset", "target": 21})
+    function = next(iter(model.ir.functions.values()))
+    assert function.opset_imports[""] == 21 and model.ir.opset_imports["local"] == 1
+    softmax = next(n for n in function if n.op_type == "Softmax")
+    assert softmax.attributes["axis"].ref_attr_name == "axis"
+    np.testing.assert_allclose(run(model.ir, feeds)["y"], before, rtol=1e-6)

@@ -1,0 +1,317 @@
+"""ONNX operators as PyTorch functions, for running an ONNX graph in torch (:mod:`modelps.compress.distill`).
+
+Each entry of :data:`OPS` takes the node and its input tensors (``None`` for absent optional inputs)
+and returns the output tensor or a tuple of them. Attributes the implementation does not support
+raise :class:`UnsupportedOp` naming the node. PyTorch is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import onnx_ir as ir
+
+__all__ = ["OPS", "UnsupportedOp"]
+
+
+class UnsupportedOp(ValueError):
+    """The graph uses an op (or an op attribute) the PyTorch executor does not run."""
+
+
+def _attr(node: ir.Node, name: str, default: Any = None) -> Any:
+    attr = node.attributes.get(name)
+    return default if attr is None else attr.value
+
+
+def _ints(x: Any) -> list[int]:
+    return [int(v) for v in (x.tolist() if hasattr(x, "tolist") else x)]
+
+
+def _pads(node: ir.Node, spatial: int) -> tuple[list[int], list[int]]:
+    pads = list(_attr(node, "pads", [0] * (2 * spatial)))
+    return pads[:spatial], pads[spatial:]
+
+
+def _explicit_pad(x: Any, begin: list[int], end: list[int], value: float = 0.0) -> tuple[Any, int | list[int]]:
+    """Symmetric pads go to the op; asymmetric ones are applied here first."""
+    import torch.nn.functional as F
+
+    if begin == end:
+        return x, begin
+    flat = []
+    for b, e in zip(reversed(begin), reversed(end), strict=True):
+        flat += [b, e]
+    return F.pad(x, flat, value=value), 0
+
+
+def _check_auto_pad(node: ir.Node) -> None:
+    mode = _attr(node, "auto_pad", "NOTSET")
+    if mode not in ("NOTSET", "VALID"):
+        raise UnsupportedOp(f"{node.op_type} {node.name!r}: auto_pad={mode} is not supported for fine-tuning")
+
+
+def _conv(node: ir.Node, args: list[Any]) -> Any:
+    import torch.nn.functional as F
+
+    _check_auto_pad(node)
+    x, w = args[0], args[1]
+    b = args[2] if len(args) > 2 else None
+    spatial = w.dim() - 2
+    begin, end = _pads(node, spatial)
+    x, pad = _explicit_pad(x, begin, end)
+    conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[spatial]
+    return conv(
+        x, w, b, stride=_attr(node, "strides", [1] * spatial), padding=pad,
+        dilation=_attr(node, "dilations", [1] * spatial), groups=_attr(node, "group", 1),
+    )  # fmt: skip
+
+
+def _conv_transpose(node: ir.Node, args: list[Any]) -> Any:
+    import torch.nn.functional as F
+
+    _check_auto_pad(node)
+    if _attr(node, "output_shape") is not None:
+        raise UnsupportedOp(f"ConvTranspose {node.name!r}: output_shape is not supported for fine-tuning")
+    x, w = args[0], args[1]
+    b = args[2] if len(args) > 2 else None
+    spatial = w.dim() - 2
+    begin, end = _pads(node, spatial)
+    if begin != end:
+        raise UnsupportedOp(f"ConvTranspose {node.name!r}: asymmetric pads are not supported for fine-tuning")
+    fn = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}[spatial]
+    return fn(
+        x, w, b, stride=_attr(node, "strides", [1] * spatial), padding=begin,
+        output_padding=_attr(node, "output_padding", [0] * spatial), groups=_attr(node, "group", 1),
+        dilation=_attr(node, "dilations", [1] * spatial),
+    )  # fmt: skip
+
+
+def _gemm(node: ir.Node, args: list[Any]) -> Any:
+    a, b = args[0], args[1]
+    if _attr(node, "transA", 0):
+        a = a.t()
+    if _attr(node, "transB", 0):
+        b = b.t()
+    y = _attr(node, "alpha", 1.0) * (a @ b)
+    if len(args) > 2 and args[2] is not None:
+        y = y + _attr(node, "beta", 1.0) * args[2]
+    return y
+
+
+def _pool(node: ir.Node, args: list[Any]) -> Any:
+    import torch.nn.functional as F
+
+    _check_auto_pad(node)
+    x = args[0]
+    kernel = _attr(node, "kernel_shape")
+    spatial = len(kernel)
+    begin, end = _pads(node, spatial)
+    is_max = node.op_type == "MaxPool"
+    x, pad = _explicit_pad(x, begin, end, value=-math.inf if is_max else 0.0)
+    stride = _attr(node, "strides", [1] * spatial)
+    ceil = bool(_attr(node, "ceil_mode", 0))
+    if is_max:
+        fn = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}[spatial]
+        return fn(x, kernel, stride, pad, dilation=_attr(node, "dilations", [1] * spatial), ceil_mode=ceil)
+    fn = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}[spatial]
+    include = bool(_attr(node, "count_include_pad", 0))
+    return fn(x, kernel, stride, pad, ceil_mode=ceil, count_include_pad=include)
+
+
+def _batchnorm(node: ir.Node, args: list[Any]) -> Any:
+    import torch.nn.functional as F
+
+    x, scale, bias, mean, var = args[:5]
+    return F.batch_norm(x, mean, var, scale, bias, training=False, eps=_attr(node, "epsilon", 1e-5))
+
+
+def _prelu(node: ir.Node, args: list[Any]) -> Any:
+    import torch
+
+    x, slope = args
+    return torch.where(x >= 0, x, x * slope)
+
+
+def _clip(node: ir.Node, args: list[Any]) -> Any:
+    import torch
+
+    low = args[1] if len(args) > 1 and args[1] is not None else _attr(node, "min")
+    high = args[2] if len(args) > 2 and args[2] is not None else _attr(node, "max")
+    return torch.clamp(args[0], None if low is None else float(low), None if high is None else float(high))
+
+
+def _axes(node: ir.Node, args: list[Any], rank: int) -> list[int] | None:
+    axes = args[1] if len(args) > 1 and args[1] is not None else _attr(node, "axes")
+    if axes is None:
+        return None
+    return [a % rank for a in _ints(axes)]
+
+
+def _reduce(fn_name: str) -> Callable[[ir.Node, list[Any]], Any]:
+    def run(node: ir.Node, args: list[Any]) -> Any:
+        import torch
+
+        x = args[0]
+        axes = _axes(node, args, x.dim()) or list(range(x.dim()))
+        keep = bool(_attr(node, "keepdims", 1))
+        if fn_name == "l2":
+            return torch.sqrt(torch.sum(x * x, dim=axes, keepdim=keep))
+        return getattr(torch, fn_name)(x, dim=axes, keepdim=keep)
+
+    return run
+
+
+def _flatten(node: ir.Node, args: list[Any]) -> Any:
+    x = args[0]
+    axis = _attr(node, "axis", 1) % max(x.dim(), 1)
+    lead = int(np.prod(x.shape[:axis])) if axis else 1
+    return x.reshape(lead, -1)
+
+
+def _reshape(node: ir.Node, args: list[Any]) -> Any:
+    x, shape = args[0], _ints(args[1])
+    if not _attr(node, "allowzero", 0):
+        shape = [x.shape[i] if s == 0 else s for i, s in enumerate(shape)]
+    return x.reshape(shape)
+
+
+def _squeeze(node: ir.Node, args: list[Any]) -> Any:
+    x = args[0]
+    axes = _axes(node, args, x.dim())
+    if axes is None:
+        return x.squeeze()
+    for a in sorted(axes, reverse=True):
+        x = x.squeeze(a)
+    return x
+
+
+def _unsqueeze(node: ir.Node, args: list[Any]) -> Any:
+    x = args[0]
+    axes = _ints(args[1] if len(args) > 1 and args[1] is not None else _attr(node, "axes"))
+    rank = x.dim() + len(axes)
+    for a in sorted(a % rank for a in axes):
+        x = x.unsqueeze(a)
+    return x
+
+
+def _concat(node: ir.Node, args: list[Any]) -> Any:
+    import torch
+
+    return torch.cat([a for a in args if a is not None], dim=_attr(node, "axis"))
+
+
+def _transpose(node: ir.Node, args: list[Any]) -> Any:
+    perm = _attr(node, "perm")
+    return args[0].permute(*perm) if perm is not None else args[0].permute(*reversed(range(args[0].dim())))
+
+
+def _softmax(node: ir.Node, args: list[Any]) -> Any:
+    import torch
+
+    return torch.softmax(args[0], dim=_attr(node, "axis", -1))
+
+
+def _global_pool(kind: str) -> Callable[[ir.Node, list[Any]], Any]:
+    def run(node: ir.Node, args: list[Any]) -> Any:
+        x = args[0]
+        dims = list(range(2, x.dim()))
+        return x.mean(dim=dims, keepdim=True) if kind == "avg" else x.amax(dim=dims, keepdim=True)
+
+    return run
+
+
+def _binary(fn: Callable[[Any, Any], Any]) -> Callable[[ir.Node, list[Any]], Any]:
+    return lambda node, args: fn(args[0], args[1])
+
+
+def _unary(name: str) -> Callable[[ir.Node, list[Any]], Any]:
+    def run(node: ir.Node, args: list[Any]) -> Any:
+        import torch
+        import torch.nn.functional as F
+
+        x = args[0]
+        if name == "leaky":
+            return F.leaky_relu(x, _attr(node, "alpha", 0.01))
+        if name == "hardsigmoid":
+            return torch.clamp(_attr(node, "alpha", 0.2) * x + _attr(node, "beta", 0.5), 0, 1)
+        if name == "hardswish":
+            return F.hardswish(x)
+        return getattr(torch, name)(x)
+
+    return run
+
+
+def _identity(node: ir.Node, args: list[Any]) -> Any:
+    return args[0]
+
+
+def _shape(node: ir.Node, args: list[Any]) -> Any:
+    import torch
+
+    return torch.tensor(list(args[0].shape), dtype=torch.int64, device=args[0].device)
+
+
+def _gather(node: ir.Node, args: list[Any]) -> Any:
+    import torch
+
+    x, idx = args
+    axis = _attr(node, "axis", 0) % x.dim()
+    idx = idx.long()
+    out = torch.index_select(x, axis, idx.reshape(-1) % x.shape[axis])
+    return out.reshape(*x.shape[:axis], *idx.shape, *x.shape[axis + 1 :])
+
+
+def _cast(node: ir.Node, args: list[Any]) -> Any:
+    import torch
+
+    dtype = ir.DataType(_attr(node, "to")).numpy()
+    return args[0].to(getattr(torch, np.dtype(dtype).name))
+
+
+OPS: dict[str, Callable[[ir.Node, list[Any]], Any]] = {
+    "Conv": _conv,
+    "ConvTranspose": _conv_transpose,
+    "Gemm": _gemm,
+    "MatMul": _binary(lambda a, b: a @ b),
+    "Add": _binary(lambda a, b: a + b),
+    "Sub": _binary(lambda a, b: a - b),
+    "Mul": _binary(lambda a, b: a * b),
+    "Div": _binary(lambda a, b: a / b),
+    "Pow": _binary(lambda a, b: a**b),
+    "Relu": _unary("relu"),
+    "Sigmoid": _unary("sigmoid"),
+    "Tanh": _unary("tanh"),
+    "Sqrt": _unary("sqrt"),
+    "Exp": _unary("exp"),
+    "Neg": _unary("neg"),
+    "Abs": _unary("abs"),
+    "LeakyRelu": _unary("leaky"),
+    "HardSigmoid": _unary("hardsigmoid"),
+    "HardSwish": _unary("hardswish"),
+    "PRelu": _prelu,
+    "Clip": _clip,
+    "BatchNormalization": _batchnorm,
+    "MaxPool": _pool,
+    "AveragePool": _pool,
+    "GlobalAveragePool": _global_pool("avg"),
+    "GlobalMaxPool": _global_pool("max"),
+    "ReduceMean": _reduce("mean"),
+    "ReduceSum": _reduce("sum"),
+    "ReduceL2": _reduce("l2"),
+    "Flatten": _flatten,
+    "Reshape": _reshape,
+    "Squeeze": _squeeze,
+    "Unsqueeze": _unsqueeze,
+    "Concat": _concat,
+    "Transpose": _transpose,
+    "Softmax": _softmax,
+    "Identity": _identity,
+    "Dropout": _identity,
+    "Constant": _identity,  # never called: the executor evaluates constants when it loads the graph
+    "Shape": _shape,
+    "Gather": _gather,
+    "Cast": _cast,
+}
