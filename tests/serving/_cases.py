@@ -1,9 +1,21 @@
-"""Requests every front must refuse the same way: (model, [(input, array, datatype)], HTTP status, message)."""
+"""What the HTTP and gRPC tests share: the requests every front must refuse the same way, and the reference run."""
 
 from __future__ import annotations
 
-import numpy as np
+from pathlib import Path
 
+import numpy as np
+import onnxruntime as ort
+
+
+def reference(path: Path, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Outputs of the model file run in process (what every served answer is compared with)."""
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(names, feeds), strict=True))
+
+
+# (model, [(input, array, datatype)], HTTP status, message)
 BAD_REQUESTS = [
     ("nope", [("x", np.ones((1, 4), np.float32), "FP32")], 404, "unknown model 'nope'"),
     ("mlp", [("q", np.ones((1, 4), np.float32), "FP32")], 400, "unknown input 'q' for model 'mlp'; inputs are ['x']"),

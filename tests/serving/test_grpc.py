@@ -8,7 +8,6 @@ from pathlib import Path
 
 import grpc
 import numpy as np
-import onnxruntime as ort
 import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.grpc.aio as aioclient
@@ -19,15 +18,9 @@ from tritonclient.utils import InferenceServerException
 
 import serving
 from serving.api import GRPC_CODES
-from tests.serving._cases import BAD_REQUESTS
+from tests.serving._cases import BAD_REQUESTS, reference
 
 TOL = 1e-5
-
-
-def reference(path: Path, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    names = [o.name for o in session.get_outputs()]
-    return dict(zip(names, session.run(names, feeds), strict=True))
 
 
 @pytest.fixture

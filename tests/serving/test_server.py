@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import onnxruntime as ort
 import pytest
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
@@ -18,16 +17,10 @@ from tritonclient.utils import InferenceServerException
 import serving
 from serving.errors import ServingError
 from serving.settings import ServerSettings
-from tests.serving._cases import BAD_REQUESTS
+from tests.serving._cases import BAD_REQUESTS, reference
 from tests.serving._serving_models import fixed, slow
 
 TOL = 1e-5
-
-
-def reference(path: Path, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    names = [o.name for o in session.get_outputs()]
-    return dict(zip(names, session.run(names, feeds), strict=True))
 
 
 @pytest.fixture
