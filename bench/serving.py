@@ -1,14 +1,22 @@
-"""Serving benchmark: in-process ONNX Runtime vs `modelps serve` (binary/JSON, with/without dynamic
-batching) vs MLServer and BentoML, all serving the same ResNet-50 ONNX, batch-1 requests at 1, 4
-and 16 concurrent clients. Variants are interleaved and repeated; medians are reported.
+"""Serving benchmark: `modelps serve` (HTTP binary and JSON, gRPC) against in-process ONNX Runtime, a
+20-line FastAPI + thread-pool wrapper, MLServer and NVIDIA Triton (PyTriton), on the zoo's
+MobileFaceNet and ResNet-50, batch 1 and 8, 1/4/8/16 concurrent clients.
 
-MLServer and BentoML run from their own virtual environments (they pin other versions of
-fastapi/uvloop/numpy than ModelPS):
+Every server serves the same ONNX file with its defaults; each is checked against in-process ONNX
+Runtime first. Variants are interleaved (the order rotates every repeat) and repeated; the table
+gives the median req/s, its ratio to in-process at the same point, and p50 / p99 over all repeats.
+Clients send pre-encoded requests on kept-alive connections (gRPC: pre-serialized ModelInferRequest
+bytes on one channel per client), so the client side costs the same for every server.
+
+Peers run from their own virtual environments (their pins differ from ModelPS's):
 
     python3 -m venv /tmp/bench-venv && /tmp/bench-venv/bin/pip install mlserver==1.7.1 uvloop==0.21.0 onnxruntime
-    python3 -m venv /tmp/bench-venv-bento && /tmp/bench-venv-bento/bin/pip install bentoml==1.4.40 onnxruntime
+    PY312=$(pyenv root)/versions/3.12.1   # PyTriton's Python backend needs 3.12
+    $PY312/bin/python3.12 -m venv /tmp/pytriton && /tmp/pytriton/bin/pip install nvidia-pytriton==0.7.0 onnxruntime
 
-Run:  python bench/serving.py [--duration 6] [--repeats 3]   (a missing venv skips that server)
+Run:  python bench/serving.py [--duration 3] [--repeats 2] [--models mobilefacenet resnet50]
+      python bench/serving.py --overhead-only       # p50 per-request overhead on a tiny model
+A missing venv skips that server (the FastAPI wrapper runs from the MLServer venv, which has FastAPI).
 """
 
 from __future__ import annotations
@@ -19,7 +27,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,195 +41,57 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-INPUT_SHAPE = (1, 3, 256, 128)  # person re-id input (FedReID's ResNet-50), used for the torch fallback
-IO = {"input": "x", "output": "y"}  # the model's first input and output, set once the model is loaded
+import serving_peers as peers  # noqa: E402
 
-
-# ---------------------------------------------------------------------------------------------- model
-def resnet50_onnx(path: Path) -> Path:
-    """The zoo's fedreid-resnet50 when the zoo is available, else a torch ResNet-50 (random weights)."""
-    if path.is_file():
-        return path
-    try:
-        import zoo  # type: ignore[import-not-found]
-
-        zoo.export("fedreid-resnet50", path)
-        return path
-    except (ImportError, AttributeError, KeyError, TypeError) as exc:
-        print(f"# zoo unavailable ({type(exc).__name__}); exporting a torch ResNet-50 with random weights")
-    path = path.with_name("resnet50-torch.onnx")
-    if path.is_file():
-        return path
-    import torch
-    from torch import nn
-
-    class Bottleneck(nn.Module):
-        def __init__(self, cin: int, mid: int, stride: int) -> None:
-            super().__init__()
-            cout = mid * 4
-            self.body = nn.Sequential(
-                nn.Conv2d(cin, mid, 1, bias=False), nn.BatchNorm2d(mid), nn.ReLU(inplace=True),
-                nn.Conv2d(mid, mid, 3, stride, 1, bias=False), nn.BatchNorm2d(mid), nn.ReLU(inplace=True),
-                nn.Conv2d(mid, cout, 1, bias=False), nn.BatchNorm2d(cout),
-            )  # fmt: skip
-            self.down = None
-            if stride != 1 or cin != cout:
-                self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return torch.relu(self.body(x) + (x if self.down is None else self.down(x)))
-
-    layers: list[nn.Module] = [
-        nn.Conv2d(3, 64, 7, 2, 3, bias=False),
-        nn.BatchNorm2d(64),
-        nn.ReLU(),
-        nn.MaxPool2d(3, 2, 1),
-    ]
-    cin = 64
-    for mid, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 1)):  # last stride 1 as in re-id
-        for i in range(blocks):
-            layers.append(Bottleneck(cin, mid, stride if i == 0 else 1))
-            cin = mid * 4
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
-    torch.manual_seed(0)
-    net = nn.Sequential(*layers).eval()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.onnx")
-    torch.onnx.export(
-        net, (torch.randn(*INPUT_SHAPE),), str(tmp), input_names=["x"], output_names=["y"],
-        dynamic_axes={"x": {0: "N"}, "y": {0: "N"}}, opset_version=17, dynamo=False,
-    )  # fmt: skip
-    os.replace(tmp, path)
-    return path
-
-
-# ---------------------------------------------------------------------------------------------- servers
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(port: int, path: str, proc: subprocess.Popen, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode} before {path} answered")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", path)
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"port {port}{path} not ready after {timeout}s")
-
-
-MLSERVER_RUNTIME = """
-import onnxruntime as ort
-from mlserver import MLModel
-from mlserver.codecs import NumpyCodec
-from mlserver.types import InferenceRequest, InferenceResponse
-
-
-class OrtRuntime(MLModel):
-    async def load(self) -> bool:
-        self.session = ort.InferenceSession(self.settings.parameters.uri, providers=["CPUExecutionProvider"])
-        self.input = self.session.get_inputs()[0].name
-        self.output = self.session.get_outputs()[0].name
-        return True
-
-    async def predict(self, payload: InferenceRequest) -> InferenceResponse:
-        x = NumpyCodec.decode_input(payload.inputs[0])
-        y = self.session.run([self.output], {self.input: x.astype("float32")})[0]
-        return InferenceResponse(model_name=self.name, outputs=[NumpyCodec.encode_output("y", y)])
-"""
-
-BENTO_SERVICE = """
-import bentoml
-import numpy as np
-import onnxruntime as ort
-
-MODEL = {model!r}
-
-
-@bentoml.service(workers=1, traffic={{"timeout": 120}})
-class Rn50:
-    def __init__(self) -> None:
-        self.session = ort.InferenceSession(MODEL, providers=["CPUExecutionProvider"])
-
-    @bentoml.api
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {{{input!r}: x.astype(np.float32)}})[0]
-"""
-
-
-def start_modelps(repo: Path, log: Path) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    cmd = [sys.executable, "-m", "modelps", "serve", "--repo", str(repo), "--port", str(port), "--max-body-mb", "256"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log.open("w"))
-    wait_http(port, "/v2/health/ready", proc)
-    return proc, port
-
-
-def start_mlserver(venv: Path, model: Path, work: Path, log: Path) -> tuple[subprocess.Popen, int]:
-    folder = work / "mlserver"
-    (folder / "rn50").mkdir(parents=True)
-    port = free_port()
-    (folder / "settings.json").write_text(
-        json.dumps({"http_port": port, "grpc_port": free_port(), "metrics_port": free_port(), "debug": False})
-    )
-    (folder / "rn50" / "ort_runtime.py").write_text(MLSERVER_RUNTIME)
-    (folder / "rn50" / "model-settings.json").write_text(
-        json.dumps({"name": "rn50", "implementation": "ort_runtime.OrtRuntime", "parameters": {"uri": str(model)}})
-    )
-    proc = subprocess.Popen([str(venv / "bin" / "mlserver"), "start", str(folder)], cwd=folder / "rn50",
-                            stdout=log.open("w"), stderr=subprocess.STDOUT)  # fmt: skip
-    wait_http(port, "/v2/models/rn50/ready", proc)
-    return proc, port
-
-
-def start_bentoml(venv: Path, model: Path, work: Path, log: Path) -> tuple[subprocess.Popen, int]:
-    folder = work / "bento"
-    folder.mkdir()
-    (folder / "service.py").write_text(BENTO_SERVICE.format(model=str(model), input=IO["input"]))
-    port = free_port()
-    env = dict(os.environ, BENTOML_HOME=str(work / "bentoml-home"), BENTOML_DO_NOT_TRACK="true")
-    proc = subprocess.Popen([str(venv / "bin" / "bentoml"), "serve", "service:Rn50", "--port", str(port)],
-                            cwd=folder, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)  # fmt: skip
-    wait_http(port, "/readyz", proc)
-    return proc, port
+ZOO = {"mobilefacenet": "face-mobilefacenet", "resnet50": "fedreid-resnet50"}
+Caller = Callable[[], Callable[[], bytes]]
 
 
 # ---------------------------------------------------------------------------------------------- requests
-def v2_binary(x: np.ndarray) -> tuple[bytes, dict[str, str]]:
+def v2_binary(x: np.ndarray, feed: str, out: str) -> tuple[bytes, dict[str, str]]:
     header = json.dumps({
-        "inputs": [{"name": IO["input"], "shape": list(x.shape), "datatype": "FP32",
+        "inputs": [{"name": feed, "shape": list(x.shape), "datatype": "FP32",
                     "parameters": {"binary_data_size": x.nbytes}}],
-        "outputs": [{"name": IO["output"], "parameters": {"binary_data": True}}],
+        "outputs": [{"name": out, "parameters": {"binary_data": True}}],
     }).encode()  # fmt: skip
     return header + x.tobytes(), {"Inference-Header-Content-Length": str(len(header))}
 
 
-def v2_json(x: np.ndarray) -> tuple[bytes, dict[str, str]]:
+def v2_json(x: np.ndarray, feed: str, out: str) -> tuple[bytes, dict[str, str]]:
     body = {
-        "inputs": [{"name": IO["input"], "shape": list(x.shape), "datatype": "FP32", "data": x.ravel().tolist()}],
-        "outputs": [{"name": IO["output"]}],
+        "inputs": [{"name": feed, "shape": list(x.shape), "datatype": "FP32", "data": x.ravel().tolist()}],
+        "outputs": [{"name": out, "parameters": {"binary_data": False}}],
     }
     return json.dumps(body).encode(), {"Content-Type": "application/json"}
 
 
-def decode_v2(data: bytes, headers: http.client.HTTPMessage) -> np.ndarray:
-    length = headers.get("Inference-Header-Content-Length")
+def grpc_request(model: str, x: np.ndarray, feed: str, out: str) -> bytes:
+    from serving import proto
+
+    request = proto.ModelInferRequest(model_name=model)
+    request.inputs.add(name=feed, datatype="FP32", shape=list(x.shape))
+    request.outputs.add(name=out)
+    request.raw_input_contents.append(x.tobytes())
+    return request.SerializeToString()
+
+
+def decode(kind: str, data: bytes, headers: http.client.HTTPMessage | None) -> np.ndarray:
+    if kind == "raw":
+        return np.frombuffer(data, np.float32)
+    if kind == "grpc":
+        from serving import proto
+
+        response = proto.ModelInferResponse.FromString(data)
+        if response.raw_output_contents:
+            return np.frombuffer(response.raw_output_contents[0], np.float32)
+        return np.asarray(response.outputs[0].contents.fp32_contents, np.float32)
+    length = headers.get("Inference-Header-Content-Length") if headers is not None else None
     if length is None:
-        out = json.loads(data)["outputs"][0]
-        return np.asarray(out["data"], np.float32).reshape(out["shape"])
-    header = json.loads(data[: int(length)])
-    return np.frombuffer(data[int(length) :], np.float32).reshape(header["outputs"][0]["shape"])
+        return np.asarray(json.loads(data)["outputs"][0]["data"], np.float32)
+    return np.frombuffer(data[int(length) :], np.float32)
 
 
-def http_caller(port: int, path: str, body: bytes, headers: dict[str, str]) -> Callable[[], Callable[[], bytes]]:
+def http_caller(port: int, path: str, body: bytes, headers: dict[str, str]) -> Caller:
     """A factory of per-thread callers that POST the same pre-encoded body on a kept-alive connection."""
 
     def make() -> Callable[[], bytes]:
@@ -239,6 +108,7 @@ def http_caller(port: int, path: str, body: bytes, headers: dict[str, str]) -> C
                 raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
             if response.status != 200:
                 raise RuntimeError(f"HTTP {response.status}: {data[:200]!r}")
+            call.headers = response.headers  # type: ignore[attr-defined]
             return data
 
         return call
@@ -246,42 +116,28 @@ def http_caller(port: int, path: str, body: bytes, headers: dict[str, str]) -> C
     return make
 
 
-def check_output(port: int, path: str, body: bytes, headers: dict[str, str], expected: np.ndarray, kind: str) -> float:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-    conn.request("POST", path, body, headers)
-    response = conn.getresponse()
-    data = response.read()
-    assert response.status == 200, data[:300]
-    if kind == "bento":
-        got = np.asarray(json.loads(data), np.float32)
-    else:
-        got = decode_v2(data, response.headers)
+def grpc_caller(port: int, body: bytes) -> Caller:
+    """A factory of per-thread callers sending pre-serialized ModelInferRequest bytes on their own channel."""
+    import grpc
+
+    def make() -> Callable[[], bytes]:
+        options = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
+        channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=options)
+        method = channel.unary_unary("/inference.GRPCInferenceService/ModelInfer")
+        return lambda: method(body, timeout=300)
+
+    return make
+
+
+def check(make: Caller, kind: str, expected: np.ndarray) -> float:
+    call = make()
+    data = call()
+    got = decode(kind, data, getattr(call, "headers", None))
     return float(np.abs(got.reshape(expected.shape) - expected).max())
 
 
 # ---------------------------------------------------------------------------------------------- load
-def proc_cpu(pid: int | None) -> float:
-    """CPU seconds used by a process and its children (from /proc), or by this process when pid is None."""
-    if pid is None:
-        t = os.times()
-        return t.user + t.system
-    total = 0.0
-    try:
-        pids = [pid] + [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        pids = [pid]
-    for p in pids:
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, IndexError):
-            pass
-    return total
-
-
-def run_load(
-    make_call: Callable[[], Callable[[], object]], clients: int, duration: float, server_pid: int | None
-) -> dict:
+def run_load(make_call: Caller, clients: int, duration: float, server_pid: int | None) -> dict:
     latencies: list[list[float]] = [[] for _ in range(clients)]
     stop = threading.Event()
     barrier = threading.Barrier(clients + 1)
@@ -305,236 +161,288 @@ def run_load(
         t.start()
     try:
         barrier.wait()
-        client0, server0, t0 = proc_cpu(None), proc_cpu(server_pid) if server_pid else 0.0, time.perf_counter()
+        server0 = peers.proc_cpu(server_pid) if server_pid else 0.0
+        t0 = time.perf_counter()
         time.sleep(duration)
     finally:
         stop.set()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - t0
-    client1, server1 = proc_cpu(None), proc_cpu(server_pid) if server_pid else 0.0
     flat = [x for lat in latencies for x in lat]
-    return {
-        "errors": len(errors),
-        "rps": len(flat) / elapsed,
-        "latencies": flat,
-        "client_cpu": (client1 - client0) / elapsed,
-        "server_cpu": (server1 - server0) / elapsed if server_pid else None,
-        "loadavg": os.getloadavg()[0],
-    }
+    server_cpu = (peers.proc_cpu(server_pid) - server0) / elapsed if server_pid else None
+    return {"errors": len(errors), "rps": len(flat) / elapsed, "latencies": flat, "server_cpu": server_cpu,
+            "loadavg": os.getloadavg()[0]}  # fmt: skip
 
 
-def main() -> int:
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM also stops the servers
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=6.0, help="seconds per measurement")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
-    parser.add_argument("--mlserver-venv", type=Path, default=Path("/tmp/bench-venv"))
-    parser.add_argument("--bentoml-venv", type=Path, default=Path("/tmp/bench-venv-bento"))
-    parser.add_argument("--only", nargs="*", help="run only these variants")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "serving.json")
-    parser.add_argument("--overhead-only", action="store_true", help="only measure per-request overhead (tiny model)")
-    args = parser.parse_args()
-    if args.overhead_only:
-        return overhead(args)
-
-    import onnxruntime as ort
-
-    import serving
-
+# ---------------------------------------------------------------------------------------------- setup
+def zoo_model(name: str) -> Path:
     home = Path(os.environ.get("MODELPS_HOME", Path.home() / ".modelps"))
-    model = resnet50_onnx(home / "bench" / "fedreid-resnet50.onnx")
-    work = Path(tempfile.mkdtemp(prefix="modelps-bench-"))
-    repo = work / "repo"
-    serving.publish(model, repo, "rn50", max_batch_size=16)
-    serving.publish(model, repo, "rn50-nobatch", dynamic_batching=False)
-    serving.publish(model, repo, "rn50-2inst", max_batch_size=16, instances=2)
-    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    first = session.get_inputs()[0]
-    IO.update(input=first.name, output=session.get_outputs()[0].name)
-    shape = tuple(d if isinstance(d, int) else 1 for d in first.shape)
-    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
-    expected = session.run([IO["output"]], {IO["input"]: x})[0]
+    path = home / "bench" / f"{ZOO[name]}.onnx"
+    if not path.is_file():
+        import zoo
 
-    procs: dict[str, subprocess.Popen] = {}
-    variants: dict[str, tuple[Callable[[], Callable[[], object]], int | None]] = {}
-    max_diff: dict[str, float] = {}
-    notes: list[str] = []
-    try:
-        variants["in-process ORT"] = (lambda: lambda: session.run([IO["output"]], {IO["input"]: x}), None)
-        proc, port = start_modelps(repo, work / "modelps.log")
-        procs["modelps"] = proc
-        for label, model_name, encode in (
-            ("modelps binary, batching", "rn50", v2_binary),
-            ("modelps binary, no batching", "rn50-nobatch", v2_binary),
-            ("modelps binary, batching, 2 instances", "rn50-2inst", v2_binary),
-            ("modelps JSON, batching", "rn50", v2_json),
-            ("modelps JSON, no batching", "rn50-nobatch", v2_json),
-        ):
-            body, headers = encode(x)
-            path = f"/v2/models/{model_name}/infer"
-            max_diff[label] = check_output(port, path, body, headers, expected, "v2")
-            variants[label] = (http_caller(port, path, body, headers), proc.pid)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        zoo.export(ZOO[name], path)
+    return path
+
+
+class Servers:
+    """Every server of the run, started once, each serving every model; stops them all on exit."""
+
+    def __init__(self, models: dict[str, Path], args: argparse.Namespace, work: Path) -> None:
+        self.procs: list[subprocess.Popen] = []
+        self.ports: dict[str, tuple[int, ...]] = {}
+        self.pids: dict[str, int] = {}
+        self.notes: list[str] = []
+        import serving
+
+        for name, path in models.items():
+            serving.publish(path, work / "repo", name, max_batch_size=16)
+        starts: list[tuple[str, Callable[[], tuple]]] = [
+            ("modelps", lambda: peers.start_modelps(work / "repo", list(models)[-1], work / "modelps.log"))
+        ]
         if (args.mlserver_venv / "bin" / "mlserver").exists():
-            try:
-                proc, port = start_mlserver(args.mlserver_venv, model, work, work / "mlserver.log")
-                procs["mlserver"] = proc
-                body, headers = v2_json(x)
-                max_diff["MLServer (JSON)"] = check_output(port, "/v2/models/rn50/infer", body, headers, expected, "v2")
-                variants["MLServer (JSON)"] = (http_caller(port, "/v2/models/rn50/infer", body, headers), proc.pid)
-            except Exception as exc:
-                notes.append(f"MLServer failed: {exc} (log: {work / 'mlserver.log'})")
+            starts.append(("fastapi", lambda: peers.start_fastapi(args.mlserver_venv, models, work, work / "f.log")))
+            starts.append(("mlserver", lambda: peers.start_mlserver(args.mlserver_venv, models, work, work / "m.log")))
         else:
-            notes.append(f"MLServer skipped: no {args.mlserver_venv}/bin/mlserver")
-        if (args.bentoml_venv / "bin" / "bentoml").exists():
-            try:
-                proc, port = start_bentoml(args.bentoml_venv, model, work, work / "bentoml.log")
-                procs["bentoml"] = proc
-                body = json.dumps({"x": x.tolist()}).encode()
-                headers = {"Content-Type": "application/json"}
-                max_diff["BentoML (JSON)"] = check_output(port, "/predict", body, headers, expected, "bento")
-                variants["BentoML (JSON)"] = (http_caller(port, "/predict", body, headers), proc.pid)
-            except Exception as exc:
-                notes.append(f"BentoML failed: {exc} (log: {work / 'bentoml.log'})")
+            self.notes.append(f"FastAPI wrapper and MLServer skipped: no {args.mlserver_venv}/bin/mlserver")
+        if (args.pytriton_venv / "bin" / "python").exists():
+            starts.append(("triton", lambda: peers.start_triton(args.pytriton_venv, models, work, work / "t.log")))
         else:
-            notes.append(f"BentoML skipped: no {args.bentoml_venv}/bin/bentoml")
-        if args.only:
-            variants = {k: v for k, v in variants.items() if k in args.only or k == "in-process ORT"}
-        for note in notes:
-            print("#", note)
-        print("# max abs diff vs in-process:", json.dumps(max_diff))
+            self.notes.append(f"Triton skipped: no {args.pytriton_venv}")
+        for label, start in starts:
+            try:
+                proc, *ports = start()
+            except Exception as exc:
+                self.notes.append(f"{label} failed to start: {exc}")
+                continue
+            self.procs.append(proc)
+            self.ports[label] = tuple(ports)
+            self.pids[label] = proc.pid
 
-        names = list(variants)
-        results: dict[str, dict[int, list[dict]]] = {n: {c: [] for c in args.concurrency} for n in names}
-        for repeat in range(args.repeats):
-            for clients in args.concurrency:
-                order = names[repeat % len(names) :] + names[: repeat % len(names)]  # rotate the order
-                for name in order:
-                    make_call, pid = variants[name]
-                    r = run_load(make_call, clients, args.duration, pid)
-                    results[name][clients].append(r)
-                    line = f"# repeat {repeat} clients {clients:2d} {name:38s} {r['rps']:6.2f} req/s"
-                    print(f"{line} (load average {r['loadavg']:.1f}, {r['errors']} dropped connections)", flush=True)
-    finally:
-        for proc in procs.values():
-            proc.terminate()
-        for proc in procs.values():
+    def stop(self) -> None:
+        for proc in self.procs:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)  # the peer and the processes it started (own session)
+            except OSError:
+                proc.terminate()
+        for proc in self.procs:
             try:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                proc.kill()
-        shutil.rmtree(work, ignore_errors=True)
+                os.killpg(proc.pid, signal.SIGKILL)
 
-    summary = summarize(results, args.concurrency)
+
+def variants(servers: Servers, name: str, x: np.ndarray, feed: str, out: str, session) -> dict[str, tuple]:
+    """label -> (caller factory, decode kind, server pid) for one model and input."""
+    found: dict[str, tuple] = {"in-process ORT": (lambda: lambda: session.run([out], {feed: x})[0], "array", None)}
+    if "modelps" in servers.ports:
+        port, grpc_port = servers.ports["modelps"]
+        pid = servers.pids["modelps"]
+        path = f"/v2/models/{name}/infer"
+        found["modelps HTTP binary"] = (http_caller(port, path, *v2_binary(x, feed, out)), "v2", pid)
+        found["modelps HTTP JSON"] = (http_caller(port, path, *v2_json(x, feed, out)), "v2", pid)
+        found["modelps gRPC"] = (grpc_caller(grpc_port, grpc_request(name, x, feed, out)), "grpc", pid)
+    if "fastapi" in servers.ports:
+        headers = {"Content-Type": "application/octet-stream"}
+        caller = http_caller(servers.ports["fastapi"][0], f"/infer/{name}", x.tobytes(), headers)
+        found["FastAPI + thread pool"] = (caller, "raw", servers.pids["fastapi"])
+    for label, peer in (("MLServer gRPC", "mlserver"), ("Triton gRPC", "triton")):
+        if peer in servers.ports:
+            caller = grpc_caller(servers.ports[peer][1], grpc_request(name, x, feed, out))
+            found[label] = (caller, "grpc", servers.pids[peer])
+    return found
+
+
+# ---------------------------------------------------------------------------------------------- main
+def main() -> int:
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM also stops the servers
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--duration", type=float, default=3.0, help="seconds per measurement (x2 for batch 8, x2 for ResNet-50)"
+    )
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 4, 8, 16])
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--models", nargs="+", default=list(ZOO), choices=list(ZOO))
+    parser.add_argument("--only", nargs="*", help="run only these variants (and in-process)")
+    parser.add_argument("--mlserver-venv", type=Path, default=Path("/tmp/bench-venv"))
+    parser.add_argument("--pytriton-venv", type=Path, default=Path("/tmp/pytriton"))
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "serving.json")
+    parser.add_argument("--overhead-only", action="store_true", help="p50 overhead per request on a tiny model")
+    parser.add_argument("--pool", type=Path, nargs="+", help="pool earlier runs' JSONs into --out (no measuring)")
+    args = parser.parse_args()
+    if args.overhead_only:
+        return overhead(args)
+    if args.pool:
+        return pool(args.pool, args.out)
+    import onnxruntime as ort
+
+    models = {name: zoo_model(name) for name in args.models}
+    work = Path(tempfile.mkdtemp(prefix="modelps-bench-"))
+    servers = Servers(models, args, work)
+    results: dict = {}
+    max_diff: dict = {}
+    try:
+        for note in servers.notes:
+            print("#", note, flush=True)
+        for name, path in models.items():
+            session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            feed, out = session.get_inputs()[0], session.get_outputs()[0].name
+            for batch in args.batches:
+                x = np.random.default_rng(batch).standard_normal((batch, *feed.shape[1:])).astype(np.float32)
+                expected = session.run([out], {feed.name: x})[0]
+                found = variants(servers, name, x, feed.name, out, session)
+                if args.only:
+                    found = {k: v for k, v in found.items() if k in args.only or k == "in-process ORT"}
+                for label, (make, kind, _) in list(found.items())[1:]:
+                    try:
+                        max_diff[f"{name} b{batch} {label}"] = check(make, kind, expected)
+                    except Exception as exc:
+                        servers.notes.append(f"{label} on {name} batch {batch} failed: {exc}")
+                        print("#", servers.notes[-1], flush=True)
+                        del found[label]
+                measure(results, found, name, batch, args)
+    finally:
+        servers.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    summary = summarize(results)
+    meta = {"cpus": os.cpu_count(), "duration": args.duration, "repeats": args.repeats, "clients": args.clients,
+            "models": {k: v.name for k, v in models.items()}, "max_abs_diff": max_diff,
+            "notes": servers.notes}  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"cpus": os.cpu_count(), "duration": args.duration, "repeats": args.repeats, "model": model.name,
-            "input_shape": shape, "io": IO, "max_abs_diff": max_diff, "notes": notes}  # fmt: skip
-    args.out.write_text(json.dumps({"meta": meta, "summary": summary}, indent=2))
-    print(table(summary, args.concurrency))
+    args.out.write_text(json.dumps({"meta": meta, "summary": summary}, indent=1))
+    print(table(summary, args.clients))
     return 0
 
 
+def measure(results: dict, found: dict[str, tuple], name: str, batch: int, args: argparse.Namespace) -> None:
+    labels = list(found)
+    weight = (2 if batch > 1 else 1) * (2 if name == "resnet50" else 1)  # slow points get longer windows
+    for clients in args.clients:
+        key = f"{name} batch {batch}"
+        for repeat in range(args.repeats):
+            shift = (repeat + clients) % len(labels)
+            for label in labels[shift:] + labels[:shift]:  # rotate the order
+                make, _, pid = found[label]
+                r = run_load(make, clients, args.duration * weight, pid)
+                results.setdefault(key, {}).setdefault(label, {}).setdefault(str(clients), []).append(r)
+                print(f"# {key} clients {clients:2d} {label:24s} {r['rps'] * batch:8.1f} samples/s "
+                      f"(load {r['loadavg']:.1f}, {r['errors']} dropped)", flush=True)  # fmt: skip
+
+
+def summarize(results: dict) -> dict:
+    summary: dict = {}
+    for key, by_label in results.items():
+        summary[key] = {}
+        for label, by_clients in by_label.items():
+            summary[key][label] = {}
+            for clients, runs in by_clients.items():
+                lat = np.array([x for r in runs for x in r["latencies"]]) * 1e3
+                base = statistics.median(r["rps"] for r in by_label["in-process ORT"][clients])
+                rps = statistics.median(r["rps"] for r in runs)
+                cpu = [r["server_cpu"] for r in runs if r["server_cpu"] is not None]
+                summary[key][label][clients] = {
+                    "rps": rps, "ratio": rps / base if base else None,
+                    "p50_ms": float(np.percentile(lat, 50)) if lat.size else None,
+                    "p99_ms": float(np.percentile(lat, 99)) if lat.size else None,
+                    "rps_runs": [round(r["rps"], 2) for r in runs], "errors": sum(r["errors"] for r in runs),
+                    "server_cpu": statistics.median(cpu) if cpu else None,
+                    "loadavg": [round(r["loadavg"], 1) for r in runs],
+                }  # fmt: skip
+    return summary
+
+
+def pool(paths: list[Path], out: Path) -> int:
+    """Pool runs: median req/s over every repeat of every run; p50 / p99 the median of the runs' values."""
+    runs = [json.loads(p.read_text()) for p in paths]
+    summary: dict = {}
+    for key, by_label in runs[0]["summary"].items():
+        summary[key] = {}
+        for label, by_clients in by_label.items():
+            summary[key][label] = {}
+            for c in by_clients:
+                cells = [r["summary"][key][label][c] for r in runs]
+                summary[key][label][c] = {
+                    "rps": statistics.median(x for cell in cells for x in cell["rps_runs"]),
+                    "p50_ms": statistics.median(cell["p50_ms"] for cell in cells),
+                    "p99_ms": statistics.median(cell["p99_ms"] for cell in cells),
+                    "rps_runs": [x for cell in cells for x in cell["rps_runs"]],
+                    "loadavg": [x for cell in cells for x in cell["loadavg"]],
+                }
+        for by_clients in summary[key].values():
+            for c, cell in by_clients.items():
+                cell["ratio"] = cell["rps"] / summary[key]["in-process ORT"][c]["rps"]
+    clients = runs[0]["meta"]["clients"]
+    meta = {"pooled_from": [p.name for p in paths], "clients": clients, "runs": [r["meta"] for r in runs]}
+    out.write_text(json.dumps({"meta": meta, "summary": summary}, indent=1))
+    print(table(summary, clients))
+    return 0
+
+
+def table(summary: dict, clients: list[int]) -> str:
+    lines = []
+    for key, by_label in summary.items():
+        lines += ["", f"**{key}** — req/s (x in-process), p50 / p99 ms", ""]
+        lines.append("| variant | " + " | ".join(f"{c} client{'s' * (c > 1)}" for c in clients) + " |")
+        lines.append("|---|" + "---|" * len(clients))
+        for label, by_clients in by_label.items():
+            cells = []
+            for c in clients:
+                s = by_clients.get(str(c))
+                cells.append(
+                    "—" if s is None else f"{s['rps']:.1f} ({s['ratio']:.2f}x), {s['p50_ms']:.1f} / {s['p99_ms']:.1f}"
+                )
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------- overhead
 def tiny_model(path: Path) -> Path:
-    """A small conv net (about 0.1 ms per run) to expose the server's own per-request cost."""
+    """A small conv net (about 0.1 ms per run) to expose each server's own per-request cost."""
     import onnx_ir as ir
 
     from modelps.io import save
 
-    rng = np.random.default_rng(0)
     text = (
         '<ir_version: 8, opset_import: ["" : 17]>\n'
         "tiny (float[N,3,32,32] x) => (float[N,8] y) {"
         " c = Conv <pads = [1, 1, 1, 1]> (x, K)  r = Relu(c)  g = GlobalAveragePool(r)  y = Flatten <axis = 1> (g) }"
     )
-    kernel = ir.tensor(rng.standard_normal((8, 3, 3, 3)).astype(np.float32), name="K")
-    model = ir.from_onnx_text(text, initializers=[kernel])
-    save(model, path)
+    kernel = ir.tensor(np.random.default_rng(0).standard_normal((8, 3, 3, 3)).astype(np.float32), name="K")
+    save(ir.from_onnx_text(text, initializers=[kernel]), path)
     return path
 
 
 def overhead(args: argparse.Namespace) -> int:
-    """Median per-request latency of a tiny model: in-process vs `modelps serve` (binary, JSON), 1 client."""
+    """Median p50 latency of a tiny model at 1 client: in-process vs modelps (binary, JSON, gRPC) and the wrapper."""
     import onnxruntime as ort
-
-    import serving
 
     work = Path(tempfile.mkdtemp(prefix="modelps-bench-"))
     model = tiny_model(work / "tiny.onnx")
-    serving.publish(model, work / "repo", "tiny")
-    x = np.random.default_rng(0).standard_normal((1, 3, 32, 32)).astype(np.float32)
-    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    proc, port = start_modelps(work / "repo", work / "modelps.log")
+    args.mlserver_venv = args.mlserver_venv if (args.mlserver_venv / "bin" / "python").exists() else Path("/none")
+    args.pytriton_venv = Path("/none")
+    servers = Servers({"tiny": model}, args, work)
     try:
-        variants = {"in-process ORT": ((lambda: lambda: session.run(["y"], {"x": x})), None)}
-        for label, encode in (("modelps binary", v2_binary), ("modelps JSON", v2_json)):
-            body, headers = encode(x)
-            variants[label] = (http_caller(port, "/v2/models/tiny/infer", body, headers), proc.pid)
-        p50: dict[str, list[float]] = {k: [] for k in variants}
-        for _ in range(args.repeats):
-            for name, (make_call, pid) in variants.items():
-                r = run_load(make_call, 1, 2.0, pid)
-                p50[name].append(float(np.percentile(r["latencies"], 50)) * 1e3)
+        x = np.random.default_rng(0).standard_normal((1, 3, 32, 32)).astype(np.float32)
+        session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+        found = variants(servers, "tiny", x, "x", "y", session)
+        found.pop("MLServer gRPC", None)
+        p50: dict[str, list[float]] = {k: [] for k in found}
+        for _ in range(args.repeats * 2):
+            for label, (make, _, pid) in found.items():
+                r = run_load(make, 1, 2.0, pid)
+                p50[label].append(float(np.percentile(r["latencies"], 50)) * 1e3)
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        servers.stop()
         shutil.rmtree(work, ignore_errors=True)
     base = statistics.median(p50["in-process ORT"])
     print("| tiny model, 1 client | p50 ms (median of repeats) | overhead over in-process ms |")
     print("|---|---|---|")
-    for name, values in p50.items():
-        print(f"| {name} | {statistics.median(values):.3f} | {statistics.median(values) - base:.3f} |")
+    for label, values in p50.items():
+        print(f"| {label} | {statistics.median(values):.3f} | {statistics.median(values) - base:.3f} |")
     return 0
-
-
-def summarize(results: dict[str, dict[int, list[dict]]], concurrency: list[int]) -> dict[str, dict[str, dict]]:
-    summary: dict[str, dict[str, dict]] = {}
-    for name, by_c in results.items():
-        summary[name] = {}
-        for c in concurrency:
-            runs = by_c[c]
-            lat = np.array([x for r in runs for x in r["latencies"]]) * 1e3
-            summary[name][str(c)] = {
-                "rps": statistics.median(r["rps"] for r in runs),
-                "p50_ms": float(np.percentile(lat, 50)),
-                "p99_ms": float(np.percentile(lat, 99)),
-                "client_cpu": statistics.median(r["client_cpu"] for r in runs),
-                "server_cpu": statistics.median(r["server_cpu"] for r in runs)
-                if runs[0]["server_cpu"] is not None
-                else None,
-                "rps_runs": [round(r["rps"], 2) for r in runs],
-                "errors": sum(r["errors"] for r in runs),
-                "loadavg": [round(r["loadavg"], 1) for r in runs],
-            }
-    base = summary["in-process ORT"]
-    for name in summary:
-        for c in concurrency:
-            summary[name][str(c)]["ratio"] = summary[name][str(c)]["rps"] / base[str(c)]["rps"]
-    return summary
-
-
-def table(summary: dict[str, dict[str, dict]], concurrency: list[int]) -> str:
-    head = "| variant | " + " | ".join(
-        f"{c} client{'s' if c > 1 else ''}: req/s (x in-proc), p50 / p99 ms" for c in concurrency
-    )
-    lines = [head + " |", "|---|" + "---|" * len(concurrency)]
-    for name, by_c in summary.items():
-        cells = []
-        for c in concurrency:
-            s = by_c[str(c)]
-            cells.append(f"{s['rps']:.1f} ({s['ratio']:.2f}x), {s['p50_ms']:.1f} / {s['p99_ms']:.1f}")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines.append("")
-    lines.append("| variant | " + " | ".join(f"client CPU / server CPU at {c} (cores)" for c in concurrency) + " |")
-    lines.append("|---|" + "---|" * len(concurrency))
-    for name, by_c in summary.items():
-        cells = []
-        for c in concurrency:
-            s = by_c[str(c)]
-            server = f"{s['server_cpu']:.2f}" if s["server_cpu"] is not None else "-"
-            cells.append(f"{s['client_cpu']:.2f} / {server}")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

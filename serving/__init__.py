@@ -1,15 +1,16 @@
-"""Build models for serving backends, publish them to a Triton-layout repository, serve them over HTTP.
+"""Build models for serving backends, publish them to a Triton-layout repository, serve them over HTTP and gRPC.
 
 The public API::
 
     import serving
     serving.build("model.onnx", "model.opt.onnx", backend="ort-cpu")
     serving.publish("model.opt.onnx", "repo", "resnet")            # repo/resnet/1/model.onnx
-    with serving.start_background("repo") as server:               # port 0: a free port
+    with serving.start_background("repo", grpc_port=0) as server:  # free ports: server.url, server.grpc_url
         outputs = serving.infer(server.url, "resnet", {"x": x})
 
-The server speaks the KServe v2 / Open Inference Protocol (JSON and binary tensors), so Triton's
-``tritonclient`` works against it unchanged, and the repository can be served by Triton itself.
+The server speaks the KServe v2 / Open Inference Protocol over HTTP (JSON and binary tensors) and
+gRPC (Triton's ``GRPCInferenceService``), so Triton's ``tritonclient.http`` and ``tritonclient.grpc``
+work against it unchanged, and the repository can be served by Triton itself.
 """
 
 from __future__ import annotations

@@ -48,7 +48,10 @@ class DynamicBatching:
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-    """What ModelPS needs to know to serve a model (read from or written to ``config.pbtxt``)."""
+    """What ModelPS needs to know to serve a model (read from or written to ``config.pbtxt``).
+
+    ``instance_count`` 0 means the config gives no count: the server picks (one instance per core on CPU).
+    """
 
     name: str
     platform: str
@@ -56,7 +59,7 @@ class ModelConfig:
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
     dynamic_batching: DynamicBatching | None = None
-    instance_count: int = 1
+    instance_count: int = 0
     instance_kind: str = "KIND_CPU"
     accelerator: str | None = None
     version_policy: tuple[str, tuple[int, ...]] = ("latest", (1,))
@@ -84,7 +87,8 @@ class ModelConfig:
             if self.dynamic_batching.max_queue_size:
                 block["default_queue_policy"] = {"max_queue_size": self.dynamic_batching.max_queue_size}
             out["dynamic_batching"] = block
-        out["instance_group"] = [{"count": self.instance_count, "kind": self.instance_kind}]
+        group: dict[str, Any] = {"count": self.instance_count} if self.instance_count else {}
+        out["instance_group"] = [group | {"kind": self.instance_kind}]
         if self.accelerator:
             out["optimization"] = {
                 "execution_accelerators": {"gpu_execution_accelerator": [{"name": self.accelerator}]}
@@ -122,7 +126,7 @@ class ModelConfig:
         if not inputs or not outputs:
             raise ConfigError(f"{where}: the config must list the model's inputs and outputs")
         groups = data.get("instance_group") or [{}]
-        count = sum(_int(g.get("count", 1), "instance_group count", where) for g in groups)
+        count = sum(_int(g.get("count", 0), "instance_group count", where) for g in groups)
         kind = groups[0].get("kind", "KIND_GPU" if platform == "tensorrt_plan" else "KIND_CPU")
         if kind == "KIND_AUTO":
             kind = "KIND_CPU"
@@ -145,7 +149,7 @@ class ModelConfig:
             inputs=inputs,
             outputs=outputs,
             dynamic_batching=batching,
-            instance_count=max(count, 1),
+            instance_count=max(count, 0),
             instance_kind=kind,
             accelerator=names[0] if names else None,
             version_policy=_version_policy(data.get("version_policy"), where),

@@ -41,6 +41,14 @@ class Metrics:
         self.http = Counter(
             "modelps_http_responses", "HTTP responses by route and status", ["route", "status"], registry=self.registry
         )
+        self.disconnects = Counter(
+            "modelps_client_disconnects", "HTTP requests whose client went away before the answer", ["route"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.grpc = Counter(
+            "modelps_grpc_responses", "gRPC responses by method and status code", ["method", "code"],
+            registry=self.registry,
+        )  # fmt: skip
         self.loaded = Gauge(
             "modelps_model_loaded", "1 when the model is loaded and ready", ["model"], registry=self.registry
         )

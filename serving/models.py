@@ -12,7 +12,7 @@ from serving.errors import ConfigError, ModelPSError
 from serving.metrics import Metrics
 from serving.protocol import ProtocolError
 from serving.repository import Repository
-from serving.runners import Runner, runners_for
+from serving.runners import Runner, runners_for, solo_runner_for
 from serving.scheduler import ModelWorker
 from serving.settings import ServerSettings
 
@@ -133,6 +133,10 @@ class ModelManager:
                 entries.append(entry)
         return entries
 
+    def loaded(self) -> dict[str, LoadedModel]:
+        """The models being served now, by name (a snapshot)."""
+        return dict(self._models)
+
     def is_loaded(self, name: str) -> bool:
         """Whether ``name`` is being served."""
         return name in self._models
@@ -158,12 +162,14 @@ class ModelManager:
             for version in self.repository.served_versions(name, config):
                 path = self.repository.model_path(name, version, config)
                 runners = runners_for(config, path, self.settings.ort)
+                solo = solo_runner_for(config, path, self.settings.ort)
+                every = [*runners, *([solo] if solo is not None else [])]
                 try:
-                    for runner in runners:
+                    for runner in every:
                         runner.activate()
                         _check_signature(config, runner, f"{name} version {version}")
                 except BaseException:
-                    for runner in runners:
+                    for runner in every:
                         runner.deactivate()
                     raise
                 queue = config.dynamic_batching.max_queue_size if config.dynamic_batching else 0
@@ -174,6 +180,7 @@ class ModelManager:
                     batching=config.dynamic_batching,
                     max_queue_size=queue or self.settings.max_queue_size,
                     observer=self.metrics.observer(name),
+                    solo=solo,
                 )
         except BaseException:
             for worker in workers.values():

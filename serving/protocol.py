@@ -18,7 +18,17 @@ import orjson
 from serving.config import ModelConfig, TensorSpec
 from serving.datatypes import to_numpy
 
-__all__ = ["InferRequest", "ProtocolError", "decode_request", "encode_response", "error_body"]
+__all__ = [
+    "InferRequest",
+    "ProtocolError",
+    "check_byte_size",
+    "check_input",
+    "decode_request",
+    "encode_response",
+    "error_body",
+    "finish_request",
+    "requested_outputs",
+]
 
 
 class ProtocolError(Exception):
@@ -96,16 +106,59 @@ def decode_request(body: bytes, header_length: str | None, config: ModelConfig) 
         raise ProtocolError(
             400, f"the binary inputs declare {offset} bytes but the body carries {len(binary)} after the JSON header"
         )
-    missing = [name for name in specs if name not in inputs]
-    if missing:
-        raise ProtocolError(400, f"missing input(s) {missing} for model {config.name!r}")
-    batch = _check_batch(inputs, config)
     params = header.get("parameters") or {}
     if not isinstance(params, dict):
         raise ProtocolError(400, "'parameters' must be a JSON object")
-    outputs = _requested_outputs(header.get("outputs"), bool(params.get("binary_data_output", False)), config)
+    outputs = requested_outputs(header.get("outputs"), bool(params.get("binary_data_output", False)), config)
     request_id = header.get("id")
-    return InferRequest(inputs, outputs, batch, None if request_id is None else str(request_id))
+    return finish_request(inputs, outputs, config, None if request_id is None else str(request_id))
+
+
+def check_input(name: str, datatype: Any, shape: Any, specs: dict[str, TensorSpec], config: ModelConfig) -> np.dtype:
+    """Check an input's name, datatype and shape against the model config; return its numpy dtype.
+
+    Raises:
+        ProtocolError: 400 naming the input and what is wrong with it.
+    """
+    spec = specs.get(name)
+    if spec is None:
+        raise ProtocolError(400, f"unknown input {name!r} for model {config.name!r}; inputs are {sorted(specs)}")
+    if datatype != spec.datatype:
+        raise ProtocolError(400, f"input {name!r}: datatype {datatype!r} does not match the model's {spec.datatype!r}")
+    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+        raise ProtocolError(400, f"input {name!r}: 'shape' must be a list of non-negative integers, not {shape!r}")
+    _check_shape(name, shape, spec, config)
+    return to_numpy(datatype)
+
+
+def check_byte_size(name: str, size: Any, shape: list[int], datatype: str, dtype: np.dtype, what: str) -> int:
+    """Check that ``size`` (``what``: where the client declared it) is the byte size of the shape.
+
+    Raises:
+        ProtocolError: 400 when the size is not a non-negative integer or does not match.
+    """
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise ProtocolError(400, f"input {name!r}: {what} must be a non-negative integer byte count, not {size!r}")
+    expected = math.prod(shape) * dtype.itemsize
+    if size != expected:
+        raise ProtocolError(
+            400, f"input {name!r}: {what} is {size} bytes but shape {shape} of {datatype} needs {expected}"
+        )
+    return size
+
+
+def finish_request(
+    inputs: dict[str, np.ndarray], outputs: list[tuple[str, bool]], config: ModelConfig, request_id: str | None
+) -> InferRequest:
+    """Check that every input is there and the batch sizes agree; return the request.
+
+    Raises:
+        ProtocolError: 400 for a missing input or a batch size the model cannot take.
+    """
+    missing = [t.name for t in config.inputs if t.name not in inputs]
+    if missing:
+        raise ProtocolError(400, f"missing input(s) {missing} for model {config.name!r}")
+    return InferRequest(inputs, outputs, _check_batch(inputs, config), request_id)
 
 
 def _decode_input(
@@ -114,27 +167,12 @@ def _decode_input(
     if not isinstance(item, dict) or not isinstance(item.get("name"), str):
         raise ProtocolError(400, "each input needs a 'name'")
     name = item["name"]
-    spec = specs.get(name)
-    if spec is None:
-        raise ProtocolError(400, f"unknown input {name!r} for model {config.name!r}; inputs are {sorted(specs)}")
-    datatype = item.get("datatype")
-    if datatype != spec.datatype:
-        raise ProtocolError(400, f"input {name!r}: datatype {datatype!r} does not match the model's {spec.datatype!r}")
-    shape = item.get("shape")
-    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
-        raise ProtocolError(400, f"input {name!r}: 'shape' must be a list of non-negative integers, not {shape!r}")
-    _check_shape(name, shape, spec, config)
-    dtype = to_numpy(datatype)
-    count = math.prod(shape)
+    datatype, shape = item.get("datatype"), item.get("shape")
+    dtype = check_input(name, datatype, shape, specs, config)
     params = item.get("parameters") or {}
     size = params.get("binary_data_size") if isinstance(params, dict) else None
     if size is not None:
-        expected = count * dtype.itemsize
-        if size != expected:
-            raise ProtocolError(
-                400,
-                f"input {name!r}: binary_data_size is {size} bytes but shape {shape} of {datatype} needs {expected}",
-            )
+        check_byte_size(name, size, shape, datatype, dtype, "binary_data_size")
         if offset + size > len(binary):
             raise ProtocolError(
                 400, f"input {name!r}: {size} bytes declared but only {len(binary) - offset} remain in the body"
@@ -148,6 +186,7 @@ def _decode_input(
         array = np.asarray(data, dtype=dtype)
     except (ValueError, TypeError, OverflowError) as exc:
         raise ProtocolError(400, f"input {name!r}: data cannot be read as {datatype} ({exc})") from None
+    count = math.prod(shape)
     if array.size != count:
         raise ProtocolError(400, f"input {name!r}: shape {shape} needs {count} values but 'data' has {array.size}")
     return array.reshape(shape), 0
@@ -171,7 +210,12 @@ def _check_batch(inputs: dict[str, np.ndarray], config: ModelConfig) -> int:
     return batch
 
 
-def _requested_outputs(raw: Any, binary_default: bool, config: ModelConfig) -> list[tuple[str, bool]]:
+def requested_outputs(raw: Any, binary_default: bool, config: ModelConfig) -> list[tuple[str, bool]]:
+    """Resolve the ``outputs`` list of a request (``None``: all) to ``(name, binary)`` pairs.
+
+    Raises:
+        ProtocolError: 400 for an unknown output name or a malformed list.
+    """
     names = [t.name for t in config.outputs]
     if raw is None:
         return [(name, binary_default) for name in names]

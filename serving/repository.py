@@ -117,7 +117,7 @@ def _make_config(
     dynamic_batching: bool,
     queue_delay_us: int | None,
     max_queue_size: int,
-    instances: int,
+    instances: int | None,
 ) -> ModelConfig:
     engine_limit = None
     if backend == "tensorrt":
@@ -155,7 +155,7 @@ def _make_config(
         inputs=tuple(TensorSpec(n, t, tuple(d[skip:])) for n, t, d in inputs),
         outputs=tuple(TensorSpec(n, t, tuple(d[skip:])) for n, t, d in outputs),
         dynamic_batching=batching,
-        instance_count=instances,
+        instance_count=instances if instances is not None else (1 if gpu else 0),
         instance_kind="KIND_GPU" if gpu else "KIND_CPU",
         accelerator="tensorrt" if backend == "ort-trt" else None,
     )
@@ -172,7 +172,7 @@ def publish(
     dynamic_batching: bool = True,
     queue_delay_us: int | None = None,
     max_queue_size: int = 0,
-    instances: int = 1,
+    instances: int | None = None,
 ) -> PublishResult:
     """Copy a model into ``repo/name/version/`` and (re)write ``repo/name/config.pbtxt``.
 
@@ -188,7 +188,8 @@ def publish(
         dynamic_batching: Merge concurrent requests (when ``max_batch_size > 0``).
         queue_delay_us: How long a request may wait for others; default 0 on CPU, 500 on GPU.
         max_queue_size: Queue bound (503 beyond it); 0 uses the server's default.
-        instances: Model instances (each its own session and executor thread).
+        instances: Model instances, each with its own executor thread (``None``: on CPU, no count in the
+            config, and the server runs one instance per core; on GPU, 1).
 
     Raises:
         RepositoryError: Bad name/version/backend, or the version already exists.
@@ -213,7 +214,7 @@ def publish(
     source = Path(model)
     if not source.is_file():
         raise RepositoryError(f"{source}: no such model file")
-    if instances < 1:
+    if instances is not None and instances < 1:
         raise RepositoryError(f"--instances must be at least 1, not {instances}")
     root = Path(repo)
     folder = root / name

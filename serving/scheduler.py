@@ -2,10 +2,19 @@
 
 The event loop only enqueues a request and awaits a future; model execution happens on the
 worker's own threads (one per model instance), so it never blocks the loop. With dynamic batching,
-a worker that picks up a request also takes every compatible request already queued (same input
-shapes apart from the batch dimension, same requested outputs) up to ``max_batch_size``, waiting
-up to ``max_queue_delay_us`` for more (0 on CPU: batch what is there, add no wait). The queue is
-bounded: a request beyond ``max_queue_size`` is refused (HTTP 503) instead of growing the queue.
+a worker that picks up a request also takes compatible requests already queued (same input shapes
+apart from the batch dimension, same requested outputs) up to ``max_batch_size``, waiting up to
+``max_queue_delay_us`` for more. With no delay (the CPU default) the batch adapts to the load: a
+worker takes its fair share of the backlog (the queue divided among the idle instances), so a
+burst is spread over every instance instead of running as one batch on one of them, and an idle
+server runs each request at once. A request that runs alone (no other in flight or queued) goes to
+the *solo* runner when there is one: a session using every core, where each instance uses fewer.
+The queue is bounded: a request beyond ``max_queue_size`` is refused (HTTP 503) instead of growing.
+
+One exception to "never on the loop": a model whose lone requests take under ``INLINE_SECONDS``
+(measured, a moving average) runs a request that arrives at an idle worker on the event loop thread
+itself. Handing such a request to a thread and back costs more than running it (two thread wake-ups,
+each a scheduler round trip on a busy machine), and it blocks the loop for less than that.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ import asyncio
 import collections
 import dataclasses
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -24,10 +34,14 @@ import numpy as np
 from serving.config import DynamicBatching
 from serving.protocol import InferRequest, ProtocolError
 from serving.runners.base import InvalidInputError, Runner
+from serving.stats import ModelStats
 
 __all__ = ["BatchObserver", "ModelWorker"]
 
 logger = logging.getLogger(__name__)
+
+INLINE_SECONDS = 0.001
+"""Lone requests of a model faster than this (moving average) run on the event loop when the worker is idle."""
 
 BatchObserver = Callable[[int, float, list[float]], None]
 """Called after each execution with (batch size, compute seconds, queue seconds of each request)."""
@@ -39,6 +53,9 @@ class _Job:
     future: asyncio.Future[dict[str, np.ndarray]]
     loop: asyncio.AbstractEventLoop
     enqueued: float
+
+
+_Outcome = tuple[_Job, dict[str, np.ndarray], BaseException | None]
 
 
 def _resolve(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
@@ -67,6 +84,7 @@ class ModelWorker:
         batching: Dynamic batching settings, or ``None`` to run requests one by one.
         max_queue_size: Requests that may wait; more are refused with 503.
         observer: Receives batch statistics (for metrics).
+        solo: An active runner for requests that run alone (see the module docstring), or ``None``.
     """
 
     def __init__(
@@ -78,6 +96,7 @@ class ModelWorker:
         batching: DynamicBatching | None,
         max_queue_size: int,
         observer: BatchObserver | None = None,
+        solo: Runner | None = None,
     ) -> None:
         self.label = label
         self.runners = runners
@@ -85,6 +104,10 @@ class ModelWorker:
         self.delay = (batching.max_queue_delay_us / 1e6) if batching is not None else 0.0
         self.max_queue_size = max_queue_size
         self.observer = observer
+        self.stats = ModelStats()
+        self.solo = solo
+        self._busy = 0
+        self._lone_seconds = float("inf")  # moving average of a lone request's execution time
         self._queue: collections.deque[_Job] = collections.deque()
         self._cond = threading.Condition()
         self._stopping = False
@@ -110,8 +133,20 @@ class ModelWorker:
                 raise ProtocolError(
                     503, f"model {self.label}: the request queue is full ({self.max_queue_size} waiting); retry later"
                 )
-            self._queue.append(job)
-            self._cond.notify()
+            inline = not self._queue and self._busy == 0 and self._lone_seconds < INLINE_SECONDS
+            if inline:
+                self._busy += 1
+            else:
+                self._queue.append(job)
+                self._cond.notify()
+        if inline:
+            try:
+                outcomes = self._execute(self.solo or self.runners[0], [job])
+            finally:
+                with self._cond:
+                    self._busy -= 1
+            for done, result, error in outcomes:
+                _resolve(done.future, result, error)
         return job.future
 
     def queued(self) -> int:
@@ -126,45 +161,60 @@ class ModelWorker:
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join()
-        for runner in self.runners:
+        for runner in [*self.runners, *([self.solo] if self.solo is not None else [])]:
             runner.deactivate()
 
     def _serve(self, runner: Runner) -> None:
         while True:
-            batch = self._next_batch()
-            if batch is None:
+            taken = self._next_batch()
+            if taken is None:
                 return
+            batch, alone = taken
             try:
-                self._execute(runner, batch)
+                outcomes = self._execute(self.solo if alone and self.solo is not None else runner, batch, alone)
             except Exception as exc:  # keep the thread alive whatever happens
                 logger.exception("worker %s failed a batch", self.label)
                 error = ProtocolError(500, f"inference on model {self.label} failed: {type(exc).__name__}: {exc}")
-                for job in batch:
-                    _deliver(job, {}, error)
+                outcomes = [(job, {}, error) for job in batch]
+            with self._cond:  # idle again before the client hears back, so its next request sees an idle worker
+                self._busy -= 1
+            for job, result, error in outcomes:
+                _deliver(job, result, error)
 
-    def _next_batch(self) -> list[_Job] | None:
+    def _next_batch(self) -> tuple[list[_Job], bool] | None:
+        """Wait for work; return the batch to run and whether it runs alone (nothing else in flight)."""
         with self._cond:
             while not self._queue:
                 if self._stopping:
                     return None
                 self._cond.wait()
             first = self._queue.popleft()
+            self._busy += 1
             batch = [first]
-            if self.max_batch_size <= first.request.batch:
-                return batch
-            key = first.request.batch_key()
-            total = first.request.batch
-            deadline = first.enqueued + self.delay
-            while True:
-                total = self._take_compatible(batch, key, total)
-                remaining = deadline - time.perf_counter()
-                if total >= self.max_batch_size or remaining <= 0 or self._stopping:
-                    return batch
-                self._cond.wait(remaining)
+            if self.max_batch_size > first.request.batch:
+                self._gather(batch)
+            return batch, self._busy == 1 and not self._queue
 
-    def _take_compatible(self, batch: list[_Job], key: tuple[Any, ...], total: int) -> int:
+    def _gather(self, batch: list[_Job]) -> None:
+        first = batch[0]
+        key = first.request.batch_key()
+        total = first.request.batch
+        if self.delay <= 0:  # no waiting: this worker's fair share of the backlog
+            idle = len(self._threads) - self._busy + 1
+            self._take_compatible(batch, key, total, math.ceil((len(self._queue) + 1) / idle))
+            return
+        deadline = first.enqueued + self.delay
+        while True:
+            total = self._take_compatible(batch, key, total, len(self._queue) + len(batch))
+            remaining = deadline - time.perf_counter()
+            if total >= self.max_batch_size or remaining <= 0 or self._stopping:
+                return
+            self._cond.wait(remaining)
+
+    def _take_compatible(self, batch: list[_Job], key: tuple[Any, ...], total: int, requests: int) -> int:
+        """Move queued jobs that fit the batch into it, up to ``requests`` jobs in the batch; return its samples."""
         kept: collections.deque[_Job] = collections.deque()
-        while self._queue:
+        while self._queue and len(batch) < requests:
             job = self._queue.popleft()
             size = job.request.batch
             if total + size <= self.max_batch_size and job.request.batch_key() == key:
@@ -175,31 +225,44 @@ class ModelWorker:
         self._queue.extendleft(reversed(kept))
         return total
 
-    def _execute(self, runner: Runner, batch: list[_Job]) -> None:
+    def _execute(self, runner: Runner, batch: list[_Job], alone: bool = True) -> list[_Outcome]:
+        """Run a batch; return each job with its outputs or error (delivered by the caller)."""
         started = time.perf_counter()
         waits = [started - job.enqueued for job in batch]
         names = [name for name, _ in batch[0].request.outputs]
         try:
-            if len(batch) == 1:
-                results = [runner.infer(batch[0].request.inputs, names)]
-            else:
-                results = self._run_merged(runner, batch, names)
+            results, phases = self._run_merged(runner, batch, names)
             errors: list[BaseException | None] = [None] * len(batch)
         except Exception as exc:  # isolate the failure: run each request alone
             if len(batch) > 1:
                 results, errors = self._run_each(runner, batch, names)
             else:
                 results, errors = [{}], [_as_protocol_error(exc, self.label)]
+            phases = (0.0, time.perf_counter() - started, 0.0)
         elapsed = time.perf_counter() - started
+        samples = sum(job.request.batch for job in batch)
+        if alone and len(batch) == 1:
+            previous = self._lone_seconds
+            self._lone_seconds = elapsed if previous == float("inf") else 0.8 * previous + 0.2 * elapsed
         if self.observer is not None:
-            self.observer(sum(job.request.batch for job in batch), elapsed, waits)
-        for job, result, error in zip(batch, results, errors, strict=True):
-            _deliver(job, result, error)
+            self.observer(samples, elapsed, waits)
+        if any(error is None for error in errors):
+            self.stats.record_execution(samples, [int(w * 1e9) for w in waits], tuple(int(p * 1e9) for p in phases))
+        return list(zip(batch, results, errors, strict=True))
 
-    def _run_merged(self, runner: Runner, batch: list[_Job], names: list[str]) -> list[dict[str, np.ndarray]]:
+    def _run_merged(
+        self, runner: Runner, batch: list[_Job], names: list[str]
+    ) -> tuple[list[dict[str, np.ndarray]], tuple[float, float, float]]:
+        """Run the batch as one execution; return the results and the input/infer/output seconds."""
+        t0 = time.perf_counter()
+        if len(batch) == 1:
+            outputs = runner.infer(batch[0].request.inputs, names)
+            return [outputs], (0.0, time.perf_counter() - t0, 0.0)
         first = batch[0].request.inputs
         feeds = {name: np.concatenate([job.request.inputs[name] for job in batch]) for name in first}
+        t1 = time.perf_counter()
         outputs = runner.infer(feeds, names)
+        t2 = time.perf_counter()
         total = sum(job.request.batch for job in batch)
         if any(out.ndim == 0 or out.shape[0] != total for out in outputs.values()):
             raise RuntimeError(f"model {self.label}: an output's first dimension is not the batch; cannot split")
@@ -208,7 +271,7 @@ class ModelWorker:
             end = start + job.request.batch
             results.append({name: out[start:end] for name, out in outputs.items()})
             start = end
-        return results
+        return results, (t1 - t0, t2 - t1, time.perf_counter() - t2)
 
     def _run_each(
         self, runner: Runner, batch: list[_Job], names: list[str]

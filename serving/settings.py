@@ -35,7 +35,8 @@ class ServerSettings:
     Attributes:
         repo: The model repository folder.
         host: Address to listen on (loopback by default).
-        port: TCP port (0 picks a free one).
+        port: TCP port of the HTTP API (0 picks a free one).
+        grpc_port: TCP port of the gRPC API (0 picks a free one; ``None``: no gRPC).
         api_key: Bearer token; required for load/unload, and for everything else when ``auth_inference``.
         auth_inference: Also require the key for inference and metadata.
         repository_api: Offer the load/unload endpoints at all.
@@ -48,6 +49,7 @@ class ServerSettings:
     repo: Path
     host: str = "127.0.0.1"
     port: int = 8000
+    grpc_port: int | None = 8001
     api_key: str | None = None
     auth_inference: bool = False
     repository_api: bool = True
@@ -75,3 +77,7 @@ class ServerSettings:
             raise ServingError(f"--max-queue-size must be at least 1, not {self.max_queue_size}")
         if not 0 <= self.port <= 65535:
             raise ServingError(f"--port {self.port} is not a TCP port")
+        if self.grpc_port is not None and not 0 <= self.grpc_port <= 65535:
+            raise ServingError(f"--grpc-port {self.grpc_port} is not a TCP port")
+        if self.grpc_port is not None and self.grpc_port == self.port != 0:
+            raise ServingError(f"--port and --grpc-port are both {self.port}; give gRPC its own port")

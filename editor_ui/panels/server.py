@@ -158,6 +158,8 @@ def start_server(port: int | None = None, *, wait_s: float = 60.0) -> Outcome:
             "127.0.0.1",
             "--port",
             str(port),
+            "--grpc-port",
+            "0",
             "--spin",
             "off",
             "--log-format",

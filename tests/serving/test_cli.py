@@ -3,12 +3,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tritonclient.grpc as grpcclient
 
 import serving
 from tests.serving._serving_models import convnet, mlp
@@ -49,6 +51,7 @@ def test_build_and_publish(models_dir: Path, tmp_path: Path) -> None:
             "modelps: error: refusing to listen on 0.0.0.0 without --api-key",
         ),
         (["serve", "--repo", "{t}/missing"], "the model repository folder does not exist"),
+        (["serve", "--repo", "{t}", "--port", "8123", "--grpc-port", "8123"], "give gRPC its own port"),
     ],
 )
 def test_errors_are_one_line(models_dir: Path, tmp_path: Path, args: list[str], error: str) -> None:
@@ -58,28 +61,47 @@ def test_errors_are_one_line(models_dir: Path, tmp_path: Path, args: list[str], 
     assert error in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @pytest.mark.slow
-def test_serve_runs_until_interrupted(models_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("grpc", [True, False])
+def test_serve_runs_until_interrupted(models_dir: Path, tmp_path: Path, grpc: bool) -> None:
     repo = tmp_path / "repo"
     serving.publish(mlp(models_dir / "m.onnx"), repo, "mlp")
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    grpc_port = _free_port() if grpc else 0
     proc = subprocess.Popen(
         [sys.executable, "-m", "modelps", "serve", "--repo", str(repo), "--port", "0", "--threads", "1",
-         "--spin", "off"],
+         "--spin", "off", "--grpc-port", str(grpc_port)],
         stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     try:
         assert proc.stderr is not None
-        url = None
+        url, grpc_url = None, None
         for line in proc.stderr:
             record = json.loads(line)
             assert {"time", "level", "logger", "message"} <= set(record)
+            if record["message"].startswith("gRPC "):
+                grpc_url = record["message"].rsplit(" at ", 1)[1]
             if record["message"].startswith("serving "):
                 url = record["message"].rsplit(" at ", 1)[1]
                 break
         assert url is not None
         x = np.ones((2, 4), np.float32)
         assert serving.infer(url, "mlp", {"x": x})["z"].tolist() == (2 * x).tolist()
+        if grpc:
+            assert grpc_url == f"127.0.0.1:{grpc_port}"
+            client = grpcclient.InferenceServerClient(grpc_url)
+            tensor = grpcclient.InferInput("x", [2, 4], "FP32")
+            tensor.set_data_from_numpy(x)
+            assert client.infer("mlp", [tensor]).as_numpy("z").tolist() == (2 * x).tolist()
+            client.close()
+        else:
+            assert grpc_url is None
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import serving
-from serving.config import DynamicBatching
+from serving import scheduler
+from serving.config import DynamicBatching, TensorSpec
 from serving.protocol import InferRequest, ProtocolError
 from serving.scheduler import ModelWorker
 from tests.serving._serving_models import convnet, mlp
@@ -117,3 +121,142 @@ def test_ort_instances_share_one_session(models_dir: Path, tmp_path: Path) -> No
     finally:
         worker.stop()
     assert not any(r.is_active for r in runners)
+
+
+class _Gated(serving.Runner):
+    """A runner that doubles its input once ``gate`` opens, recording which runner ran each batch."""
+
+    def __init__(self, tag: str, gate: threading.Event, log: list[tuple[str, int]]) -> None:
+        super().__init__()
+        self.tag, self.gate, self.log = tag, gate, log
+        self.threads: list[str] = []
+
+    def _activate(self) -> None:
+        pass
+
+    def _deactivate(self) -> None:
+        pass
+
+    @property
+    def inputs(self) -> list[TensorSpec]:
+        return [TensorSpec("x", "FP32", (-1, 4))]
+
+    @property
+    def outputs(self) -> list[TensorSpec]:
+        return [TensorSpec("y", "FP32", (-1, 4))]
+
+    def infer(self, feeds: Mapping[str, np.ndarray], output_names: Sequence[str]) -> dict[str, np.ndarray]:
+        self.log.append((self.tag, feeds["x"].shape[0]))
+        self.threads.append(threading.current_thread().name)
+        assert self.gate.wait(30)
+        return {"y": feeds["x"] * 2}
+
+
+def _gated_worker(instances: int, solo: bool) -> tuple[ModelWorker, threading.Event, list[tuple[str, int]]]:
+    gate, log = threading.Event(), []
+    runners = [_Gated(f"instance{i}", gate, log) for i in range(instances)]
+    return (
+        ModelWorker("m:1", runners, max_batch_size=8, batching=DynamicBatching(0, 0), max_queue_size=64,
+                    solo=_Gated("solo", gate, log) if solo else None),
+        gate,
+        log,
+    )  # fmt: skip
+
+
+def _wait_until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+
+
+def test_a_lone_request_runs_on_the_solo_runner(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scheduler, "INLINE_SECONDS", 0.0)  # never on the event loop: the gate would block it
+    worker, gate, log = _gated_worker(2, solo=True)
+    xs = [np.full((1, 4), i, np.float32) for i in range(3)]
+
+    async def go() -> list[dict[str, np.ndarray]]:
+        gate.set()
+        first = await worker.submit(_request(xs[0], ["y"]))  # idle server: alone
+        gate.clear()
+        held = worker.submit(_request(xs[1], ["y"]))  # alone again, held at the gate
+        await asyncio.to_thread(_wait_until, lambda: len(log) == 2)
+        second = worker.submit(_request(xs[2], ["y"]))  # one in flight: runs on an instance
+        await asyncio.to_thread(_wait_until, lambda: len(log) == 3)
+        gate.set()
+        return [first, *await asyncio.gather(held, second)]
+
+    try:
+        results = asyncio.run(go())
+    finally:
+        gate.set()
+        worker.stop()
+    assert [tag for tag, _ in log] == ["solo", "solo", log[2][0]] and log[2][0].startswith("instance")
+    assert [r["y"][0, 0] for r in results] == [0, 2, 4]
+
+
+def test_a_burst_is_shared_among_idle_instances(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scheduler, "INLINE_SECONDS", 0.0)
+    worker, gate, log = _gated_worker(3, solo=False)
+
+    async def go() -> list[dict[str, np.ndarray]]:
+        futures = [worker.submit(_request(np.zeros((1, 4), np.float32), ["y"]))]  # occupies one instance
+        await asyncio.to_thread(_wait_until, lambda: len(log) == 1)
+        with worker._cond:  # five requests arrive at once; the two idle instances split them
+            futures += [worker.submit(_request(np.full((1, 4), i, np.float32), ["y"])) for i in range(1, 6)]
+        await asyncio.to_thread(_wait_until, lambda: len(log) == 3)
+        gate.set()
+        return list(await asyncio.gather(*futures))
+
+    try:
+        results = asyncio.run(go())
+    finally:
+        gate.set()
+        worker.stop()
+    assert sorted(size for _, size in log) == [1, 2, 3]
+    assert [r["y"][0, 0] for r in results] == [0, 2, 4, 6, 8, 10]
+
+
+def test_cpu_instances_default_to_one_per_core(models_dir: Path, tmp_path: Path) -> None:
+    from serving.runners import available_cores, runners_for, solo_runner_for
+
+    config = serving.publish(mlp(models_dir / "m.onnx"), tmp_path, "m").config
+    assert config.instance_count == 0
+    assert "count" not in (tmp_path / "m" / "config.pbtxt").read_text()
+    path = tmp_path / "m" / "1" / "model.onnx"
+    runners = runners_for(config, path)
+    cores = available_cores()
+    assert len(runners) == cores
+    assert runners[0].loader.settings.intra_op_threads == 1  # type: ignore[attr-defined]
+    solo = solo_runner_for(config, path)
+    if cores > 1:
+        assert solo is not None and solo.loader.settings.intra_op_threads == cores  # type: ignore[attr-defined]
+    else:
+        assert solo is None
+    assert solo_runner_for(config, path, serving.OrtSettings(intra_op_threads=2)) is None  # explicit threads: as told
+    two = serving.publish(mlp(models_dir / "m.onnx"), tmp_path, "two", instances=2).config
+    assert len(runners_for(two, path)) == 2
+
+
+def test_fast_lone_requests_run_on_the_event_loop() -> None:
+    worker, gate, log = _gated_worker(2, solo=True)
+    gate.set()
+    solo = worker.solo
+    assert isinstance(solo, _Gated)
+
+    async def go() -> list[str]:
+        loop_thread = threading.current_thread().name
+        await worker.submit(_request(np.ones((1, 4), np.float32), ["y"]))  # measured on a worker thread first
+        for _ in range(3):
+            result = await worker.submit(_request(np.ones((1, 4), np.float32), ["y"]))
+            assert result["y"].tolist() == [[2, 2, 2, 2]]
+        both = await asyncio.gather(*[worker.submit(_request(np.ones((1, 4), np.float32), ["y"])) for _ in range(2)])
+        assert len(both) == 2
+        return [loop_thread]
+
+    try:
+        (loop_thread,) = asyncio.run(go())
+    finally:
+        worker.stop()
+    assert solo.threads[0] != loop_thread and solo.threads[1:4] == [loop_thread] * 3
+    assert worker.stats.to_json("m", 1)["inference_stats"]["success"]["count"] == 0  # counted by the API layer
