@@ -23,7 +23,7 @@ import onnx_ir as ir
 
 from modelps.errors import ModelPSError
 from modelps.names import node_key
-from modelps.validate import checkable_proto
+from modelps.validate import INFERENCE_ERRORS, checkable_proto
 
 __all__ = [
     "ModelSummary",
@@ -280,7 +280,7 @@ def shape_of(
             tensor_shape.dim.add(dim_value=dim)
     try:
         inferred = onnx.shape_inference.infer_shapes(proto, data_prop=True)
-    except (onnx.shape_inference.InferenceError, RuntimeError):
+    except INFERENCE_ERRORS:
         inferred = proto
     result: dict[str, tuple[int, ...]] = {}
     for info in [*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output]:

@@ -32,6 +32,7 @@ import onnx_ir as ir
 from modelps.errors import ValidationError, first_line
 
 __all__ = [
+    "INFERENCE_ERRORS",
     "Level",
     "check_full",
     "check_runtime",
@@ -49,6 +50,8 @@ logger = logging.getLogger(__name__)
 Level = Literal["none", "structure", "full", "runtime"]
 LEVELS: tuple[Level, ...] = ("none", "structure", "full", "runtime")
 _STUB = "__modelps_weight_stub__"
+INFERENCE_ERRORS = (onnx.shape_inference.InferenceError, RuntimeError, ValueError)
+"""What ONNX shape inference raises on a model it cannot infer (C++ errors surface as all three)."""
 _INLINE_LIMIT = 1024
 
 
@@ -223,7 +226,7 @@ def check_full(model: ir.Model, warnings: list[str] | None = None) -> onnx.Model
         raise ValidationError(f"onnx checker: {first_line(exc)}") from exc
     try:
         return onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True, data_prop=True)
-    except (onnx.shape_inference.InferenceError, RuntimeError) as exc:
+    except INFERENCE_ERRORS as exc:
         strict = exc
     if warnings is None:
         raise ValidationError(f"shape inference: {first_line(strict)}") from strict
@@ -235,7 +238,7 @@ def check_full(model: ir.Model, warnings: list[str] | None = None) -> onnx.Model
     for options in ({"strict_mode": True}, {}):
         try:
             return onnx.shape_inference.infer_shapes(proto, **options)
-        except (onnx.shape_inference.InferenceError, RuntimeError):
+        except INFERENCE_ERRORS:
             continue
     return proto
 
@@ -245,7 +248,7 @@ def infer_value_types(model: ir.Model) -> Types:
     proto = checkable_proto(model)
     try:
         inferred = onnx.shape_inference.infer_shapes(proto, data_prop=True)
-    except (onnx.shape_inference.InferenceError, RuntimeError) as exc:
+    except INFERENCE_ERRORS as exc:
         logger.debug("shape inference failed: %s", exc)
         return {}
     return types_from_proto(inferred)

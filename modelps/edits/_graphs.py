@@ -11,8 +11,8 @@ import onnx_ir as ir
 from modelps.errors import EditError
 from modelps.tape import Tape
 from modelps.validate import _STUB as STUB_NAME
+from modelps.validate import INFERENCE_ERRORS, infer_value_types, weightless_proto
 from modelps.validate import _stub_folder as stub_folder
-from modelps.validate import infer_value_types, weightless_proto
 
 __all__ = [
     "current_types",
@@ -102,7 +102,7 @@ def infer_types_of(model: ir.Model, names: set[str]) -> dict[str, tuple[ir.TypeP
         proto = weightless_proto(model, folder)
     try:
         inferred = onnx.shape_inference.infer_shapes(proto, data_prop=True)
-    except (onnx.shape_inference.InferenceError, RuntimeError):
+    except INFERENCE_ERRORS:
         return {}
     result: dict[str, tuple[ir.TypeProtocol, ir.Shape | None]] = {}
     for infos in (inferred.graph.value_info, inferred.graph.output, inferred.graph.input):

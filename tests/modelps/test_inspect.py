@@ -113,3 +113,13 @@ def test_shape_errors_are_specific() -> None:
     assert parse_shape("a:b:1,2") == ("a:b", (1, 2))
     with pytest.raises(ModelPSError, match="NAME:1x3x640x640"):
         parse_shape("x=1x2")
+
+
+def test_shape_inference_crash_leaves_flops_unknown() -> None:
+    # found by bench/fuzz.py: a Loop missing its inputs made ONNX shape inference raise ValueError
+    from tests.models import LOOP_MODEL
+
+    proto = ir.to_proto(model_from_text(LOOP_MODEL))
+    del proto.graph.node[1].input[1:]
+    summary = summarize(ir.from_proto(proto), dims={"N": 1})
+    assert summary.params == 0 and "node(s) of unknown output shape" not in summary.flops_note
