@@ -349,10 +349,8 @@ def _check_text(proto: onnx.ModelProto, path: Path) -> None:
     pending: list[Message] = [proto]
     while pending:
         message = pending.pop()
-        if isinstance(message, onnx.AttributeProto) and message.type not in _ATTRIBUTE_TYPES:
-            raise ModelLoadError(
-                f"{path}: not a valid ONNX model (attribute {message.name!r} has no valid type: {message.type})"
-            )
+        if isinstance(message, onnx.AttributeProto):
+            _check_attribute(message, path)
         for field, value in message.ListFields():
             if field.type == FieldDescriptor.TYPE_MESSAGE:
                 pending.extend(value if _repeated(field) else [value])
@@ -362,6 +360,24 @@ def _check_text(proto: onnx.ModelProto, path: Path) -> None:
                         raise ModelLoadError(
                             f"{path}: not a valid ONNX model (a {field.name} is not UTF-8 text: {bytes(text)[:40]!r})"
                         )
+
+
+_ATTRIBUTE_FIELDS = {
+    onnx.AttributeProto.TENSOR: "t",
+    onnx.AttributeProto.GRAPH: "g",
+    onnx.AttributeProto.SPARSE_TENSOR: "sparse_tensor",
+    onnx.AttributeProto.TYPE_PROTO: "tp",
+}
+
+
+def _check_attribute(attr: onnx.AttributeProto, path: Path) -> None:
+    """An attribute must have a known type and, for one-message types, carry that message."""
+    if attr.type not in _ATTRIBUTE_TYPES:
+        raise ModelLoadError(f"{path}: not a valid ONNX model (attribute {attr.name!r} has no valid type: {attr.type})")
+    field = _ATTRIBUTE_FIELDS.get(attr.type)
+    if field is not None and not attr.ref_attr_name and not attr.HasField(field):
+        kind = onnx.AttributeProto.AttributeType.Name(attr.type)
+        raise ModelLoadError(f"{path}: not a valid ONNX model (attribute {attr.name!r} is a {kind} without one)")
 
 
 def _repeated(field: FieldDescriptor) -> bool:

@@ -221,3 +221,15 @@ def test_tensors_of_undefined_type_are_refused_at_load(tmp_path: Path) -> None:
     path.write_bytes(proto.SerializeToString())
     with pytest.raises(ModelLoadError, match=r"attribute 'value' of node .*: not a valid tensor \(element type 0"):
         load(path)
+
+
+def test_tensor_attributes_without_a_tensor_are_refused_at_load(tmp_path: Path) -> None:
+    # found by bench/fuzz.py: a Constant whose TENSOR attribute carried no tensor crashed inspect
+    from tests.models import LOOP_MODEL, model_from_text
+
+    proto = ir.to_proto(model_from_text(LOOP_MODEL))
+    proto.graph.node[0].attribute[0].ClearField("t")
+    path = tmp_path / "bad.onnx"
+    path.write_bytes(proto.SerializeToString())
+    with pytest.raises(ModelLoadError, match="attribute 'value' is a TENSOR without one"):
+        load(path)
