@@ -143,10 +143,6 @@ def search(
             candidates += build(distinct(pruning.extra, candidates), always=0)
         if planner is not None:
             candidates += _finetune(candidates, goal, clock, build, notes, reserve)
-        if clock.cancelled():
-            notes.append(
-                f"cancelled after {clock.elapsed():.0f} s: recommending from the {len(candidates)} candidates built"
-            )
         measure_all(candidates, goal, inputs.held[0], threads, report, clock)
         baseline = candidates[0]
         if pruning is not None:
@@ -161,7 +157,10 @@ def search(
             cand.explanation = explain(cand, baseline, sensitivity, tables)
         mark_pareto(others)
         recommended, message, closest = _recommend_checked(base, others, baseline, goal, inputs, notes)
-    if clock.left() < 0:
+    cancelled = clock.cancelled()  # read once: a cancel may arrive during measurement
+    if cancelled:
+        notes.append(f"cancelled after {clock.elapsed():.0f} s: recommending from the {len(others)} candidates built")
+    elif clock.left() < 0:
         notes.append(f"the search took {clock.elapsed():.0f} s of its {goal.budget_s:.0f} s budget")
     return SearchResult(
         goal=goal,
@@ -175,7 +174,7 @@ def search(
         sensitivity=sensitivity,
         notes=notes,
         advice="" if recommended else _advice(closest, others, goal, inputs, planner is not None),
-        cancelled=clock.cancelled(),
+        cancelled=cancelled,
         baseline_metric=baseline.metric,
     )
 
