@@ -57,9 +57,26 @@ def _log(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+# The CLI, then its own peak RSS (VmHWM, kB) into argv[1]. Not ru_maxrss: Linux carries the forking
+# parent's resident size over exec into the child's, so a large parent inflates it.
+_PEAK = """
+import sys
+from modelps.cli import main
+path = sys.argv.pop(1)
+try:
+    code = main(sys.argv[1:])
+finally:
+    status = open("/proc/self/status").read()
+    open(path, "w").write(next(l.split()[1] for l in status.splitlines() if l.startswith("VmHWM")))
+sys.exit(code)
+"""
+
+
 def run_genie(model: Path, calib: Path, out: Path, args: list[str]) -> dict[str, Any]:
     """``modelps genie`` as a process of its own: its JSON, wall time and peak RSS."""
-    cmd = [sys.executable, "-m", "modelps", "genie", str(model), "--calib", str(calib), "--json", "-o", str(out), *args]
+    hwm = out.with_suffix(".hwm")
+    cmd = [sys.executable, "-c", _PEAK, str(hwm), "genie", str(model), "--calib", str(calib), "--json", "-o", str(out)]
+    cmd += args
     _log("  $ modelps genie " + " ".join(cmd[5:]))
     stdout, stderr = out.with_suffix(".json"), out.with_suffix(".log")
     start = time.monotonic()
@@ -68,7 +85,8 @@ def run_genie(model: Path, calib: Path, out: Path, args: list[str]) -> dict[str,
         _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.monotonic() - start
-    result: dict[str, Any] = {"wall_s": wall, "peak_rss_mb": usage.ru_maxrss / 1024, "exit": proc.returncode}
+    peak = float(hwm.read_text()) / 1024 if hwm.exists() else usage.ru_maxrss / 1024
+    result: dict[str, Any] = {"wall_s": wall, "peak_rss_mb": peak, "exit": proc.returncode}
     try:
         result["json"] = json.loads(stdout.read_text())
     except json.JSONDecodeError:

@@ -135,18 +135,23 @@ def activation_scores(
     This is the squared error each consumer's output would get from removing channel ``c`` alone
     (before any reconstruction), i.e. a measured reconstruction-error importance.
     """
-    from modelps.compress.reconstruct import capture
+    from modelps.compress.reconstruct import capture_chunks
 
     nodes = nodes_by_name(model.graph)
     wanted = {g.id for g in groups}
     uses = analysis.uses_of(wanted)
     names = list(dict.fromkeys(_name(nodes[u.node].inputs[0]) for u in uses))
-    acts = capture(model, feeds, names) if names else {}
+    sums: dict[str, np.ndarray] = {}
+    counts: dict[str, int] = {}
+    for acts in capture_chunks(model, feeds, names) if names else ():  # a few inputs' activations at a time
+        for name, x in acts.items():
+            rows = x.astype(np.float64).reshape(x.shape[0], x.shape[1], -1)
+            sums[name] = sums.get(name, 0.0) + (rows**2).sum(axis=(0, 2))
+            counts[name] = counts.get(name, 0) + rows.shape[0] * rows.shape[2]
     scores = {g.name: np.zeros(g.size) for g in groups}
     for use in uses:
         node = nodes[use.node]
-        x = acts[_name(node.inputs[0])]
-        energy_in = (x.astype(np.float64) ** 2).reshape(x.shape[0], x.shape[1], -1).mean(axis=(0, 2))
+        energy_in = sums[_name(node.inputs[0])] / counts[_name(node.inputs[0])]
         weight = const_array(node.inputs[1])
         assert weight is not None
         energy = energy_in * (_weight_rows(weight, use.axis) ** 2).sum(1)

@@ -19,7 +19,7 @@ A consumer without a bias gets one. Consumers using ``auto_pad`` other than ``NO
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import onnx_ir as ir
@@ -50,14 +50,23 @@ def expose(model: ir.Model, names: Sequence[str]) -> ir.Model:
 
 def capture(model: ir.Model, feeds: Sequence[Mapping[str, np.ndarray]], names: Sequence[str]) -> dict[str, np.ndarray]:
     """Run ``model`` on each feed and return the named tensors, concatenated along axis 0."""
+    parts = list(capture_chunks(model, feeds, names, chunk=max(len(feeds), 1)))
+    return {n: np.concatenate([p[n] for p in parts], axis=0) for n in names}
+
+
+def capture_chunks(
+    model: ir.Model, feeds: Sequence[Mapping[str, np.ndarray]], names: Sequence[str], chunk: int = 8
+) -> Iterator[dict[str, np.ndarray]]:
+    """:func:`capture`, ``chunk`` feeds at a time from one session: memory bounded by the chunk."""
     from modelps.runtime import session_for
 
     session = session_for(expose(model, names))
-    parts: dict[str, list[np.ndarray]] = {n: [] for n in names}
-    for feed in feeds:
-        for name, array in zip(names, session.run(list(names), dict(feed)), strict=True):
-            parts[name].append(array)
-    return {n: np.concatenate(p, axis=0) for n, p in parts.items()}
+    for start in range(0, len(feeds), chunk):
+        parts: dict[str, list[np.ndarray]] = {n: [] for n in names}
+        for feed in feeds[start : start + chunk]:
+            for name, array in zip(names, session.run(list(names), dict(feed)), strict=True):
+                parts[name].append(array)
+        yield {n: np.concatenate(p, axis=0) for n, p in parts.items()}
 
 
 def reconstruct(

@@ -77,6 +77,19 @@ def test_small_calibration_set_is_topped_up_and_said(dynamic: tuple[Path, Path])
     np.testing.assert_array_equal(inputs.held[0]["x"], given[:1])  # the user's own inputs come first
 
 
+def test_enough_given_inputs_are_held_out_of_calibration(dynamic: tuple[Path, Path], tmp_path: Path) -> None:
+    given = np.random.default_rng(3).normal(size=(28, 3, 48, 48)).astype(np.float32)
+    npz = tmp_path / "many.npz"
+    np.savez(npz, x=given)
+    inputs = prepare_inputs(Model.load(dynamic[0]).ir, Goal(calib=str(npz)))
+    assert inputs.source == str(npz) and len(inputs.calib) == 16 and len(inputs.held) == 32
+    np.testing.assert_array_equal(np.concatenate([f["x"] for f in inputs.calib]), given[:16])
+    np.testing.assert_array_equal(np.concatenate([f["x"] for f in inputs.held[:12]]), given[16:])
+    calibrated = {f["x"].tobytes() for f in inputs.calib}
+    assert not any(f["x"].tobytes() in calibrated or f["x"][..., ::-1].tobytes() in calibrated for f in inputs.held)
+    assert any("calibration on the first 16; held-out set of 32: the other 12" in note for note in inputs.notes)
+
+
 @pytest.mark.slow
 def test_mixed_precision_keeps_the_sensitive_layers_in_float(dynamic: tuple[Path, Path], tmp_path: Path) -> None:
     path = tmp_path / "outlier.onnx"
