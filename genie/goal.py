@@ -105,6 +105,11 @@ class Candidate:
         """The standard error of :attr:`score` over the held-out inputs (0 when unknown)."""
         return float(self.fidelity.get("centered_cosine_se", 0.0))
 
+    @property
+    def score_low(self) -> float:
+        """:attr:`score` less one standard error: what the floor is checked against."""
+        return self.score - self.score_se
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the CLI's ``candidates`` entries)."""
         return {

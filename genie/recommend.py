@@ -47,6 +47,11 @@ def failures(cand: Candidate, baseline: Candidate, goal: Goal) -> list[str]:
         out.append(
             f"fidelity: {cand.score:.4f} < {goal.min_fidelity:g} (short by {goal.min_fidelity - cand.score:.4f})"
         )
+    elif not cand.score_low >= goal.min_fidelity:  # the estimate is noisy: its lower bound must hold too
+        out.append(
+            f"fidelity: {cand.score:.4f} ± {cand.score_se:.4f} is not clearly >= {goal.min_fidelity:g} "
+            f"(estimate less one standard error {cand.score_low:.4f})"
+        )
     if goal.max_size_mb is not None and cand.size_bytes > goal.max_size_mb * 1e6:
         out.append(f"size: {cand.size_bytes / 1e6:.1f} MB > {goal.max_size_mb:g} MB")
     return out
@@ -62,9 +67,9 @@ def recommend(
     """Pick the candidate to recommend for ``goal``; return it, a message, and the closest others.
 
     Rules: a candidate is *eligible* when it is measured at least as fast as the original
-    (speed-up >= 1), reaches ``min_fidelity`` (or, with a task metric, loses at most
-    ``max_metric_drop`` of it) and fits ``max_size_mb``. With a target, the most faithful eligible
-    candidate meeting it is recommended (ties: the faster); if none meets it, nothing is
+    (speed-up >= 1), reaches ``min_fidelity`` with its estimate less one standard error (or, with
+    a task metric, loses at most ``max_metric_drop`` of it) and fits ``max_size_mb``. With a target,
+    the most faithful eligible candidate meeting it is recommended (ties: the faster); if none meets it, nothing is
     recommended and the fastest eligible candidates are named as the closest. Without a target,
     the fastest eligible candidate is recommended. The message says which constraint failed and
     by how much.

@@ -240,12 +240,12 @@ def _advice(closest, others, goal, inputs, pruned) -> str:  # type: ignore[no-un
         fastest_ok = closest[0] if closest else None
         if fastest_ok is not None:
             tips.append(f"the fastest candidate at the floor is {fastest_ok.name} ({fastest_ok.speedup:.2f}x)")
-    near = [c for c in others if np.isfinite(c.score) and goal.min_fidelity - 0.01 <= c.score < goal.min_fidelity]
+    near = [c for c in others if np.isfinite(c.score) and goal.min_fidelity - 0.01 <= c.score_low < goal.min_fidelity]
     if near:
         fast = max(near, key=lambda c: c.speedup)
         tips.append(
             f"{fast.name} reaches {fast.speedup:.2f}x at {fast.score:.4f}, just under the floor: "
-            f"--min-fidelity {math.floor(fast.score * 1000) / 1000:g} would accept it"
+            f"--min-fidelity {math.floor(fast.score_low * 1000) / 1000:g} would accept it"
         )
         if pruned and goal.finetune_steps != FINETUNE_STEPS:
             tips.append(f"fine-tuning could lift it: --finetune {FINETUNE_STEPS} --budget {int(goal.budget_s * 4)}")
