@@ -87,7 +87,7 @@ def build_candidates(
             continue
         if not free:
             durations.append(time.monotonic() - started)
-        path = store / f"{len(candidates):03d}.onnx"
+        path = _free_path(store)
         save(model, path)
         cand = Candidate(name=name, recipe=Recipe(tuple(edits), base_sha), size_bytes=path.stat().st_size)
         cand.quantized = bool(meta.get("quantized"))
@@ -99,6 +99,18 @@ def build_candidates(
         candidates.append(cand)
         report("build", index + 1, len(specs))
     return candidates
+
+
+def _free_path(store: Path) -> Path:
+    """A file name not yet used in ``store``.
+
+    The search builds in several batches into one folder: numbering each batch from 0 overwrote
+    the original's file with a later candidate, and every speed-up was then measured against it.
+    """
+    number = 0
+    while (store / f"{number:03d}.onnx").exists():
+        number += 1
+    return store / f"{number:03d}.onnx"
 
 
 def _key(edits: Sequence[Edit]) -> str:
