@@ -11,6 +11,12 @@ Tools:
            ``--max-trials`` trials) with an eval_fn = centered cosine vs FP32 outputs
            on the calibration samples.
 
+Install (a virtual environment of their own; both import packages they do not declare)::
+
+    python3 -m venv /tmp/peers-venv
+    /tmp/peers-venv/bin/pip install torch==2.13.0 olive-ai==0.13.0 onnx-neural-compressor==1.0 \
+        onnxruntime onnx requests prettytable scipy
+
 Calibration: ``--calib`` is an .npz with one array per model input, samples stacked on
 axis 0; each sample is fed with batch 1 (``arr[i:i+1]``).
 
