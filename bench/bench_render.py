@@ -49,7 +49,8 @@ def verdict(result: dict[str, Any]) -> dict[str, Any]:
         "best_baseline_speedup": best_speed,
         "recommended": rec,
         "recommended_speedup": rec_speed,
-        "at_least_as_fast": rec_meets and rec_speed >= _SAME_SPEED * best_speed,
+        "at_least_as_fast": (rec_meets and rec_speed >= _SAME_SPEED * best_speed)
+        or (rec is None and best_base == "original"),
         "strictly_better": rec_meets
         and rec_speed >= _SAME_SPEED * best_speed
         and (rec_speed > best_speed / _SAME_SPEED or _truer(genie.get(rec or ""), measured.get(best_base))),
@@ -72,6 +73,8 @@ def render(results: list[dict[str, Any]]) -> str:
         base = f"{v['best_baseline_at_floor']} {v['best_baseline_speedup']:.2f}x"
         rec = f"{v['recommended_speedup']:.2f}x @ {g.get('fidelity', 1.0):.4f}" if v["recommended"] else "none"
         word = "better" if v["strictly_better"] else "as fast" if v["at_least_as_fast"] else "**slower**"
+        if not v["recommended"] and v["best_baseline_at_floor"] == "original":
+            word = "as fast: nothing reaches 0.99 (keep the original)"
         if v["recommended"] and not v["rec_meets_floor"]:
             fid, est = g.get("fidelity", 0.0), g.get("search_fidelity", 0.0)
             word = f"**below 0.99 on the held-out inputs** ({fid:.4f}; {est:.4f} in the search)"
