@@ -168,9 +168,10 @@ def run_model(name: str, args: argparse.Namespace, folder: Path) -> dict[str, An
         _judge(setup, files, rows)
         return {"model": name, "origin": setup.origin, "metric": setup.metric, "calib_n": args.calib_n,
                 "eval_n": args.eval_n, "rows": rows}  # fmt: skip
-    run = run_genie(setup.original, setup.calib, folder / "genie.onnx", ["--budget", str(args.budget)])
-    _log(f"  genie: {run['wall_s']:.0f} s, peak RSS {run['peak_rss_mb']:.0f} MB")
-    _genie_variants(setup, "genie", run, files, folder, rows)
+    if not args.skip_main:
+        run = run_genie(setup.original, setup.calib, folder / "genie.onnx", ["--budget", str(args.budget)])
+        _log(f"  genie: {run['wall_s']:.0f} s, peak RSS {run['peak_rss_mb']:.0f} MB")
+        _genie_variants(setup, "genie", run, files, folder, rows)
     if name in args.defaults_vs_tuned:
         five = setup.npz(folder / "calib5.npz", 5)
         run = run_genie(setup.original, five, folder / "default.onnx", ["--target-speedup", "3.5"])
@@ -226,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--defaults-vs-tuned", default="", help="models to run the default and tuned invocations on")
     parser.add_argument("--tuned-budget", type=float, default=1500.0)
     parser.add_argument("--peers-python", default="", help="python of a venv with olive-ai / onnx-neural-compressor")
+    parser.add_argument("--skip-main", action="store_true", help="only the default and tuned genie runs")
     parser.add_argument("--no-genie", action="store_true", help="the baselines alone (a peers-only run)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "genie-baselines.json")
     args = parser.parse_args(argv)
