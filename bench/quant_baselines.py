@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from modelps.errors import first_line
+
 __all__ = ["ORT_METHODS", "ort_dynamic", "ort_static", "peer", "preprocess"]
 
 ORT_METHODS = ("MinMax", "Percentile", "Entropy")
@@ -29,8 +31,7 @@ Feeds = Sequence[dict[str, np.ndarray]]
 
 
 def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0] if text else ''}"[:300]
+    return f"{type(error).__name__}: {first_line(error, 1)}"[:300]
 
 
 def preprocess(src: Path, folder: Path) -> tuple[Path, str]:

@@ -21,7 +21,7 @@ from starlette.routing import Route
 from serving.api import InferenceService
 from serving.config import ModelConfig
 from serving.metrics import Metrics
-from serving.protocol import InferRequest, ProtocolError, decode_request, encode_response, error_body
+from serving.protocol import InferRequest, ProtocolError, decode_request, encode_response, error_body, json_object
 
 __all__ = ["create_app"]
 
@@ -69,13 +69,7 @@ class _Http:
         body = await self.read_body(request)
         if not body.strip():
             return {}
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise ProtocolError(400, f"the request is not valid JSON ({exc})") from None
-        if not isinstance(data, dict):
-            raise ProtocolError(400, "the request body must be a JSON object")
-        return data
+        return json_object(body, "the request body must be a JSON object")
 
     def _inference_auth(self, request: Request) -> None:
         self.service.authorize_inference(request.headers.get("authorization"))

@@ -19,6 +19,7 @@ from serving.config import ModelConfig, TensorSpec
 from serving.datatypes import to_numpy
 
 __all__ = [
+    "json_object",
     "InferRequest",
     "ProtocolError",
     "check_byte_size",
@@ -67,6 +68,17 @@ def error_body(message: str) -> bytes:
     return orjson.dumps({"error": message})
 
 
+def json_object(data: bytes | memoryview, not_object: str) -> dict[str, Any]:
+    """Parse a JSON object, or raise a 400 :class:`ProtocolError` (``not_object`` when it is not one)."""
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolError(400, f"the request is not valid JSON ({exc})") from None
+    if not isinstance(parsed, dict):
+        raise ProtocolError(400, not_object)
+    return parsed
+
+
 def decode_request(body: bytes, header_length: str | None, config: ModelConfig) -> InferRequest:
     """Parse and validate an inference request body against the model config.
 
@@ -86,12 +98,7 @@ def decode_request(body: bytes, header_length: str | None, config: ModelConfig) 
         header_bytes, binary = view[:size], view[size:]
     else:
         header_bytes, binary = view, view[:0]
-    try:
-        header = orjson.loads(header_bytes)
-    except orjson.JSONDecodeError as exc:
-        raise ProtocolError(400, f"the request is not valid JSON ({exc})") from None
-    if not isinstance(header, dict):
-        raise ProtocolError(400, "the request must be a JSON object with an 'inputs' list")
+    header = json_object(header_bytes, "the request must be a JSON object with an 'inputs' list")
     raw_inputs = header.get("inputs")
     if not isinstance(raw_inputs, list) or not raw_inputs:
         raise ProtocolError(400, "the request has no 'inputs' list")
