@@ -97,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     if args.calib_samples < 1:
         raise ModelPSError(f"--calib-samples must be at least 1, got {args.calib_samples}")
-    if args.calib not in ("samples", "random") and not Path(args.calib.removesuffix("+samples")).exists():
+    calib_path = Path(args.calib.removesuffix("+samples").removesuffix("+augmented"))
+    if args.calib not in ("samples", "random") and not calib_path.exists():
         raise ModelPSError(f"calibration source {args.calib!r}: no such file or folder")
     goal = Goal(
         backend=args.backend,
@@ -150,7 +151,7 @@ def _print_table(result: Any) -> None:
     _out(result.message)
     if result.recommended is not None:
         _out(f"recommended: {result.recommended.name}: {result.recommended.explanation}")
-    elif result.advice:
+    if result.advice:
         _out(f"what would help: {result.advice}")
     if result.predictor_error:
         err = result.predictor_error

@@ -150,6 +150,8 @@ class SearchResult:
     """When nothing met the goal: what would likely reach it (flags, budget), from the numbers measured."""
     cancelled: bool = False
     baseline_metric: float | None = None
+    target_met: bool = True
+    """False when the recommendation is only the closest to a speed target nothing reached (or nothing is)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the CLI's ``--json`` output)."""
@@ -164,6 +166,7 @@ class SearchResult:
             "notes": self.notes,
             "advice": self.advice,
             "cancelled": self.cancelled,
+            "target_met": self.target_met,
             "baseline_metric": self.baseline_metric,
             "goal": {k: v for k, v in dataclasses.asdict(self.goal).items() if k != "evaluate"},
         }

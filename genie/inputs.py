@@ -1,10 +1,11 @@
 """Calibration and held-out inputs, the shapes they fix, and a model's outputs on them.
 
 A fidelity estimate needs enough held-out inputs (``Goal.holdout_samples``, 32 by default). When a
-user gives a small ``.npz`` (5 images, say), the held-out set is the given inputs, their mirror
-images and bundled photos scaled to the given inputs' statistics; the calibration source becomes
-``<file>.npz+samples`` (the file topped up the same way, replayable from the recipe). Every such
-step is written to :attr:`Inputs.notes`.
+user gives a small ``.npz`` of images (5, say), the held-out set is the given inputs and random
+crops of them (:mod:`modelps.compress.augment`); the calibration source becomes
+``<file>.npz+augmented`` (the file topped up with other crops, replayable from the recipe). With at
+least ``calib_samples + 8`` inputs, those beyond ``calib_samples`` are held out instead, with crops of
+them. Every such step is written to :attr:`Inputs.notes`.
 
 Inputs with dynamic dimensions are measured at the calibration inputs' shape (or ``Goal.shapes``);
 :func:`size_variants` gives the same inputs at two other sizes, on which a candidate must still
@@ -21,7 +22,8 @@ import numpy as np
 import onnx_ir as ir
 
 from genie.goal import Goal
-from modelps.compress.calib import TOPPED_UP, load_calibration
+from modelps.compress.augment import augment_images
+from modelps.compress.calib import AUGMENTED, TOPPED_UP, load_calibration
 from modelps.edits import Edit
 from modelps.errors import ModelPSError
 from modelps.fidelity import fidelity
@@ -59,11 +61,13 @@ class Inputs:
     dynamic: dict[str, tuple[int, ...]]
     """Per input, the axes the model leaves dynamic (kept dynamic in every candidate)."""
     notes: list[str] = dataclasses.field(default_factory=list)
+    confirm: Feeds = dataclasses.field(default_factory=list)
+    """Inputs no candidate was chosen on: the pick's fidelity is confirmed on them (empty: not confirmed)."""
 
     @property
     def input_shapes(self) -> dict[str, list[int]]:
         """The shapes generated calibration sources need (``input_shapes`` of the edits), else {}."""
-        if not self.dynamic or self.source.endswith(".npz") or self.source.endswith(TOPPED_UP):
+        if not self.dynamic or self.source.endswith(".npz") or self.source.endswith((TOPPED_UP, AUGMENTED)):
             return {}
         return {name: list(self.shapes[name]) for name in self.dynamic}
 
@@ -87,28 +91,29 @@ def prepare_inputs(model: ir.Model, goal: Goal) -> Inputs:
     notes: list[str] = []
     source = goal.calib
     need = goal.calib_samples + goal.holdout_samples
-    if source.endswith(".npz"):
-        given = load_calibration(model, source, count=need, seed=goal.seed)
+    if source.endswith(".npz") or (source not in ("samples", "random") and Path(source).is_dir()):
+        shapes = dict(goal.shapes) if not source.endswith(".npz") else None
+        given = load_calibration(model, source, count=need + CONFIRM_SAMPLES, seed=goal.seed, shapes=shapes)
         _check_given_shapes(given, goal.shapes)
         if len(given) >= need:
-            calib, held = given[: goal.calib_samples], given[goal.calib_samples :]
+            calib, held = given[: goal.calib_samples], given[goal.calib_samples : need]
+            confirm = _topped(given[need:], held, goal.seed + 2000)
         else:
-            calib, held, source = _small_set(model, source, given, goal, notes)
+            calib, held, confirm, source = _small_set(model, source, given, goal, notes)
     else:
-        if source not in ("samples", "random") and not Path(source).is_dir():
+        if source not in ("samples", "random"):
             raise ModelPSError(f"calibration source {source!r}: not 'samples', 'random', an .npz or a folder")
         shapes = dict(goal.shapes)
         calib = load_calibration(model, source, count=goal.calib_samples, seed=goal.seed, shapes=shapes)
         held = load_calibration(model, source, count=goal.holdout_samples, seed=goal.seed + 1000, shapes=shapes)
-        if len(held) < goal.holdout_samples and len(calib) > 1:
-            held = _augmented(held, goal.holdout_samples)
+        confirm = load_calibration(model, source, count=CONFIRM_SAMPLES, seed=goal.seed + 2000, shapes=shapes)
     shapes = {name: tuple(int(d) for d in array.shape) for name, array in held[0].items()}
     if dynamic:
         told = ", ".join(f"{n} {'x'.join(map(str, shapes[n]))}" for n in dynamic)
         notes.insert(0, f"dynamic inputs measured at {told} (the recommended model keeps them dynamic)")
     if len(held) < 2:
         notes.append("one held-out input: fidelity is the raw cosine of one sample, its error unknown")
-    return Inputs(calib, held, source, shapes, dynamic, notes)
+    return Inputs(calib, held, source, shapes, dynamic, notes, confirm)
 
 
 def _check_given_shapes(feeds: Feeds, shapes: Mapping[str, tuple[int, ...]]) -> None:
@@ -128,51 +133,64 @@ def _is_image_model(feeds: Feeds) -> bool:
     return array.ndim == 4 and array.shape[1] in (1, 3) and np.issubdtype(array.dtype, np.floating)
 
 
+CONFIRM_SAMPLES = 16
+"""Inputs the pick's fidelity is confirmed on, apart from those it was chosen on."""
 MIN_OWN_HELD = 8
 """Given inputs kept out of calibration, when there are that many beyond ``calib_samples``: judging
 on the inputs INT8 ranges and pruning reconstructions were fitted to overrates them (on the ReID demo
 a candidate judged 0.99 scored 0.9875 on other images)."""
 
 
-def _small_set(model: ir.Model, source: str, given: Feeds, goal: Goal, notes: list[str]) -> tuple[Feeds, Feeds, str]:
-    """Calibration and held-out sets from fewer inputs than the search needs."""
+def _small_set(
+    model: ir.Model, source: str, given: Feeds, goal: Goal, notes: list[str]
+) -> tuple[Feeds, Feeds, Feeds, str]:
+    """Calibration, held-out and confirmation sets (and the calibration source) from fewer inputs than needed."""
     n = len(given)
     if not _is_image_model(given):
         notes.append(
             f"{n} calibration input(s) given and they cannot be augmented (not a single image input): "
             "they serve as both calibration and held-out inputs"
         )
-        return given, given, source
-    topped = source + TOPPED_UP
+        return given, given, [], source
     if n >= goal.calib_samples + MIN_OWN_HELD:  # enough to judge on inputs the candidates were not fitted to
         calib, own = given[: goal.calib_samples], given[goal.calib_samples :]
-        extra = load_calibration(model, topped, count=n + goal.holdout_samples, seed=goal.seed + 1000)[n:]
-        held = (own + [{k: v[..., ::-1].copy() for k, v in f.items()} for f in own] + extra)[: goal.holdout_samples]
+        split = len(own) // 2 if len(own) >= 2 * MIN_OWN_HELD else len(own)
+        own, rest = own[:split], own[split:]
+        held = own + _crops(own, goal.holdout_samples - len(own), goal.seed + 1000)
+        confirmed = f"; the pick confirmed on the last {len(rest)}" if rest else ""
         notes.append(
             f"{n} calibration input(s) given: calibration on the first {len(calib)}; held-out set of {len(held)}: "
-            f"the other {len(own)}, their mirror images and bundled photos"
+            f"the next {len(own)} and crops of them{confirmed}"
         )
-        return calib, held, source
-    calib = load_calibration(model, topped, count=max(goal.calib_samples, n), seed=goal.seed)
-    extra = load_calibration(model, topped, count=n + goal.holdout_samples, seed=goal.seed + 1000)[n:]
-    mirrored = [{k: v[..., ::-1].copy() for k, v in feed.items()} for feed in given]
-    held = (given + mirrored + extra)[: goal.holdout_samples]
-    topped_up = (
-        f"topped up to {len(calib)} with bundled photos scaled to their statistics" if len(calib) > n else "all of them"
-    )
+        return calib, held, _topped(rest, own, goal.seed + 2000), source
+    augmented = source + AUGMENTED
+    calib = load_calibration(model, augmented, count=max(goal.calib_samples, n), seed=goal.seed)
+    held = (given + _crops(given, goal.holdout_samples - n, goal.seed + 1000))[: goal.holdout_samples]
+    topped_up = f"topped up to {len(calib)} with crops of them" if len(calib) > n else "all of them"
     notes.append(
-        f"{n} calibration input(s) given: calibration on {topped_up} ({topped}); held-out set of {len(held)}: "
-        "the given inputs, their mirror images and bundled photos"
+        f"{n} calibration input(s) given: calibration on {topped_up} ({augmented}); held-out set of {len(held)}: "
+        "the given inputs and other crops of them (few inputs: the estimate may be optimistic on new data)"
     )
-    return calib, held, topped
+    return calib, held, _crops(given, CONFIRM_SAMPLES, goal.seed + 2000), augmented
 
 
-def _augmented(feeds: Feeds, count: int) -> Feeds:
-    """Mirror images of image inputs, to reach ``count`` held-out inputs."""
-    if not _is_image_model(feeds):
-        return feeds
-    mirrored = [{k: v[..., ::-1].copy() for k, v in feed.items()} for feed in feeds]
-    return (feeds + mirrored)[:count]
+def _topped(own: Feeds, fallback: Feeds, seed: int) -> Feeds:
+    """A confirmation set: ``own`` topped up with crops of it to ``CONFIRM_SAMPLES`` (of ``fallback`` if too few)."""
+    if len(own) >= CONFIRM_SAMPLES:
+        return own[:CONFIRM_SAMPLES]
+    if not _is_image_model(fallback):
+        return own if len(own) >= MIN_OWN_HELD else []
+    if len(own) < MIN_OWN_HELD:
+        return _crops(fallback, CONFIRM_SAMPLES, seed)
+    return own + _crops(own, CONFIRM_SAMPLES - len(own), seed)
+
+
+def _crops(feeds: Feeds, count: int, seed: int) -> Feeds:
+    """``count`` augmented copies of single-image ``feeds`` (:func:`modelps.compress.augment.augment_images`)."""
+    if count <= 0:
+        return []
+    name = next(iter(feeds[0]))
+    return [{name: array} for array in augment_images([feed[name] for feed in feeds], count, seed)]
 
 
 def outputs_of(model: ir.Model, feeds: Sequence[Mapping[str, np.ndarray]]) -> Outputs:

@@ -8,7 +8,7 @@ import numpy as np
 
 from genie.goal import Candidate, Goal
 
-__all__ = ["failures", "mark_pareto", "pareto_front", "recommend"]
+__all__ = ["failures", "mark_pareto", "pareto_front", "recommend", "target_met"]
 
 
 def mark_pareto(candidates: Sequence[Candidate]) -> None:
@@ -69,8 +69,9 @@ def recommend(
     Rules: a candidate is *eligible* when it is measured at least as fast as the original
     (speed-up >= 1), reaches ``min_fidelity`` with its estimate less one standard error (or, with
     a task metric, loses at most ``max_metric_drop`` of it) and fits ``max_size_mb``. With a target,
-    the most faithful eligible candidate meeting it is recommended (ties: the faster); if none meets it, nothing is
-    recommended and the fastest eligible candidates are named as the closest. Without a target,
+    the most faithful eligible candidate meeting it is recommended (ties: the faster); if none meets it, the
+    fastest eligible one is recommended as the closest, and the message says by how much it misses
+    the target (:func:`target_met` tells the two apart). Without a target,
     the fastest eligible candidate is recommended. The message says which constraint failed and
     by how much.
     """
@@ -90,14 +91,24 @@ def recommend(
     closest = sorted(eligible, key=lambda c: -c.speedup)[:3]
     need = baseline.latency_ms / target_ms
     return (
-        None,
+        closest[0],
         (
             f"speed: the target ({target_ms:.2f} ms, {need:.2f}x) cannot be met at the quality floor; "
-            f"the closest is {closest[0].name} at {closest[0].speedup:.2f}x "
+            f"recommending the closest, {closest[0].name} at {closest[0].speedup:.2f}x "
             f"({closest[0].latency_ms:.2f} ms, {need / closest[0].speedup:.2f}x short)"
         ),
         closest,
     )
+
+
+def target_met(cand: Candidate | None, baseline: Candidate, goal: Goal) -> bool:
+    """Whether ``cand`` meets the goal's speed target (True without a target; False for ``None``)."""
+    if cand is None:
+        return False
+    target_ms = goal.target_latency_ms
+    if target_ms is None and goal.target_speedup is not None:
+        target_ms = baseline.latency_ms / goal.target_speedup
+    return target_ms is None or _meets(cand, baseline, goal, target_ms)
 
 
 def _closest(candidates: Sequence[Candidate], baseline: Candidate, goal: Goal) -> list[Candidate]:

@@ -44,9 +44,9 @@ from genie.measure import default_threads
 from genie.planning import distinct, finetuned_specs, refined_losses
 from genie.prune_step import prune_step
 from genie.quantization import fp16_edit
-from genie.recommend import mark_pareto, pareto_front, recommend
+from genie.recommend import mark_pareto, pareto_front, recommend, target_met
 from genie.sensitivity import SENSITIVITY_SAMPLES
-from genie.verify import check_sizes, evaluate_all
+from genie.verify import check_sizes, confirm, evaluate_all
 from modelps.compress.calib import source_sha256
 from modelps.edits.quantize_int8 import QuantizeInt8
 from modelps.model import Model
@@ -157,6 +157,7 @@ def search(
             cand.explanation = explain(cand, baseline, sensitivity, tables)
         mark_pareto(others)
         recommended, message, closest = _recommend_checked(base, others, baseline, goal, inputs, notes)
+    met = target_met(recommended, baseline, goal)
     cancelled = clock.cancelled()  # read once: a cancel may arrive during measurement
     if cancelled:
         notes.append(f"cancelled after {clock.elapsed():.0f} s: recommending from the {len(others)} candidates built")
@@ -173,8 +174,9 @@ def search(
         search_time_s=clock.elapsed(),
         sensitivity=sensitivity,
         notes=notes,
-        advice="" if recommended else _advice(closest, others, goal, inputs, planner is not None),
+        advice="" if met else _advice(closest, others, goal, inputs, planner is not None),
         cancelled=cancelled,
+        target_met=met,
         baseline_metric=baseline.metric,
     )
 
@@ -217,14 +219,19 @@ def _first_latency_ms(candidates: list[Candidate]) -> float:
 
 
 def _recommend_checked(base, others, baseline, goal, inputs, notes):  # type: ignore[no-untyped-def]
-    """:func:`recommend`, dropping a pick that fails at other input sizes (dynamic models) and asking again."""
+    """:func:`recommend`, dropping a pick that fails on the confirmation inputs or at other input sizes."""
     pool = list(others)
+    cache: dict = {}
     while True:
         recommended, message, closest = recommend(pool, baseline, goal)
-        if recommended is None or not inputs.dynamic:
+        if recommended is None:
             return recommended, message, closest
-        ok, line = check_sizes(base, recommended, inputs)
-        notes.append(line)
+        ok, line = confirm(base, recommended, inputs, goal, cache)
+        if ok and inputs.dynamic:
+            ok, sized = check_sizes(base, recommended, inputs)
+            line = "; ".join(filter(None, [line, sized]))
+        if line:
+            notes.append(line)
         if ok:
             return recommended, message, closest
         pool.remove(recommended)

@@ -8,7 +8,9 @@ A *source* is a string:
 * a path to a folder of images (``.png``, ``.jpg``, ``.jpeg``, ``.bmp``), read in sorted order;
 * ``"<file.npz>+samples"``: the file's samples, then as many bundled photos as ``count`` asks for
   beyond them, scaled to the file's per-channel mean and standard deviation (a small calibration
-  set topped up; single image-input models only).
+  set topped up; single image-input models only);
+* ``"<file.npz or folder>+augmented"``: its samples, then random crops of them resized back with mild
+  photometric jitter (:mod:`modelps.compress.augment`) up to ``count`` (single image-input models).
 
 Images are resized to the model's input ``H x W`` and normalized (``imagenet``: mean/std of
 ImageNet on [0, 1] pixels; ``unit``: [0, 1]; ``none``: [0, 255]). Everything is deterministic for a
@@ -22,20 +24,22 @@ import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import onnx_ir as ir
 
+from modelps.compress.augment import augment_images
 from modelps.errors import EditError
 from modelps.runtime import input_specs
 
-__all__ = ["IMAGE_SUFFIXES", "Normalize", "load_calibration", "source_sha256", "split_feeds"]
+__all__ = ["AUGMENTED", "IMAGE_SUFFIXES", "TOPPED_UP", "Normalize", "load_calibration", "source_sha256", "split_feeds"]
 
 logger = logging.getLogger(__name__)
 
 Normalize = Literal["imagenet", "unit", "none"]
 TOPPED_UP = "+samples"
+AUGMENTED = "+augmented"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 _SAMPLE_IMAGES = (
     "astronaut",
@@ -55,7 +59,7 @@ def source_sha256(source: str) -> str | None:
     """SHA-256 of a file source (for a folder: of its sorted image names and contents); ``None`` otherwise."""
     if source in ("samples", "random"):
         return None
-    source = source.removesuffix(TOPPED_UP)
+    source = source.removesuffix(TOPPED_UP).removesuffix(AUGMENTED)
     path = Path(source)
     digest = hashlib.sha256()
     if path.is_file():
@@ -145,6 +149,9 @@ def _load(
         raise EditError(f"calibration needs at least 1 sample, got {count}")
     if source == "random":
         return _random_feeds(specs, count, seed)
+    if source.endswith(AUGMENTED):
+        given = _load(model, specs, source.removesuffix(AUGMENTED), count, seed, normalize)
+        return _augmented_up(given, specs, count, seed)
     if source.endswith(".npz" + TOPPED_UP):
         return _topped_up(specs, Path(source.removesuffix(TOPPED_UP)), count, seed)
     if source.endswith(".npz"):
@@ -235,6 +242,17 @@ def _topped_up(specs: list, path: Path, count: int, seed: int) -> list[dict[str,
         x = (x - x.mean(axis=(0, 2, 3), keepdims=True)) / (x.std(axis=(0, 2, 3), keepdims=True) + 1e-6)
         feed[name] = (x * std + mean).astype(dtype)
     return given + extra
+
+
+def _augmented_up(given: list[dict[str, np.ndarray]], specs: list, count: int, seed: int) -> list[dict[str, Any]]:
+    """``given`` (an .npz's or a folder's samples), then augmented copies of them (crops, jitter) up to ``count``."""
+    if len(given) >= count:
+        return given
+    if len(specs) != 1 or given[0][specs[0][0]].ndim != 4:
+        raise EditError(f"{AUGMENTED!r} needs a model with one N x C x H x W image input")
+    name = specs[0][0]
+    extra = augment_images([feed[name] for feed in given], count - len(given), seed)
+    return given + [{name: array} for array in extra]
 
 
 def _image_files(folder: Path) -> list[Path]:

@@ -71,10 +71,16 @@ def test_small_calibration_set_is_topped_up_and_said(dynamic: tuple[Path, Path])
     path, calib = dynamic
     inputs = prepare_inputs(Model.load(path).ir, Goal(calib=str(calib)))
     assert len(inputs.held) == 32 and len(inputs.calib) == 16
-    assert inputs.source == f"{calib}+samples"
-    assert any("5 calibration input(s) given" in note for note in inputs.notes)
+    assert inputs.source == f"{calib}+augmented"
+    assert any("5 calibration input(s) given" in note and "crops of them" in note for note in inputs.notes)
     given = np.load(calib)["x"]
-    np.testing.assert_array_equal(inputs.held[0]["x"], given[:1])  # the user's own inputs come first
+    np.testing.assert_array_equal(np.concatenate([f["x"] for f in inputs.held[:5]]), given)  # the user's own first
+    np.testing.assert_array_equal(np.concatenate([f["x"] for f in inputs.calib[:5]]), given)
+    calib_crops = {f["x"].tobytes() for f in inputs.calib[5:]}
+    assert len(calib_crops) == 11 and not any(f["x"].tobytes() in calib_crops for f in inputs.held)
+    replayed = prepare_inputs(Model.load(path).ir, Goal(calib=str(calib)))  # deterministic: a recipe replays it
+    for a, b in zip(inputs.calib + inputs.held, replayed.calib + replayed.held, strict=True):
+        np.testing.assert_array_equal(a["x"], b["x"])
 
 
 def test_enough_given_inputs_are_held_out_of_calibration(dynamic: tuple[Path, Path], tmp_path: Path) -> None:
@@ -86,8 +92,10 @@ def test_enough_given_inputs_are_held_out_of_calibration(dynamic: tuple[Path, Pa
     np.testing.assert_array_equal(np.concatenate([f["x"] for f in inputs.calib]), given[:16])
     np.testing.assert_array_equal(np.concatenate([f["x"] for f in inputs.held[:12]]), given[16:])
     calibrated = {f["x"].tobytes() for f in inputs.calib}
-    assert not any(f["x"].tobytes() in calibrated or f["x"][..., ::-1].tobytes() in calibrated for f in inputs.held)
-    assert any("calibration on the first 16; held-out set of 32: the other 12" in note for note in inputs.notes)
+    assert not any(f["x"].tobytes() in calibrated for f in inputs.held)
+    told = "calibration on the first 16; held-out set of 32: the next 12 and crops of them"
+    assert any(told in note for note in inputs.notes)
+    assert len(inputs.confirm) == 16  # crops of the held-out images: the pick is confirmed on other inputs
 
 
 @pytest.mark.slow

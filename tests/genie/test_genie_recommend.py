@@ -7,7 +7,7 @@ import pytest
 from genie.goal import Candidate, Goal
 from genie.measure import summarize
 from genie.planning import REFINE_MARGIN, refined_losses
-from genie.recommend import mark_pareto, pareto_front, recommend
+from genie.recommend import mark_pareto, pareto_front, recommend, target_met
 from modelps.errors import ModelPSError
 from modelps.recipe import Recipe
 
@@ -57,10 +57,13 @@ def test_unreachable_target_says_so_with_closest() -> None:
     a = cand("a", 4.0, 2.5, 0.991)
     b = cand("b", 5.0, 2.0, 0.999)
     fast_bad = cand("fast-but-unfaithful", 2.0, 5.0, 0.90)
-    best, message, closest = recommend([a, b, fast_bad], BASE, Goal(target_speedup=4.0, min_fidelity=0.99))
-    assert best is None
-    assert "cannot be met" in message and "closest is a at 2.50x" in message
+    goal = Goal(target_speedup=4.0, min_fidelity=0.99)
+    best, message, closest = recommend([a, b, fast_bad], BASE, goal)
+    assert best is a and not target_met(best, BASE, goal)  # the closest at the floor, said to miss the target
+    assert "cannot be met" in message and "recommending the closest, a at 2.50x (4.00 ms, 1.60x short)" in message
     assert [c.name for c in closest] == ["a", "b"]
+    assert target_met(best, BASE, Goal(target_speedup=2.5)) and target_met(best, BASE, Goal())
+    assert not target_met(None, BASE, Goal())
 
 
 def test_size_budget_and_no_target() -> None:

@@ -1,0 +1,83 @@
+"""Held-out and confirmation inputs never overlap calibration; a pick that fails on fresh inputs is dropped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx_ir as ir
+import pytest
+
+from genie.goal import Candidate, Goal
+from genie.inputs import prepare_inputs
+from genie.search import _recommend_checked
+from genie.verify import confirm
+from modelps.io import save
+from modelps.recipe import Recipe
+from tests.modelps.compress import nets
+
+
+def _bytes(feeds: list[dict[str, np.ndarray]]) -> set[bytes]:
+    return {f["x"].tobytes() for f in feeds}
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory) -> tuple[ir.Model, Path]:
+    model = nets.resnet18()
+    assert model.graph.inputs[0].name == "x"
+    path = tmp_path_factory.mktemp("confirm") / "r18.onnx"
+    save(model, path)
+    return model, path
+
+
+def test_enough_given_inputs_leave_a_confirmation_set(net: tuple[ir.Model, Path], tmp_path: Path) -> None:
+    given = np.random.default_rng(0).normal(size=(64, 3, 32, 32)).astype(np.float32)
+    np.savez(tmp_path / "many.npz", x=given)
+    inputs = prepare_inputs(net[0], Goal(calib=str(tmp_path / "many.npz")))
+    assert [len(inputs.calib), len(inputs.held), len(inputs.confirm)] == [16, 32, 16]
+    np.testing.assert_array_equal(np.concatenate([f["x"] for f in inputs.confirm]), given[48:])
+    assert not _bytes(inputs.confirm) & (_bytes(inputs.calib) | _bytes(inputs.held))
+
+
+def test_a_folder_is_split_like_an_npz(net: tuple[ir.Model, Path], tmp_path: Path) -> None:
+    from skimage import io as skio
+
+    rng = np.random.default_rng(1)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(30):
+        skio.imsave(folder / f"{i:02d}.png", rng.integers(0, 255, size=(40, 40, 3), dtype=np.uint8))
+    inputs = prepare_inputs(net[0], Goal(calib=str(folder)))
+    assert inputs.source == str(folder) and len(inputs.calib) == 16 and len(inputs.held) == 32
+    assert not _bytes(inputs.calib) & _bytes(inputs.held)  # before: held-out were the first 32 images, calib included
+    assert not _bytes(inputs.confirm) & _bytes(inputs.calib)
+
+
+def _candidate(name: str, path: Path, score: float) -> Candidate:
+    cand = Candidate(name, Recipe(()), latency_ms=1.0, speedup=3.0, fidelity={"centered_cosine": score})
+    cand.details["model_path"] = str(path)
+    return cand
+
+
+def test_a_pick_that_fails_on_fresh_inputs_is_dropped(net: tuple[ir.Model, Path], tmp_path: Path) -> None:
+    model, path = net
+    damaged = nets.resnet18()
+    for value in damaged.graph.initializers.values():  # what a lucky held-out set would hide: a broken model
+        array = value.const_value.numpy()
+        if array.ndim == 4:
+            noise = np.random.default_rng(2).normal(size=array.shape).astype(np.float32)
+            value.const_value = ir.tensor(array + 0.8 * array.std() * noise)
+    save(damaged, tmp_path / "damaged.onnx")
+    goal = Goal(min_fidelity=0.99)
+    inputs = prepare_inputs(model, goal)
+    lucky = _candidate("lucky", tmp_path / "damaged.onnx", 0.999)
+    same = _candidate("same", path, 0.995)
+    same.speedup = 2.0
+    ok, line = confirm(model, lucky, inputs, goal, {})
+    assert not ok and line.startswith("lucky is not confirmed: ") and "chosen at 0.9990" in line
+    baseline = _candidate("original", path, 1.0)
+    baseline.speedup, baseline.latency_ms = 1.0, 3.0
+    notes: list[str] = []
+    best, _, _ = _recommend_checked(model, [lucky, same], baseline, goal, inputs, notes)
+    assert best is same and same.details["confirmed_fidelity"] == pytest.approx(1.0, abs=1e-6)
+    assert notes[0].startswith("lucky is not confirmed") and notes[1].startswith("same confirmed: 1.0000 on 16 inputs")
