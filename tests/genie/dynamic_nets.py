@@ -11,8 +11,9 @@ from tests.modelps.compress.nets import Net
 def segmenter(seed: int = 0, *, outlier: float = 1.0) -> ir.Model:
     """``x[N, 3, H, W]`` -> ``y0[N, 2, H/2, W/2]`` (a map) and ``y1[N, 16, W/2]`` (a sequence).
 
-    ``outlier`` scales one channel of the first block's output (an activation outlier that
-    per-tensor INT8 ranges handle badly).
+    ``outlier`` scales one channel of the first block's output and scales it back after (an
+    activation outlier that per-tensor INT8 ranges handle badly: the other channels lose their
+    resolution, while the float model computes the same function).
     """
     net = Net(("N", 3, "H", "W"), seed=seed)
     x = net.cbr(net.x, 16)
@@ -20,6 +21,7 @@ def segmenter(seed: int = 0, *, outlier: float = 1.0) -> ir.Model:
         scale = np.ones((1, 16, 1, 1), np.float32)
         scale[0, 0] = outlier
         x = net.mul(x, net.const(scale, "outlier"))
+        x = net.mul(x, net.const(1.0 / scale, "outlier_back"))
     x = net.cbr(x, 16, stride=2)
     x = net.cbr(x, 24)
     x = net.cbr(x, 16)
