@@ -9,6 +9,8 @@ variant is judged on the same other held-out task inputs (``--eval-n``, default 
 * ``modelps genie MODEL --calib calib.npz -o best.onnx --json``: default settings (floor 0.99,
   300 s budget), run as its own process so its wall time and peak RSS are the user's; its
   recommendation and its Pareto candidates (rebuilt from their recipes) are measured with the rest;
+* with ``--peers-tune N``: also Neural Compressor's accuracy-aware ``autotune`` (its own tuning
+  space, at most N trials, stop at a centred-cosine loss of 0.01 on the calibration inputs);
 * with ``--defaults-vs-tuned MODEL,...``: on those models also the default invocation with five
   calibration images and ``--target-speedup 3.5``, and the tuned one (``--finetune 300
   --calib-samples 160`` with 160 images, ``--tuned-budget``).
@@ -163,6 +165,15 @@ def run_model(name: str, args: argparse.Namespace, folder: Path) -> dict[str, An
             if path:
                 files[label] = path
             _log(f"  {label}: {seconds:.1f} s {note}")
+        if args.peers_tune:  # Neural Compressor's accuracy-aware loop: the peer of the genie's mixed precision
+            extra = ("--tune", "--max-trials", str(args.peers_tune))
+            path, seconds, note = qb.peer(
+                args.peers_python, "inc", setup.original, setup.calib, folder / "inc-tuned.onnx", 1800, extra
+            )
+            rows["Neural Compressor autotune"] = {"tool": "inc", "build_s": seconds, "note": note}
+            if path:
+                files["Neural Compressor autotune"] = path
+            _log(f"  Neural Compressor autotune: {seconds:.1f} s {note}")
 
     if args.no_genie:
         _judge(setup, files, rows)
@@ -227,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--defaults-vs-tuned", default="", help="models to run the default and tuned invocations on")
     parser.add_argument("--tuned-budget", type=float, default=1500.0)
     parser.add_argument("--peers-python", default="", help="python of a venv with olive-ai / onnx-neural-compressor")
+    parser.add_argument("--peers-tune", type=int, default=0, help="also Neural Compressor's autotune, N trials")
     parser.add_argument("--skip-main", action="store_true", help="only the default and tuned genie runs")
     parser.add_argument("--no-genie", action="store_true", help="the baselines alone (a peers-only run)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "genie-baselines.json")
@@ -242,9 +254,12 @@ def main(argv: list[str] | None = None) -> int:
             result = run_model(name, args, Path(tmp))
         done.append(result)
         args.out.write_text(json.dumps(done, indent=1, default=float) + "\n")
-    from bench_render import render
+    from bench_render import render, render_defaults
 
     print(render(done))
+    for result in done:
+        if any(label.startswith("genie tuned") for label in result["rows"]):
+            print(render_defaults(result))
     return 0
 
 

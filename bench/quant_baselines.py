@@ -104,10 +104,13 @@ def ort_dynamic(pre: Path, out: Path) -> tuple[Path | None, float, str]:
     return out, time.monotonic() - start, ""
 
 
-def peer(python: str, tool: str, src: Path, calib: Path, out: Path, timeout_s: float) -> tuple[Path | None, float, str]:
-    """Olive (``tool='olive'``) or Neural Compressor (``'inc'``) in their own environment."""
+def peer(
+    python: str, tool: str, src: Path, calib: Path, out: Path, timeout_s: float, extra: tuple[str, ...] = ()
+) -> tuple[Path | None, float, str]:
+    """Olive (``tool='olive'``) or Neural Compressor (``'inc'``) in their own environment (``extra``: more flags)."""
     script = Path(__file__).with_name("quant_peers.py")
     cmd = [python, str(script), "--tool", tool, "--model", str(src), "--calib", str(calib), "--out", str(out)]
+    cmd += list(extra)
     start = time.monotonic()
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)

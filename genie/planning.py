@@ -98,12 +98,14 @@ class Planner:
         quant_edit: Edit | None,
         source: str | None = None,
         input_shapes: Mapping[str, list[int]] | None = None,
+        refit_samples: int | None = None,
     ) -> None:
         self.base, self.analysis, self.groups, self.scores = base, analysis, groups, scores
         self.sensitivity, self.tables, self.goal = sensitivity, tables, goal
         self.calib_sha, self.quant_edit = calib_sha, quant_edit
         self.source = source or goal.calib
         self.input_shapes = dict(input_shapes or {})
+        self.refit_samples = refit_samples or goal.calib_samples
         self.fp32_ms = tables["fp32"].total_ms
 
     def specs(
@@ -123,7 +125,7 @@ class Planner:
                     round_to=8,
                     reconstruct=self.source,
                     calib_sha256=self.calib_sha,
-                    calib_samples=self.goal.calib_samples,
+                    calib_samples=self.refit_samples,
                     seed=self.goal.seed,
                     input_shapes=self.input_shapes,
                 )

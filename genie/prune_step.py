@@ -81,9 +81,14 @@ def prune_step(
     result.sensitivity = with_reconstruction(sensitivity, elimination, analysis)
     planner = Planner(
         base, analysis, groups, scores, result.sensitivity, result.tables, goal, calib_sha,
-        int8[0] if int8 is not None else None, inputs.source, inputs.input_shapes,
+        int8[0] if int8 is not None else None, inputs.source, inputs.input_shapes, inputs.refit_samples,
     )  # fmt: skip
     result.planner = planner
+    if planner.refit_samples > len(calib):
+        notes.append(
+            f"pruned layers re-fit on {planner.refit_samples} inputs ({inputs.source}): on fedreid-resnet50 with "
+            "5 images, 48 crops re-fit 25% pruning to 0.847 against 0.777 with 16"
+        )
     for precision in sorted(result.tables, key=lambda p: p != "int8"):  # INT8 combinations first
         table = result.tables[precision]
         at_target = planner.specs(precision, speed_levels(goal, planner.fp32_ms, table, extra=False), [])

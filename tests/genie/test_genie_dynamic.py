@@ -74,10 +74,10 @@ def test_small_calibration_set_is_topped_up_and_said(dynamic: tuple[Path, Path])
     assert inputs.source == f"{calib}+augmented"
     assert any("5 calibration input(s) given" in note and "crops of them" in note for note in inputs.notes)
     given = np.load(calib)["x"]
-    np.testing.assert_array_equal(np.concatenate([f["x"] for f in inputs.held[:5]]), given)  # the user's own first
-    np.testing.assert_array_equal(np.concatenate([f["x"] for f in inputs.calib[:5]]), given)
-    calib_crops = {f["x"].tobytes() for f in inputs.calib[5:]}
-    assert len(calib_crops) == 11 and not any(f["x"].tobytes() in calib_crops for f in inputs.held)
+    np.testing.assert_array_equal(np.concatenate([f["x"] for f in inputs.calib[:5]]), given)  # the user's own first
+    calibrated = {f["x"].tobytes() for f in inputs.calib}
+    assert len(calibrated) == 16 and not any(f["x"].tobytes() in calibrated for f in inputs.held + inputs.confirm)
+    assert inputs.refit_samples == 48  # crops re-fit pruned layers better than 16 inputs
     replayed = prepare_inputs(Model.load(path).ir, Goal(calib=str(calib)))  # deterministic: a recipe replays it
     for a, b in zip(inputs.calib + inputs.held, replayed.calib + replayed.held, strict=True):
         np.testing.assert_array_equal(a["x"], b["x"])
