@@ -19,12 +19,13 @@ A consumer without a bias gets one. Consumers using ``auto_pad`` other than ``NO
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import onnx_ir as ir
 
-from modelps.compress.channels import Analysis, ConsumerUse, const_array, layout_indices
+from modelps.compress.channels import Analysis, const_array, layout_indices
 from modelps.compress.prune import nodes_by_name, set_const_input
 
 __all__ = ["capture", "expose", "reconstruct"]
@@ -79,6 +80,7 @@ def reconstruct(
     passes: int = 1,
     max_rows: int = 4096,
     chunk_size: int = 8,
+    feed_chunk: int = 8,
     ridge: float = 1e-2,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
@@ -98,25 +100,37 @@ def reconstruct(
     sequential = passes <= 0 or passes >= len(uses)
     chunks = [[u] for u in uses] if sequential else [uses[i : i + chunk_size] for i in range(0, len(uses), chunk_size)]
     rng = np.random.default_rng(seed)
+    samples = sum(int(next(iter(feed.values())).shape[0]) if feed else 1 for feed in feeds)
     done: list[str] = []
     for step, chunk in enumerate(chunks):
         in_names = list(dict.fromkeys(_name(pruned_nodes[u.node].inputs[0]) for u in chunk))
         out_names = list(dict.fromkeys(_name(pruned_nodes[u.node].outputs[0]) for u in chunk))
         if sequential:
-            inputs = capture(pruned, feeds, in_names)
-            targets = capture(original, feeds, out_names)
+            pairs: Iterator[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]] = zip(
+                capture_chunks(pruned, feeds, in_names, chunk=feed_chunk),
+                capture_chunks(original, feeds, out_names, chunk=feed_chunk),
+                strict=True,
+            )
         else:  # one pass on the original: each layer re-fit as if the layers before it were exact
-            captured = capture(original, feeds, list(dict.fromkeys(in_names + out_names)))
-            inputs, targets = captured, captured
+            both = list(dict.fromkeys(in_names + out_names))
+            pairs = ((part, part) for part in capture_chunks(original, feeds, both, chunk=feed_chunk))
+        rows: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {u.node: [] for u in chunk}
+        for inputs, targets in pairs:  # rows sampled per chunk of feeds: memory bounded by the chunk
+            share = len(next(iter(targets.values()))) / max(samples, 1)
+            for use in chunk:
+                node = pruned_nodes[use.node]
+                x = inputs[_name(node.inputs[0])]
+                if not sequential:
+                    idx, length = layout_indices(use.layout, analysis, keep)
+                    x = np.take(x.reshape(x.shape[0], length, *x.shape[2:]) if x.ndim > 2 else x, idx, axis=1)
+                rows[use.node].append(_rows(node, x, targets[_name(node.outputs[0])], max_rows, share, rng))
         for use in chunk:
             node = pruned_nodes[use.node]
-            x = inputs[_name(node.inputs[0])]
-            if not sequential:
-                idx, length = layout_indices(use.layout, analysis, keep)
-                x = np.take(x.reshape(x.shape[0], length, *x.shape[2:]) if x.ndim > 2 else x, idx, axis=1)
+            design = np.concatenate([r for r, _ in rows[use.node]])
+            wanted = np.concatenate([t for _, t in rows[use.node]])
             out_layout = analysis.layouts.get(node.outputs[0].name or "")
             out_idx = layout_indices(out_layout, analysis, keep)[0] if out_layout else None
-            _refit(pruned.graph, node, use, x, targets[_name(node.outputs[0])], out_idx, max_rows, ridge, rng)
+            _refit(pruned.graph, node, design, wanted, out_idx, ridge)
             done.append(use.node)
         if progress is not None:
             progress(step + 1, len(chunks))
@@ -134,31 +148,34 @@ def _supported(node: ir.Node) -> bool:
     return node.op_type == "MatMul"
 
 
+def _rows(
+    node: ir.Node, x: np.ndarray, y: np.ndarray, max_rows: int, share: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares rows (inputs, targets) of ``node`` from one chunk of captured feeds."""
+    if node.op_type == "Conv":
+        weight = const_array(node.inputs[1])
+        assert weight is not None
+        return _conv_rows(node, x, y, weight.shape, max_rows, rng, share)
+    if node.op_type == "Gemm":
+        return x.reshape(len(x), -1), y.reshape(len(y), -1)
+    return x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1])
+
+
 def _refit(
-    graph: ir.Graph,
-    node: ir.Node,
-    use: ConsumerUse,
-    x: np.ndarray,
-    y: np.ndarray,
-    out_idx: np.ndarray | None,
-    max_rows: int,
-    ridge: float,
-    rng: np.random.Generator,
+    graph: ir.Graph, node: ir.Node, rows: np.ndarray, targets: np.ndarray, out_idx: np.ndarray | None, ridge: float
 ) -> None:
     weight = const_array(node.inputs[1])
     assert weight is not None
     bias_value = node.inputs[2] if len(node.inputs) > 2 else None
     bias = const_array(bias_value)
+    transposed = False
     if node.op_type == "Conv":
-        rows, targets = _conv_rows(node, x, y, weight.shape, max_rows, rng)
         w0 = weight.reshape(weight.shape[0], -1).T  # (cin*k*k, cout)
     elif node.op_type == "Gemm":
         trans_b = node.attributes.get("transB")
         transposed = trans_b is not None and trans_b.as_int() == 1
-        rows, targets = x.reshape(len(x), -1), y.reshape(len(y), -1)
         w0 = weight.T if transposed else weight
     else:
-        rows, targets = x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1])
         w0 = weight
     if out_idx is not None and targets.shape[1] != w0.shape[1]:
         targets = targets[:, out_idx]
@@ -203,9 +220,18 @@ def _add_bias(graph: ir.Graph, node: ir.Node, bias: np.ndarray) -> None:
 
 
 def _conv_rows(
-    node: ir.Node, x: np.ndarray, y: np.ndarray, wshape: tuple[int, ...], max_rows: int, rng: np.random.Generator
+    node: ir.Node,
+    x: np.ndarray,
+    y: np.ndarray,
+    wshape: tuple[int, ...],
+    max_rows: int,
+    rng: np.random.Generator,
+    share: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """im2col rows of ``x`` at sampled output positions and the matching rows of ``y``."""
+    """im2col rows of ``x`` at sampled output positions and the matching rows of ``y``.
+
+    ``share`` is this chunk's part of all the feeds: it gets that part of the rows.
+    """
     if x.ndim != 4:
         raise ValueError("only 2-D convolutions are reconstructed")
     kh, kw = wshape[2], wshape[3]
@@ -215,7 +241,7 @@ def _conv_rows(
     xp = np.pad(x, ((0, 0), (0, 0), (pads[0], pads[2]), (pads[1], pads[3])))
     n, _, oh, ow = y.shape
     total = n * oh * ow
-    count = min(total, max(max_rows, int(1.5 * wshape[1] * kh * kw)))
+    count = min(total, math.ceil(share * max(max_rows, int(1.5 * wshape[1] * kh * kw))))
     pick = np.sort(rng.choice(total, size=count, replace=False)) if count < total else np.arange(total)
     bn, rem = np.divmod(pick, oh * ow)
     r, c = np.divmod(rem, ow)
