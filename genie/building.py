@@ -53,8 +53,12 @@ def build_candidates(
     reserve_s: float = 0.0,
     prebuilt: Mapping[str, ir.Model] | None = None,
     shapes: Mapping[str, Sequence[int]] | None = None,
+    groups: Sequence[int] = (),
 ) -> list[Candidate]:
     """Build each spec's model through the editing core, measure its fidelity, write it to ``store``.
+
+    ``groups`` names the source of each held-out input (crops of one image share it; see
+    :func:`genie.inputs.compare`).
 
     The first ``always`` specs are built whatever the time; the others only while more than
     ``reserve_s`` seconds of the budget are left (the timing still to come). ``prebuilt`` maps a
@@ -94,7 +98,7 @@ def build_candidates(
         cand.kept_float = tuple(meta.get("kept_float", ()))
         cand.details = {"model_path": str(path), **{k: v for k, v in meta.items() if k != "kept_float"}}
         cand.flops = count_flops(model, shapes)
-        cand.fidelity = compare(reference, outputs_of(model, held) if edits else reference)
+        cand.fidelity = compare(reference, outputs_of(model, held) if edits else reference, groups)
         cand.pruned_fraction = pruned_fraction(base, meta.get("ratios") or {})
         candidates.append(cand)
         report("build", index + 1, len(specs))

@@ -26,7 +26,7 @@ from modelps.compress.augment import augment_images
 from modelps.compress.calib import AUGMENTED, TOPPED_UP, load_calibration
 from modelps.edits import Edit
 from modelps.errors import ModelPSError
-from modelps.fidelity import fidelity
+from modelps.fidelity import fidelity, per_sample_scores
 from modelps.io import model_bytes
 from modelps.measured import Outputs, run_outputs
 from modelps.model import Model
@@ -63,6 +63,8 @@ class Inputs:
     notes: list[str] = dataclasses.field(default_factory=list)
     confirm: Feeds = dataclasses.field(default_factory=list)
     """Inputs no candidate was chosen on: the pick's fidelity is confirmed on them (empty: not confirmed)."""
+    groups: list[int] = dataclasses.field(default_factory=list)
+    """The source image of each held-out input where several are crops of one (empty: all independent)."""
     refit_samples: int = 0
     """How many inputs of :attr:`source` re-fit pruned layers (more than :attr:`calib` where the source
     can make more without touching the held-out inputs: crops of a small set, bundled photos)."""
@@ -92,6 +94,7 @@ def prepare_inputs(model: ir.Model, goal: Goal) -> Inputs:
     """
     dynamic = _dynamic_axes(model)
     notes: list[str] = []
+    groups: list[int] = []
     source = goal.calib
     need = goal.calib_samples + goal.holdout_samples
     if source.endswith(".npz") or (source not in ("samples", "random") and Path(source).is_dir()):
@@ -102,7 +105,7 @@ def prepare_inputs(model: ir.Model, goal: Goal) -> Inputs:
             calib, held = given[: goal.calib_samples], given[goal.calib_samples : need]
             confirm = _topped(given[need:], held, goal.seed + 2000)
         else:
-            calib, held, confirm, source = _small_set(model, source, given, goal, notes)
+            calib, held, confirm, source = _small_set(model, source, given, goal, notes, groups)
     else:
         if source not in ("samples", "random"):
             raise ModelPSError(f"calibration source {source!r}: not 'samples', 'random', an .npz or a folder")
@@ -117,7 +120,7 @@ def prepare_inputs(model: ir.Model, goal: Goal) -> Inputs:
     if len(held) < 2:
         notes.append("one held-out input: fidelity is the raw cosine of one sample, its error unknown")
     refit = max(goal.calib_samples, REFIT_SAMPLES) if source.endswith(AUGMENTED) or source == "samples" else 0
-    return Inputs(calib, held, source, shapes, dynamic, notes, confirm, refit or len(calib))
+    return Inputs(calib, held, source, shapes, dynamic, notes, confirm, groups, refit or len(calib))
 
 
 def _check_given_shapes(feeds: Feeds, shapes: Mapping[str, tuple[int, ...]]) -> None:
@@ -149,7 +152,7 @@ a candidate judged 0.99 scored 0.9875 on other images)."""
 
 
 def _small_set(
-    model: ir.Model, source: str, given: Feeds, goal: Goal, notes: list[str]
+    model: ir.Model, source: str, given: Feeds, goal: Goal, notes: list[str], groups: list[int]
 ) -> tuple[Feeds, Feeds, Feeds, str]:
     """Calibration, held-out and confirmation sets (and the calibration source) from fewer inputs than needed."""
     n = len(given)
@@ -164,6 +167,7 @@ def _small_set(
         split = len(own) // 2 if len(own) >= 2 * MIN_OWN_HELD else len(own)
         own, rest = own[:split], own[split:]
         held = own + _crops(own, goal.holdout_samples - len(own), goal.seed + 1000)
+        groups[:] = list(range(len(own))) + [k % len(own) for k in range(len(held) - len(own))]
         confirmed = f"; the pick confirmed on the last {len(rest)}" if rest else ""
         notes.append(
             f"{n} calibration input(s) given: calibration on the first {len(calib)}; held-out set of {len(held)}: "
@@ -173,6 +177,7 @@ def _small_set(
     augmented = source + AUGMENTED
     calib = load_calibration(model, augmented, count=max(goal.calib_samples, n), seed=goal.seed)
     held = _crops(given, goal.holdout_samples, goal.seed + 1000)  # not the given inputs: they all calibrate
+    groups[:] = [k % n for k in range(len(held))]
     topped_up = f"topped up to {len(calib)} with crops of them" if len(calib) > n else "all of them"
     notes.append(
         f"{n} calibration input(s) given: calibration on {topped_up} ({augmented}); held-out set of {len(held)}: "
@@ -205,12 +210,27 @@ def outputs_of(model: ir.Model, feeds: Sequence[Mapping[str, np.ndarray]]) -> Ou
     return run_outputs(model, feeds)
 
 
-def compare(reference: Outputs, outputs: Outputs) -> dict[str, float]:
-    """Fidelity of ``outputs`` to ``reference`` over the reference's outputs (any rank, worst output)."""
+def compare(reference: Outputs, outputs: Outputs, groups: Sequence[int] = ()) -> dict[str, float]:
+    """Fidelity of ``outputs`` to ``reference`` over the reference's outputs (any rank, worst output).
+
+    With ``groups`` (the source image of each sample: crops of one image are not independent), the
+    standard error of the centred cosine is the larger of the per-sample one and the one over the
+    sources' means (``independent_samples`` says how many sources): on the ReID demo, a pick at
+    0.9907 ± 0.0005 over 32 crops of 8 people scored 0.9883 on other people.
+    """
     missing = [name for name in reference if name not in outputs]
     if missing:
         raise ModelPSError(f"the candidate lost output(s) {missing}")
-    return fidelity([reference[n] for n in reference], [outputs[n] for n in reference])
+    result = fidelity([reference[n] for n in reference], [outputs[n] for n in reference])
+    sources = sorted(set(groups))
+    if len(sources) >= 2 and len(groups) == len(next(iter(reference.values()))) and "centered_cosine" in result:
+        per = per_sample_scores([reference[n] for n in reference], [outputs[n] for n in reference])
+        ids = np.asarray(groups)
+        means = np.array([per[ids == g].mean() for g in sources])
+        clustered = float(np.std(means, ddof=1) / np.sqrt(len(means)))
+        result["centered_cosine_se"] = max(result.get("centered_cosine_se", 0.0), clustered)
+        result["independent_samples"] = float(len(sources))
+    return result
 
 
 def build_model(base: ir.Model, edits: Sequence[Edit]) -> ir.Model:

@@ -126,7 +126,7 @@ def search(
         def build(more: list[Spec], always: int = MIN_BUILT) -> list[Candidate]:
             return build_candidates(
                 base, base_sha, more, inputs.held, reference, clock, report, store,
-                always=always, reserve_s=reserve, prebuilt=prebuilt, shapes=inputs.shapes,
+                always=always, reserve_s=reserve, prebuilt=prebuilt, shapes=inputs.shapes, groups=inputs.groups,
             )  # fmt: skip
 
         candidates = build(distinct(specs + (pruning.floor if pruning else [])))

@@ -81,3 +81,19 @@ def test_a_pick_that_fails_on_fresh_inputs_is_dropped(net: tuple[ir.Model, Path]
     best, _, _ = _recommend_checked(model, [lucky, same], baseline, goal, inputs, notes)
     assert best is same and same.details["confirmed_fidelity"] == pytest.approx(1.0, abs=1e-6)
     assert notes[0].startswith("lucky is not confirmed") and notes[1].startswith("same confirmed: 1.0000 on 16 inputs")
+
+
+def test_crops_of_few_images_widen_the_standard_error() -> None:
+    from genie.inputs import compare
+
+    rng = np.random.default_rng(0)
+    reference = {"y": rng.normal(size=(32, 64)).astype(np.float32)}
+    groups = [k % 4 for k in range(32)]
+    noise = np.array([0.02, 0.02, 0.3, 0.02])[groups][:, None]  # one source image is much worse
+    outputs = {"y": reference["y"] + noise * rng.normal(size=(32, 64)).astype(np.float32)}
+    plain = compare(reference, outputs)
+    grouped = compare(reference, outputs, groups)
+    assert grouped["centered_cosine"] == plain["centered_cosine"]
+    assert grouped["centered_cosine_se"] > 1.5 * plain["centered_cosine_se"]
+    assert grouped["independent_samples"] == 4 and "independent_samples" not in plain
+    assert compare(reference, outputs, [0] * 32)["centered_cosine_se"] == plain["centered_cosine_se"]  # one source

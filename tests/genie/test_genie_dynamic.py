@@ -78,6 +78,7 @@ def test_small_calibration_set_is_topped_up_and_said(dynamic: tuple[Path, Path])
     calibrated = {f["x"].tobytes() for f in inputs.calib}
     assert len(calibrated) == 16 and not any(f["x"].tobytes() in calibrated for f in inputs.held + inputs.confirm)
     assert inputs.refit_samples == 48  # crops re-fit pruned layers better than 16 inputs
+    assert inputs.groups == [k % 5 for k in range(32)]  # each held-out crop's source image
     replayed = prepare_inputs(Model.load(path).ir, Goal(calib=str(calib)))  # deterministic: a recipe replays it
     for a, b in zip(inputs.calib + inputs.held, replayed.calib + replayed.held, strict=True):
         np.testing.assert_array_equal(a["x"], b["x"])
