@@ -183,7 +183,9 @@ def test_pan_zoom_open_select_edit_and_the_view_is_kept(page, server: str, model
     _wait_token_change(frame, token)
     assert _view(frame)[0] == before[0] and _view(frame)[3] == before[3]
     after = frame.evaluate("() => window.modelpsCanvas.position('/block4/Conv_22')")
-    assert abs(after["x"] - where["x"]) < 1 and abs(after["y"] - where["y"]) < 1
+    # the node stays where it was: a re-layout would move it by a row (tens of pixels); the new output
+    # node may shift the layer's layout by a rounding pixel (seen once: exactly 1.0)
+    assert abs(after["x"] - where["x"]) < 3 and abs(after["y"] - where["y"]) < 3
     # two tensors picked on the canvas fill the extract form
     testing.click_edge(page, "/block4/Conv_22_output_0")
     testing.click_edge(page, "/block4/Relu_23_output_0", shift=True)
