@@ -117,12 +117,10 @@ def render_defaults(result: dict[str, Any]) -> str:
         fast_text = f"{fast[0]} {fast[1]['speedup']:.2f}x @ {fast[1]['fidelity']:.4f}" if fast else "none"
         out.append(f"| {run} | {any_row.get('wall_s', 0):.0f} / {any_row.get('budget_s', 0):.0f} s | "
                    f"{any_row.get('peak_rss_mb', 0):,.0f} MB | {rec_text} | {fast_text} |")  # fmt: skip
-    base = {k: r for k, r in rows.items() if r.get("tool") not in ("genie", "fp32") and "speedup" in r}
-    at_floor = {k: r for k, r in base.items() if r["fidelity"] >= FLOOR}
-    best = max(at_floor, key=lambda k: at_floor[k]["speedup"], default=None)
-    if best:
-        out.append(f"\nbest baseline at >= 0.99 in the same run: {best} {at_floor[best]['speedup']:.2f}x "
-                   f"@ {at_floor[best]['fidelity']:.4f}")  # fmt: skip
+    best = verdict(result)["best_baseline_at_floor"]
+    if best != "original":
+        out.append(f"\nbest baseline at >= 0.99 in the same run: {best} {rows[best]['speedup']:.2f}x "
+                   f"@ {rows[best]['fidelity']:.4f}")  # fmt: skip
     if len(picked) == 2:
         ratio = picked["genie default (5 images)"] / picked["genie tuned"]
         out.append(f"\ndefault / tuned speed-up of the recommendation (at >= 0.99 there): {ratio:.2f} "

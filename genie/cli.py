@@ -90,6 +90,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the search and report."""
     from genie.search import Goal, search
+    from modelps.compress.calib import source_path
     from modelps.errors import ModelPSError
     from modelps.inspect import parse_shape
     from modelps.model import Model
@@ -97,8 +98,7 @@ def run(args: argparse.Namespace) -> int:
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     if args.calib_samples < 1:
         raise ModelPSError(f"--calib-samples must be at least 1, got {args.calib_samples}")
-    calib_path = Path(args.calib.removesuffix("+samples").removesuffix("+augmented"))
-    if args.calib not in ("samples", "random") and not calib_path.exists():
+    if args.calib not in ("samples", "random") and not Path(source_path(args.calib)).exists():
         raise ModelPSError(f"calibration source {args.calib!r}: no such file or folder")
     goal = Goal(
         backend=args.backend,

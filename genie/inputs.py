@@ -94,7 +94,7 @@ def prepare_inputs(model: ir.Model, goal: Goal) -> Inputs:
     """
     dynamic = _dynamic_axes(model)
     notes: list[str] = []
-    groups: list[int] = []
+    groups: list[int] = []  # all held-out inputs independent unless they are crops of a few
     source = goal.calib
     need = goal.calib_samples + goal.holdout_samples
     if source.endswith(".npz") or (source not in ("samples", "random") and Path(source).is_dir()):
@@ -105,7 +105,7 @@ def prepare_inputs(model: ir.Model, goal: Goal) -> Inputs:
             calib, held = given[: goal.calib_samples], given[goal.calib_samples : need]
             confirm = _topped(given[need:], held, goal.seed + 2000)
         else:
-            calib, held, confirm, source = _small_set(model, source, given, goal, notes, groups)
+            calib, held, confirm, groups, source = _small_set(model, source, given, goal, notes)
     else:
         if source not in ("samples", "random"):
             raise ModelPSError(f"calibration source {source!r}: not 'samples', 'random', an .npz or a folder")
@@ -119,8 +119,9 @@ def prepare_inputs(model: ir.Model, goal: Goal) -> Inputs:
         notes.insert(0, f"dynamic inputs measured at {told} (the recommended model keeps them dynamic)")
     if len(held) < 2:
         notes.append("one held-out input: fidelity is the raw cosine of one sample, its error unknown")
-    refit = max(goal.calib_samples, REFIT_SAMPLES) if source.endswith(AUGMENTED) or source == "samples" else 0
-    return Inputs(calib, held, source, shapes, dynamic, notes, confirm, groups, refit or len(calib))
+    more = source.endswith(AUGMENTED) or source == "samples"  # sources that make more inputs than calib holds
+    refit = max(goal.calib_samples, REFIT_SAMPLES) if more else len(calib)
+    return Inputs(calib, held, source, shapes, dynamic, notes, confirm, groups, refit)
 
 
 def _check_given_shapes(feeds: Feeds, shapes: Mapping[str, tuple[int, ...]]) -> None:
@@ -152,38 +153,41 @@ a candidate judged 0.99 scored 0.9875 on other images)."""
 
 
 def _small_set(
-    model: ir.Model, source: str, given: Feeds, goal: Goal, notes: list[str], groups: list[int]
-) -> tuple[Feeds, Feeds, Feeds, str]:
-    """Calibration, held-out and confirmation sets (and the calibration source) from fewer inputs than needed."""
+    model: ir.Model, source: str, given: Feeds, goal: Goal, notes: list[str]
+) -> tuple[Feeds, Feeds, Feeds, list[int], str]:
+    """Calibration, held-out and confirmation sets from fewer inputs than needed.
+
+    Also returns the held-out inputs' source images (:attr:`Inputs.groups`) and the calibration source.
+    """
     n = len(given)
     if not _is_image_model(given):
         notes.append(
             f"{n} calibration input(s) given and they cannot be augmented (not a single image input): "
             "they serve as both calibration and held-out inputs"
         )
-        return given, given, [], source
+        return given, given, [], [], source
     if n >= goal.calib_samples + MIN_OWN_HELD:  # enough to judge on inputs the candidates were not fitted to
         calib, own = given[: goal.calib_samples], given[goal.calib_samples :]
         split = len(own) // 2 if len(own) >= 2 * MIN_OWN_HELD else len(own)
         own, rest = own[:split], own[split:]
         held = own + _crops(own, goal.holdout_samples - len(own), goal.seed + 1000)
-        groups[:] = list(range(len(own))) + [k % len(own) for k in range(len(held) - len(own))]
+        groups = list(range(len(own))) + [k % len(own) for k in range(len(held) - len(own))]
         confirmed = f"; the pick confirmed on the last {len(rest)}" if rest else ""
         notes.append(
             f"{n} calibration input(s) given: calibration on the first {len(calib)}; held-out set of {len(held)}: "
             f"the next {len(own)} and crops of them{confirmed}"
         )
-        return calib, held, _topped(rest, own, goal.seed + 2000), source
+        return calib, held, _topped(rest, own, goal.seed + 2000), groups, source
     augmented = source + AUGMENTED
     calib = load_calibration(model, augmented, count=max(goal.calib_samples, n), seed=goal.seed)
     held = _crops(given, goal.holdout_samples, goal.seed + 1000)  # not the given inputs: they all calibrate
-    groups[:] = [k % n for k in range(len(held))]
     topped_up = f"topped up to {len(calib)} with crops of them" if len(calib) > n else "all of them"
     notes.append(
         f"{n} calibration input(s) given: calibration on {topped_up} ({augmented}); held-out set of {len(held)}: "
         "other crops of them (few inputs: the estimate may be optimistic on new data)"
     )
-    return calib, held, _crops(given, CONFIRM_SAMPLES, goal.seed + 2000), augmented
+    groups = [k % n for k in range(len(held))]  # crop k is of given[k % n] (augment_images takes them in turn)
+    return calib, held, _crops(given, CONFIRM_SAMPLES, goal.seed + 2000), groups, augmented
 
 
 def _topped(own: Feeds, fallback: Feeds, seed: int) -> Feeds:
@@ -221,10 +225,11 @@ def compare(reference: Outputs, outputs: Outputs, groups: Sequence[int] = ()) ->
     missing = [name for name in reference if name not in outputs]
     if missing:
         raise ModelPSError(f"the candidate lost output(s) {missing}")
-    result = fidelity([reference[n] for n in reference], [outputs[n] for n in reference])
+    refs, cands = [reference[n] for n in reference], [outputs[n] for n in reference]
+    result = fidelity(refs, cands)
     sources = sorted(set(groups))
-    if len(sources) >= 2 and len(groups) == len(next(iter(reference.values()))) and "centered_cosine" in result:
-        per = per_sample_scores([reference[n] for n in reference], [outputs[n] for n in reference])
+    if len(sources) >= 2 and len(groups) == len(refs[0]) and "centered_cosine" in result:
+        per = per_sample_scores(refs, cands)
         ids = np.asarray(groups)
         means = np.array([per[ids == g].mean() for g in sources])
         clustered = float(np.std(means, ddof=1) / np.sqrt(len(means)))

@@ -76,9 +76,7 @@ def recommend(
     by how much.
     """
     eligible = [c for c in candidates if not failures(c, baseline, goal)]
-    target_ms = goal.target_latency_ms
-    if target_ms is None and goal.target_speedup is not None:
-        target_ms = baseline.latency_ms / goal.target_speedup
+    target_ms = _target_ms(baseline, goal)
     if not eligible:
         return None, _none_eligible(candidates, baseline, goal), _closest(candidates, baseline, goal)
     if target_ms is None:
@@ -105,10 +103,15 @@ def target_met(cand: Candidate | None, baseline: Candidate, goal: Goal) -> bool:
     """Whether ``cand`` meets the goal's speed target (True without a target; False for ``None``)."""
     if cand is None:
         return False
-    target_ms = goal.target_latency_ms
-    if target_ms is None and goal.target_speedup is not None:
-        target_ms = baseline.latency_ms / goal.target_speedup
+    target_ms = _target_ms(baseline, goal)
     return target_ms is None or _meets(cand, baseline, goal, target_ms)
+
+
+def _target_ms(baseline: Candidate, goal: Goal) -> float | None:
+    """The goal's latency target in ms (from ``target_speedup`` when that is what was given), or ``None``."""
+    if goal.target_latency_ms is None and goal.target_speedup is not None:
+        return baseline.latency_ms / goal.target_speedup
+    return goal.target_latency_ms
 
 
 def _closest(candidates: Sequence[Candidate], baseline: Candidate, goal: Goal) -> list[Candidate]:

@@ -33,7 +33,16 @@ from modelps.compress.augment import augment_images
 from modelps.errors import EditError
 from modelps.runtime import input_specs
 
-__all__ = ["AUGMENTED", "IMAGE_SUFFIXES", "TOPPED_UP", "Normalize", "load_calibration", "source_sha256", "split_feeds"]
+__all__ = [
+    "AUGMENTED",
+    "IMAGE_SUFFIXES",
+    "TOPPED_UP",
+    "Normalize",
+    "load_calibration",
+    "source_path",
+    "source_sha256",
+    "split_feeds",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -55,11 +64,16 @@ _MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 _STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 
+def source_path(source: str) -> str:
+    """The file or folder a source reads, without its ``+samples`` / ``+augmented`` suffix."""
+    return source.removesuffix(TOPPED_UP).removesuffix(AUGMENTED)
+
+
 def source_sha256(source: str) -> str | None:
     """SHA-256 of a file source (for a folder: of its sorted image names and contents); ``None`` otherwise."""
     if source in ("samples", "random"):
         return None
-    source = source.removesuffix(TOPPED_UP).removesuffix(AUGMENTED)
+    source = source_path(source)
     path = Path(source)
     digest = hashlib.sha256()
     if path.is_file():
