@@ -69,6 +69,9 @@ def _int8(edit: object, cand: Candidate) -> str:
     if getattr(edit, "reduce_range", False):
         text += ", 7-bit weights"
     text += ")"
+    op_types = tuple(getattr(edit, "op_types", ()))
+    if op_types:
+        text += f", only its {'/'.join(op_types)} layers (every other layer left in float)"
     kept = cand.kept_float or tuple(getattr(edit, "exclude", ()))
     if cand.kept_float:
         names = ", ".join(kept[:4]) + ("…" if len(kept) > 4 else "")

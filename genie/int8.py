@@ -18,7 +18,7 @@ from genie.budget import Clock
 from genie.goal import Goal, Progress, Spec
 from genie.inputs import Inputs, build_model, outputs_of
 from genie.mixed import leave_one_out, ranked_layers, search_float_set, sensitivity_proxy
-from genie.quantization import choose, combined_variant, named_scores, quant_variants, refinements
+from genie.quantization import choose, combined_variant, named_scores, op_type_variants, quant_variants, refinements
 from modelps.edits.quantize_int8 import QuantizeInt8
 from modelps.errors import ModelPSError
 from modelps.fidelity import per_sample_scores
@@ -101,6 +101,13 @@ def int8_step(
         if winner != best:
             notes.append(_chosen("INT8 settings", winner, [best, *refined], per_sample))
         best = winner
+    if float(np.mean(per_sample[best])) < goal.min_fidelity:  # INT8 everywhere misses: one op family at a time
+        partial = build(op_type_variants(base, best, built[best][0]), "op types")
+        if partial:
+            notes.append(
+                f"INT8 of one op family, the others left in float, on {len(held)} held-out inputs: "
+                f"{_scores_text([best, *partial], per_sample)}"
+            )
     scores = named_scores(per_sample)
     specs: list[Spec] = [(name, [variant], {"quantized": True}) for name, (variant, _) in built.items()]
     if scores[best] < goal.min_fidelity and goal.mixed_precision and not clock.spent(SHARE + 0.1):
@@ -116,12 +123,17 @@ def int8_step(
 
 def _chosen(what: str, name: str, names: list[str], per_sample: dict[str, np.ndarray]) -> str:
     n = len(per_sample[name])
+    return f"{what}: {name} chosen on {n} held-out inputs ({_scores_text(names, per_sample)})"
+
+
+def _scores_text(names: list[str], per_sample: dict[str, np.ndarray]) -> str:
+    """``name mean ± standard error`` for each variant."""
     parts = []
     for other in names:
         values = per_sample[other]
         se = float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
         parts.append(f"{other} {np.mean(values):.4f} ± {se:.4f}")
-    return f"{what}: {name} chosen on {n} held-out inputs ({'; '.join(parts)})"
+    return "; ".join(parts)
 
 
 def _mixed(
