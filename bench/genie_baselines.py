@@ -188,6 +188,7 @@ def run_model(name: str, args: argparse.Namespace, folder: Path) -> dict[str, An
         run = run_genie(setup.original, five, folder / "default.onnx", ["--target-speedup", "3.5"])
         _log(f"  genie default: {run['wall_s']:.0f} s, peak RSS {run['peak_rss_mb']:.0f} MB")
         _genie_variants(setup, "genie default (5 images)", run, files, folder, rows)
+    if name in args.defaults_vs_tuned and args.tuned_budget > 0:
         many = setup.npz(folder / "calib160.npz", 160)
         tuned = [
             "--target-speedup",
@@ -236,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calib-n", type=int, default=32)
     parser.add_argument("--eval-n", type=int, default=32)
     parser.add_argument("--defaults-vs-tuned", default="", help="models to run the default and tuned invocations on")
-    parser.add_argument("--tuned-budget", type=float, default=1500.0)
+    parser.add_argument("--tuned-budget", type=float, default=1500.0, help="0: the default invocation only")
     parser.add_argument("--peers-python", default="", help="python of a venv with olive-ai / onnx-neural-compressor")
     parser.add_argument("--peers-tune", type=int, default=0, help="also Neural Compressor's autotune, N trials")
     parser.add_argument("--skip-main", action="store_true", help="only the default and tuned genie runs")

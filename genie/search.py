@@ -46,7 +46,7 @@ from genie.prune_step import prune_step
 from genie.quantization import fp16_edit
 from genie.recommend import mark_pareto, pareto_front, recommend, target_met
 from genie.sensitivity import SENSITIVITY_SAMPLES
-from genie.verify import check_sizes, confirm, evaluate_all
+from genie.verify import check_sizes, confirm, evaluate_all, fitted_edits, leave_out
 from modelps.compress.calib import source_sha256
 from modelps.edits.quantize_int8 import QuantizeInt8
 from modelps.model import Model
@@ -57,6 +57,9 @@ logger = logging.getLogger(__name__)
 
 RESERVE = 0.12
 """The share of the budget kept for timing and verifying the candidates built."""
+FOLD_RESERVE = 0.15
+"""The further share kept where a pick is checked by rebuilding it without one given input."""
+MAX_REBUILDS = 3
 FINETUNE_STEPS = 300
 
 
@@ -121,7 +124,7 @@ def search(
 
     with tempfile.TemporaryDirectory(prefix="modelps-genie-") as folder:
         store = Path(folder)
-        reserve = RESERVE * goal.budget_s
+        reserve = (RESERVE + (FOLD_RESERVE if inputs.folds else 0.0)) * goal.budget_s
 
         def build(more: list[Spec], always: int = MIN_BUILT) -> list[Candidate]:
             return build_candidates(
@@ -156,7 +159,7 @@ def search(
         for cand in others:
             cand.explanation = explain(cand, baseline, sensitivity, tables)
         mark_pareto(others)
-        recommended, message, closest = _recommend_checked(base, others, baseline, goal, inputs, notes)
+        recommended, message, closest = _recommend_checked(base, others, baseline, goal, inputs, notes, store, clock)
     met = target_met(recommended, baseline, goal)
     cancelled = clock.cancelled()  # read once: a cancel may arrive during measurement
     if cancelled:
@@ -218,15 +221,29 @@ def _first_latency_ms(candidates: list[Candidate]) -> float:
     return max(1.0, 0.35 * size_mb)
 
 
-def _recommend_checked(base, others, baseline, goal, inputs, notes):  # type: ignore[no-untyped-def]
-    """:func:`recommend`, dropping a pick that fails on the confirmation inputs or at other input sizes."""
+def _recommend_checked(base, others, baseline, goal, inputs, notes, folder, clock):  # type: ignore[no-untyped-def]
+    """:func:`recommend`, dropping a pick that fails on fresh inputs, images left out of it, or other sizes.
+
+    At most :data:`MAX_REBUILDS` re-fitted picks are rebuilt for the leave-one-out check, and none
+    once the budget is 10% over; re-fitted candidates not checked are not recommended.
+    """
     pool = list(others)
     cache: dict = {}
+    rebuilt = 0
     while True:
         recommended, message, closest = recommend(pool, baseline, goal)
         if recommended is None:
             return recommended, message, closest
         ok, line = confirm(base, recommended, inputs, goal, cache)
+        if ok and inputs.folds and fitted_edits(recommended.recipe.edits, inputs.source):
+            if rebuilt >= MAX_REBUILDS or clock.left() < -0.1 * goal.budget_s:
+                notes.append(f"{recommended.name} not recommended: not checked on images left out of its re-fit "
+                             f"({rebuilt} re-fitted pick(s) checked, {clock.elapsed():.0f} s spent)")  # fmt: skip
+                pool = [c for c in pool if not fitted_edits(c.recipe.edits, inputs.source)]
+                continue
+            rebuilt += 1
+            ok, held = leave_out(base, recommended, inputs, goal, folder, cache)
+            line = "; ".join(filter(None, [line, held]))
         if ok and inputs.dynamic:
             ok, sized = check_sizes(base, recommended, inputs)
             line = "; ".join(filter(None, [line, sized]))
