@@ -222,7 +222,7 @@ def _judge(setup: Setup, files: dict[str, Path], rows: dict[str, dict[str, Any]]
             "size_mb": path.stat().st_size / 1e6,
         }
     timings = measure({k: p.read_bytes() for k, p in files.items()}, setup.eval_feeds[0], baseline="original",
-                      rounds=9, iters=5)  # fmt: skip
+                      rounds=9, iters=5, min_block_ms=25.0)  # fmt: skip
     for label, timing in timings.items():
         rows[label] |= {"latency_ms": timing.median_ms, "speedup": timing.speedup,
                         "speedup_spread": list(timing.speedup_spread)}  # fmt: skip

@@ -121,6 +121,10 @@ def _key(edits: Sequence[Edit]) -> str:
     return repr([e.to_dict() for e in edits])
 
 
+MIN_BLOCK_MS = 25.0
+"""Each timed block of the original lasts at least this long (more calls per block for fast models)."""
+
+
 def measure_all(
     candidates: Sequence[Candidate],
     goal: Goal,
@@ -132,6 +136,8 @@ def measure_all(
     """Time every candidate against the original (interleaved), in the time the budget has left."""
     models = {c.name: c.details["model_path"] for c in candidates}
     rounds = 7 if len(models) <= 8 else 5
+    if clock.left() > 0.5 * clock.budget:  # a fast search (a small model): time it longer, it is cheap
+        rounds *= 2
     timings: dict[str, Timing] = measure(
         models,
         feed,
@@ -143,6 +149,7 @@ def measure_all(
         seed=goal.seed,
         progress=lambda done, total: report("measure", done, total),
         stop=lambda: clock.left() < 0.02 * clock.budget or clock.cancelled(),
+        min_block_ms=MIN_BLOCK_MS,
     )
     for cand in candidates:
         t = timings[cand.name]

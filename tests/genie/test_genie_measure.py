@@ -35,6 +35,16 @@ def test_measure_interleaved_real_models() -> None:
         measure({"a": model_bytes(small)}, feeds, baseline="nope")
 
 
+def test_a_fast_model_is_timed_in_longer_blocks() -> None:
+    small = nets.resnet18(width=4, shape=(1, 3, 32, 32))
+    feeds = runtime.make_inputs(small)
+    models = {"base": model_bytes(small), "same": model_bytes(small)}
+    timings = measure(models, feeds, baseline="base", threads=1, rounds=2, iters=3, warmup=1, min_block_ms=30.0)
+    runs = {t.runs for t in timings.values()}
+    assert len(runs) == 1 and runs.pop() > 2 * 3  # every model the same count, more than 3 per block
+    assert timings["base"].median_ms * timings["base"].runs / 2 >= 30.0 * 0.5  # blocks of about 30 ms
+
+
 def test_unavailable_backends_are_reported() -> None:
     import onnxruntime as ort
 
