@@ -17,7 +17,9 @@ Steps (each reported to ``progress(stage, done, total)``):
    measured on held-out inputs; plans that just miss the floor also fine-tuned when PyTorch is
    there and the budget allows.
 6. *measure*: all candidates timed interleaved with the original (:mod:`genie.measure`).
-7. *verify*: the task metric (``Goal.evaluate``) and, for dynamic inputs, two other input sizes.
+7. *verify*: the task metric (``Goal.evaluate``); the pick confirmed on inputs it was not chosen on,
+   re-fit without each of the last given images where a few were given (:mod:`genie.verify`), and,
+   for dynamic inputs, run at two other input sizes.
 
 The search keeps to ``Goal.budget_s`` (each step asks the clock, :mod:`genie.budget`) and stops
 within seconds when ``cancel`` is set, recommending from what was measured. It yields candidates;
@@ -60,6 +62,7 @@ RESERVE = 0.12
 FOLD_RESERVE = 0.15
 """The further share kept where a pick is checked by rebuilding it without one given input."""
 MAX_REBUILDS = 3
+"""How many re-fitted picks the leave-one-out check rebuilds before the rest are passed over."""
 FINETUNE_STEPS = 300
 
 
