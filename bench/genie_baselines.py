@@ -45,6 +45,7 @@ sys.path.append(str(ROOT / "bench"))  # after ROOT: bench/genie.py must not shad
 import quant_baselines as qb  # noqa: E402
 from bench_models import Setup, load_setup, run_outputs  # noqa: E402
 
+from genie.building import MIN_BLOCK_MS  # noqa: E402
 from genie.measure import measure  # noqa: E402
 from modelps.fidelity import fidelity, score  # noqa: E402
 from modelps.model import Model  # noqa: E402
@@ -222,7 +223,7 @@ def _judge(setup: Setup, files: dict[str, Path], rows: dict[str, dict[str, Any]]
             "size_mb": path.stat().st_size / 1e6,
         }
     timings = measure({k: p.read_bytes() for k, p in files.items()}, setup.eval_feeds[0], baseline="original",
-                      rounds=9, iters=5, min_block_ms=25.0)  # fmt: skip
+                      rounds=9, iters=5, min_block_ms=MIN_BLOCK_MS)  # fmt: skip
     for label, timing in timings.items():
         rows[label] |= {"latency_ms": timing.median_ms, "speedup": timing.speedup,
                         "speedup_spread": list(timing.speedup_spread)}  # fmt: skip

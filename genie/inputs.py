@@ -80,7 +80,7 @@ class Inputs:
     can make more without touching the held-out inputs: crops of a small set, bundled photos)."""
     folds: list[Fold] = dataclasses.field(default_factory=list)
     """Where the held-out inputs are crops of the calibration inputs: folds that leave one given input
-    out, to check a pick re-fitted and calibrated without it (:func:`genie.verify.leave_out`)."""
+    out, to check a pick whose pruned layers are re-fit without it (:func:`genie.verify.leave_out`)."""
 
     @property
     def input_shapes(self) -> dict[str, list[int]]:
@@ -165,12 +165,13 @@ REFIT_SAMPLES = 48
 """Inputs pruning reconstruction re-fits on where more can be made: 25% pruning of fedreid-resnet50 from
 5 images re-fit to 0.777 (16 inputs), 0.831 (32), 0.847 (48), 0.846 (64) on 32 other images; 14-34 s."""
 MIN_OWN_HELD = 8
-FOLDS = 2
-"""How many given inputs a small set leaves out, one at a time (the last ones), to check a pick."""
-FOLD_CROPS = 8
 """Given inputs kept out of calibration, when there are that many beyond ``calib_samples``: judging
 on the inputs INT8 ranges and pruning reconstructions were fitted to overrates them (on the ReID demo
 a candidate judged 0.99 scored 0.9875 on other images)."""
+FOLDS = 2
+"""How many given inputs a small set leaves out, one at a time (the last ones), to check a pick."""
+FOLD_CROPS = 8
+"""Crops of the input left out that a fold judges on."""
 
 
 def _small_set(
