@@ -124,6 +124,9 @@ def _key(edits: Sequence[Edit]) -> str:
 MIN_BLOCK_MS = 25.0
 """Each timed block of the original lasts at least this long (more calls per block for fast models)."""
 
+MIN_TOTAL_MS = 1000.0
+"""With time to spare, the original is timed at least this long in all (more rounds for fast models)."""
+
 
 def measure_all(
     candidates: Sequence[Candidate],
@@ -136,7 +139,8 @@ def measure_all(
     """Time every candidate against the original (interleaved), in the time the budget has left."""
     models = {c.name: c.details["model_path"] for c in candidates}
     rounds = 7 if len(models) <= 8 else 5
-    if clock.left() > 0.5 * clock.budget:  # a fast search (a small model): time it longer, it is cheap
+    spare = clock.left() > 0.5 * clock.budget  # a fast search (a small model): time it longer, it is cheap
+    if spare:
         rounds *= 2
     timings: dict[str, Timing] = measure(
         models,
@@ -150,6 +154,7 @@ def measure_all(
         progress=lambda done, total: report("measure", done, total),
         stop=lambda: clock.left() < 0.02 * clock.budget or clock.cancelled(),
         min_block_ms=MIN_BLOCK_MS,
+        min_total_ms=MIN_TOTAL_MS if spare else 0.0,
     )
     for cand in candidates:
         t = timings[cand.name]

@@ -32,6 +32,7 @@ BACKENDS = ("ort-cpu", "ort-cuda", "ort-trt", "tensorrt")
 
 
 MAX_ITERS = 200
+MAX_ROUNDS = 100
 SETTLE_S = 0.05  # pause before each model's block when threads spin (they stop spinning well within it)
 
 
@@ -194,6 +195,7 @@ def measure(
     stop: Callable[[], bool] | None = None,
     group_bytes: int = GROUP_BYTES,
     min_block_ms: float = 0.0,
+    min_total_ms: float = 0.0,
 ) -> dict[str, Timing]:
     """Time every model, interleaved, and return its :class:`Timing` (speed-ups against ``baseline``).
 
@@ -206,7 +208,9 @@ def measure(
     after its second round (the search's budget or the user's Cancel). ``min_block_ms`` raises
     ``iters`` so that each timed block of the baseline lasts at least that long (a sub-millisecond
     model timed 5 calls at a time is mostly noise: on a 0.5 ms U-Net the same INT8 kernels read
-    1.58x to 2.02x in one run).
+    1.58x to 2.02x in one run). ``min_total_ms`` raises ``rounds`` so that the baseline is timed
+    at least that long in all (at most ``MAX_ROUNDS``): on such a model one block still reads
+    anywhere from 0.9x to 2.8x, and only many rounds steady the median.
 
     Raises:
         ModelPSError: ``baseline`` is not one of ``models``.
@@ -222,14 +226,14 @@ def measure(
             used = 0
         groups[-1].append(key)
         used += _size(models[key])
-    total = rounds * len(groups)
     samples: dict[str, list[list[float]]] = {}
     result: dict[str, Timing] = {}
     for number, group in enumerate(groups):
         keys = [baseline, *group]
         timed = _time_group(
             {k: models[k] for k in keys}, feeds, backend, threads, spin, warmup, rounds, iters, seed, clock,
-            min_block_ms, lambda r, n=number: progress(n * rounds + r, total) if progress else None, stop,
+            min_block_ms, min_total_ms,
+            lambda r, of, n=number: progress(n * of + r, len(groups) * of) if progress else None, stop,
         )  # fmt: skip
         for key, per_round in timed.items():
             samples.setdefault(key, []).extend(per_round)
@@ -250,18 +254,24 @@ def _time_group(
     seed: int,
     clock: Callable[[], float],
     min_block_ms: float,
-    progress: Callable[[int], None],
+    min_total_ms: float,
+    progress: Callable[[int, int], None],
     stop: Callable[[], bool] | None,
 ) -> dict[str, list[list[float]]]:
     runners = {key: make_runner(backend, data, feeds, threads=threads, spin=spin) for key, data in models.items()}
     for runner in runners.values():
         for _ in range(warmup):
             runner()
-    if min_block_ms > 0:  # every model of the group gets the same count, from the baseline's (first) latency
-        start = clock()
-        next(iter(runners.values()))()
-        once_ms = max((clock() - start) * 1000.0, 1e-3)
+    if min_block_ms > 0 or min_total_ms > 0:  # the same counts for every model, from the baseline's latency
+        baseline_runner = next(iter(runners.values()))
+        once = []
+        for _ in range(3):
+            start = clock()
+            baseline_runner()
+            once.append(clock() - start)
+        once_ms = max(min(once) * 1000.0, 1e-3)
         iters = max(iters, min(MAX_ITERS, math.ceil(min_block_ms / once_ms)))
+        rounds = max(rounds, min(MAX_ROUNDS, math.ceil(min_total_ms / (iters * once_ms))))
     samples: dict[str, list[list[float]]] = {key: [] for key in runners}
     rng = np.random.default_rng(seed)
     keys = list(runners)
@@ -278,7 +288,7 @@ def _time_group(
                 runner()
                 times.append((clock() - start) * 1000.0)
             samples[key].append(times)
-        progress(r + 1)
+        progress(r + 1, rounds)
         if stop is not None and r >= 1 and stop():
             break
     return samples

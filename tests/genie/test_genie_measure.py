@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from genie.measure import MAX_ITERS, BackendUnavailable, make_runner, measure
+from genie.measure import MAX_ITERS, MAX_ROUNDS, BackendUnavailable, make_runner, measure
 from genie.predictor import FractionModel, fractions_for, profile_table
 from modelps import runtime
 from modelps.compress import analyze, keep_count
@@ -45,6 +45,19 @@ def test_a_fast_model_is_timed_in_longer_blocks() -> None:
     per_block = timings["base"].runs // 2
     # blocks of about 30 ms, unless the count is capped (a very fast machine runs this net in 0.06 ms)
     assert per_block == MAX_ITERS or timings["base"].median_ms * per_block >= 30.0 * 0.5
+
+
+def test_a_fast_model_is_timed_in_more_rounds() -> None:
+    small = nets.resnet18(width=4, shape=(1, 3, 32, 32))
+    feeds = runtime.make_inputs(small)
+    models = {"base": model_bytes(small), "same": model_bytes(small)}
+    seen: list[tuple[int, int]] = []
+    timings = measure(models, feeds, baseline="base", threads=1, rounds=2, iters=3, warmup=1, min_total_ms=200.0, spin=False,
+                      progress=lambda done, total: seen.append((done, total)))  # fmt: skip
+    rounds = timings["base"].runs // 3
+    assert timings["same"].runs == timings["base"].runs and rounds > 2  # more rounds, same count for both
+    assert rounds == MAX_ROUNDS or timings["base"].median_ms * timings["base"].runs >= 200.0 * 0.5
+    assert seen[-1] == (rounds, rounds)  # progress counts the rounds actually run
 
 
 def test_unavailable_backends_are_reported() -> None:
