@@ -57,8 +57,26 @@ def failures(cand: Candidate, baseline: Candidate, goal: Goal) -> list[str]:
     return out
 
 
+SAME_SPEED = 0.97
+"""Speed-ups within 3% of the fastest count as equal: interleaved timings spread about that much."""
+
+
 def _quality(cand: Candidate) -> float:
     return cand.metric if cand.metric is not None else cand.score
+
+
+def _fastest(candidates: Sequence[Candidate]) -> Candidate:
+    """The fastest candidate, where those within the timing noise of it go to the most faithful."""
+    top = max(c.speedup for c in candidates)
+    tied = [c for c in candidates if c.speedup >= SAME_SPEED * top]
+    return max(tied, key=lambda c: (round(_quality(c), 4), c.speedup))
+
+
+def _tie_note(best: Candidate, candidates: Sequence[Candidate]) -> str:
+    top = max(candidates, key=lambda c: c.speedup)
+    if top is best:
+        return ""
+    return f"; as fast as {top.name} ({top.speedup:.2f}x, within {1 - SAME_SPEED:.0%}) and more faithful"
 
 
 def recommend(
@@ -72,21 +90,24 @@ def recommend(
     the most faithful eligible candidate meeting it is recommended (ties: the faster); if none meets it, the
     fastest eligible one is recommended as the closest, and the message says by how much it misses
     the target (:func:`target_met` tells the two apart). Without a target,
-    the fastest eligible candidate is recommended. The message says which constraint failed and
-    by how much.
+    the fastest eligible candidate is recommended. "Fastest" allows for timing noise: candidates
+    within 3% (``SAME_SPEED``) of the fastest count as equally fast, and the most faithful of them
+    is taken. The message says which constraint failed and by how much.
     """
     eligible = [c for c in candidates if not failures(c, baseline, goal)]
     target_ms = _target_ms(baseline, goal)
     if not eligible:
         return None, _none_eligible(candidates, baseline, goal), _closest(candidates, baseline, goal)
     if target_ms is None:
-        best = max(eligible, key=lambda c: (c.speedup, _quality(c)))
-        return best, f"fastest candidate meeting the goal: {best.name} ({best.speedup:.2f}x)", []
+        best = _fastest(eligible)
+        note = _tie_note(best, eligible)
+        return best, f"fastest candidate meeting the goal: {best.name} ({best.speedup:.2f}x{note})", []
     meeting = [c for c in eligible if _meets(c, baseline, goal, target_ms)]
     if meeting:
         best = max(meeting, key=lambda c: (round(_quality(c), 4), c.speedup))
         return best, f"{best.name} meets the target ({best.latency_ms:.2f} ms, {best.speedup:.2f}x)", []
-    closest = sorted(eligible, key=lambda c: -c.speedup)[:3]
+    first = _fastest(eligible)
+    closest = [first, *sorted((c for c in eligible if c is not first), key=lambda c: -c.speedup)[:2]]
     need = baseline.latency_ms / target_ms
     return (
         closest[0],

@@ -75,6 +75,21 @@ def test_size_budget_and_no_target() -> None:
     assert best is big and "fastest candidate" in message
 
 
+def test_speed_ups_within_the_timing_noise_go_to_the_more_faithful() -> None:
+    pruned = cand("int8-prune", 0.40, 1.79, 0.9976)  # a sub-ms U-Net: same kernels, 2% apart
+    plain = cand("int8", 0.41, 1.75, 0.9998)
+    clearly = cand("int8-prune-more", 0.30, 1.90, 0.9950)
+    best, message, _ = recommend([pruned, plain], BASE, Goal(min_fidelity=0.99))
+    assert best is plain
+    assert message == (
+        "fastest candidate meeting the goal: int8 (1.75x; as fast as int8-prune (1.79x, within 3%) and more faithful)"
+    )
+    best, message, _ = recommend([pruned, plain, clearly], BASE, Goal(min_fidelity=0.99))
+    assert best is clearly and message == "fastest candidate meeting the goal: int8-prune-more (1.90x)"  # 6% faster
+    best, _, closest = recommend([pruned, plain], BASE, Goal(min_fidelity=0.99, target_speedup=3.0))
+    assert best is plain and [c.name for c in closest] == ["int8", "int8-prune"]
+
+
 def test_pareto_front() -> None:
     a = cand("a", 4.0, 2.5, 0.99, 1000)
     b = cand("b", 5.0, 2.0, 0.999, 1000)
