@@ -213,8 +213,14 @@ def _finetune(candidates, goal, clock, build, notes, reserve) -> list[Candidate]
     specs = finetuned_specs(candidates, goal, steps, limit=2)
     if not specs:
         return []
-    built = build(distinct(specs, candidates), always=0)
-    notes.append(f"fine-tuned {len(built)} plan(s) that missed the floor, {steps} steps each (distillation)")
+    fresh = distinct(specs, candidates)
+    if not fresh:
+        return []
+    built = build(fresh, always=0)
+    if built:
+        notes.append(f"fine-tuned {len(built)} plan(s) that missed the floor, {steps} steps each (distillation)")
+    else:
+        notes.append(f"fine-tuning skipped: the time left did not fit {len(fresh)} plan(s) of {steps} steps")
     return built
 
 

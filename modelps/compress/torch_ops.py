@@ -53,14 +53,32 @@ def _check_auto_pad(node: ir.Node) -> None:
         raise UnsupportedOp(f"{node.op_type} {node.name!r}: auto_pad={mode} is not supported for fine-tuning")
 
 
+def _auto_pads(node: ir.Node, x: Any, kernel: list[int]) -> tuple[list[int], list[int]]:
+    """Begin and end pads, ``auto_pad`` included (SAME_UPPER puts an odd pad's extra at the end)."""
+    mode = _attr(node, "auto_pad", "NOTSET")
+    spatial = len(kernel)
+    if mode == "VALID":
+        return [0] * spatial, [0] * spatial
+    if mode not in ("SAME_UPPER", "SAME_LOWER"):
+        return _pads(node, spatial)
+    strides = _attr(node, "strides", [1] * spatial)
+    dilations = _attr(node, "dilations", [1] * spatial)
+    begin, end = [], []
+    for size, k, stride, dilation in zip(x.shape[2:], kernel, strides, dilations, strict=True):
+        out = -(-int(size) // stride)
+        total = max((out - 1) * stride + (k - 1) * dilation + 1 - int(size), 0)
+        begin.append(total // 2 if mode == "SAME_UPPER" else total - total // 2)
+        end.append(total - begin[-1])
+    return begin, end
+
+
 def _conv(node: ir.Node, args: list[Any]) -> Any:
     import torch.nn.functional as F
 
-    _check_auto_pad(node)
     x, w = args[0], args[1]
     b = args[2] if len(args) > 2 else None
     spatial = w.dim() - 2
-    begin, end = _pads(node, spatial)
+    begin, end = _auto_pads(node, x, list(w.shape[2:]))
     x, pad = _explicit_pad(x, begin, end)
     conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[spatial]
     return conv(
@@ -104,12 +122,13 @@ def _gemm(node: ir.Node, args: list[Any]) -> Any:
 def _pool(node: ir.Node, args: list[Any]) -> Any:
     import torch.nn.functional as F
 
-    _check_auto_pad(node)
+    is_max = node.op_type == "MaxPool"
+    if not is_max:  # zeros padded here would count in the average
+        _check_auto_pad(node)
     x = args[0]
     kernel = _attr(node, "kernel_shape")
     spatial = len(kernel)
-    begin, end = _pads(node, spatial)
-    is_max = node.op_type == "MaxPool"
+    begin, end = _auto_pads(node, x, kernel)
     x, pad = _explicit_pad(x, begin, end, value=-math.inf if is_max else 0.0)
     stride = _attr(node, "strides", [1] * spatial)
     ceil = bool(_attr(node, "ceil_mode", 0))
@@ -244,6 +263,41 @@ def _unary(name: str) -> Callable[[ir.Node, list[Any]], Any]:
     return run
 
 
+def _resize(node: ir.Node, args: list[Any]) -> Any:
+    """``Resize`` (opset 11+): nearest (asymmetric, floor) or linear (half-pixel or align-corners).
+
+    These are the modes ``torch.nn.functional.interpolate`` computes exactly; Paddle and PyTorch
+    exports use them for FPN and U-Net up-sampling. Other modes raise :class:`UnsupportedOp`.
+    """
+    import torch.nn.functional as F
+
+    if len(args) < 3:
+        raise UnsupportedOp(f"Resize {node.name!r}: the opset 10 form is not supported for fine-tuning")
+    x, scales = args[0], args[2]
+    sizes = args[3] if len(args) > 3 else None
+    mode = _attr(node, "mode", "nearest")
+    coord = _attr(node, "coordinate_transformation_mode", "half_pixel")
+    nearest = _attr(node, "nearest_mode", "round_prefer_floor")
+    if mode == "nearest" and coord == "asymmetric" and nearest == "floor":
+        kwargs: dict[str, Any] = {"mode": "nearest"}
+    elif mode == "linear" and coord in ("half_pixel", "pytorch_half_pixel", "align_corners") and x.dim() in (3, 4, 5):
+        kwargs = {"mode": ("linear", "bilinear", "trilinear")[x.dim() - 3], "align_corners": coord == "align_corners"}
+    else:
+        raise UnsupportedOp(
+            f"Resize {node.name!r}: mode={mode}, coordinate_transformation_mode={coord}, nearest_mode={nearest} "
+            "is not supported for fine-tuning"
+        )
+    if sizes is not None and sizes.numel():
+        size = _ints(sizes)
+        if size[:2] != list(x.shape[:2]):
+            raise UnsupportedOp(f"Resize {node.name!r}: resizing batch or channels is not supported for fine-tuning")
+        return F.interpolate(x, size=size[2:], **kwargs)
+    factors = [float(v) for v in scales.tolist()]
+    if factors[:2] != [1.0, 1.0]:
+        raise UnsupportedOp(f"Resize {node.name!r}: resizing batch or channels is not supported for fine-tuning")
+    return F.interpolate(x, scale_factor=factors[2:], **kwargs)
+
+
 def _identity(node: ir.Node, args: list[Any]) -> Any:
     return args[0]
 
@@ -288,6 +342,7 @@ OPS: dict[str, Callable[[ir.Node, list[Any]], Any]] = {
     "Exp": _unary("exp"),
     "Neg": _unary("neg"),
     "Abs": _unary("abs"),
+    "Erf": _unary("erf"),
     "LeakyRelu": _unary("leaky"),
     "HardSigmoid": _unary("hardsigmoid"),
     "HardSwish": _unary("hardswish"),
@@ -314,4 +369,5 @@ OPS: dict[str, Callable[[ir.Node, list[Any]], Any]] = {
     "Shape": _shape,
     "Gather": _gather,
     "Cast": _cast,
+    "Resize": _resize,
 }
