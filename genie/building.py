@@ -54,8 +54,11 @@ def build_candidates(
     prebuilt: Mapping[str, ir.Model] | None = None,
     shapes: Mapping[str, Sequence[int]] | None = None,
     groups: Sequence[int] = (),
+    failed: list[str] | None = None,
 ) -> list[Candidate]:
     """Build each spec's model through the editing core, measure its fidelity, write it to ``store``.
+
+    A spec whose edits fail is logged, left out, and its error appended to ``failed``.
 
     ``groups`` names the source of each held-out input (crops of one image share it; see
     :func:`genie.inputs.compare`).
@@ -88,6 +91,8 @@ def build_candidates(
                 cache[key] = model
         except ModelPSError as exc:
             logger.warning("candidate %s failed: %s", name, exc)
+            if failed is not None:
+                failed.append(str(exc))
             continue
         if not free:
             durations.append(time.monotonic() - started)

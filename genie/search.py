@@ -129,10 +129,10 @@ def search(
         store = Path(folder)
         reserve = (RESERVE + (FOLD_RESERVE if inputs.folds else 0.0)) * goal.budget_s
 
-        def build(more: list[Spec], always: int = MIN_BUILT) -> list[Candidate]:
+        def build(more: list[Spec], always: int = MIN_BUILT, failed: list[str] | None = None) -> list[Candidate]:
             return build_candidates(
-                base, base_sha, more, inputs.held, reference, clock, report, store,
-                always=always, reserve_s=reserve, prebuilt=prebuilt, shapes=inputs.shapes, groups=inputs.groups,
+                base, base_sha, more, inputs.held, reference, clock, report, store, always=always,
+                reserve_s=reserve, prebuilt=prebuilt, shapes=inputs.shapes, groups=inputs.groups, failed=failed,
             )  # fmt: skip
 
         candidates = build(distinct(specs + (pruning.floor if pruning else [])))
@@ -216,10 +216,13 @@ def _finetune(candidates, goal, clock, build, notes, reserve) -> list[Candidate]
     fresh = distinct(specs, candidates)
     if not fresh:
         return []
-    built = build(fresh, always=0)
+    failed: list[str] = []
+    built = build(fresh, always=0, failed=failed)
     if built:
         notes.append(f"fine-tuned {len(built)} plan(s) that missed the floor, {steps} steps each (distillation)")
-    else:
+    if failed:
+        notes.append(f"fine-tuning failed on {len(failed)} plan(s): {failed[0]}")
+    elif not built:
         notes.append(f"fine-tuning skipped: the time left did not fit {len(fresh)} plan(s) of {steps} steps")
     return built
 

@@ -189,6 +189,26 @@ def test_search_fine_tunes_the_plan_that_missed_the_floor(model_path) -> None:
     assert runtime.run(replay.ir, load_calibration(replay.ir, "samples", count=1, seed=1)[0])["y"].shape == (1, 10)
 
 
+@pytest.mark.slow
+def test_fine_tuning_that_cannot_run_says_why(tmp_path) -> None:
+    pytest.importorskip("torch", reason="fine-tuning needs PyTorch")
+    model = nets.resnet18(width=16, shape=(1, 3, 64, 64), seed=2)
+    next(n for n in model.graph if n.op_type == "Relu").op_type = "Softsign"  # prunable, not in the executor
+    path = tmp_path / "softsign.onnx"
+    save(model, path)
+    goal = Goal(
+        min_fidelity=0.999, methods=("prune",), budget_s=60, calib_samples=8, holdout_samples=6, threads=1,
+        finetune_steps=10,
+    )  # fmt: skip
+    result = search(path, goal)
+    assert not [c for c in result.candidates if c.name.endswith("-ft")]
+    assert any(
+        n.startswith("fine-tuning failed on ") and "fine-tuning cannot run op(s) ['Softsign'] in PyTorch" in n
+        for n in result.notes
+    ), result.notes
+    assert not any(n.startswith("fine-tuned ") for n in result.notes)
+
+
 def test_finetune_steps_must_not_be_negative() -> None:
     from modelps.errors import ModelPSError
 
