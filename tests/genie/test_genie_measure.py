@@ -52,8 +52,8 @@ def test_a_fast_model_is_timed_in_more_rounds() -> None:
     feeds = runtime.make_inputs(small)
     models = {"base": model_bytes(small), "same": model_bytes(small)}
     seen: list[tuple[int, int]] = []
-    timings = measure(models, feeds, baseline="base", threads=1, rounds=2, iters=3, warmup=1, min_total_ms=200.0, spin=False,
-                      progress=lambda done, total: seen.append((done, total)))  # fmt: skip
+    timings = measure(models, feeds, baseline="base", threads=1, rounds=2, iters=3, warmup=1, min_total_ms=200.0,
+                      spin=False, progress=lambda done, total: seen.append((done, total)))  # fmt: skip
     rounds = timings["base"].runs // 3
     assert timings["same"].runs == timings["base"].runs and rounds > 2  # more rounds, same count for both
     assert rounds == MAX_ROUNDS or timings["base"].median_ms * timings["base"].runs >= 200.0 * 0.5
