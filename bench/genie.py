@@ -8,6 +8,9 @@ INT8 of every layer, and uniform-ratio magnitude (L1) pruning without reconstruc
 latencies come from one final interleaved measurement of the original, the baselines and every
 recommended candidate.
 
+Against ORT's, Olive's and Neural Compressor's quantizers, and the default invocation against tuned
+flags side by side in one run (``--defaults-vs-tuned MODEL,...``): ``bench/genie_baselines.py``.
+
 Usage::
 
     python bench/genie.py [--models fedreid-resnet50,face-mobilefacenet] [--budget 900] [--out bench/genie.json]
