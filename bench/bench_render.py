@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from genie.recommend import SAME_SPEED  # the genie's own rule: speed-ups within 3% count as equal
+
 __all__ = ["render", "render_defaults", "verdict"]
 
 FLOOR = 0.99
-_SAME_SPEED = 0.97  # speed-ups within 3% count as equal (the interleaved spread is about that)
 
 
 def _fmt(row: dict[str, Any], key: str, spec: str) -> str:
@@ -37,8 +38,8 @@ def verdict(result: dict[str, Any]) -> dict[str, Any]:
     beaten = []
     for label, b in base.items():
         for g_label, g in genie.items():
-            faster = g["speedup"] > b["speedup"] / _SAME_SPEED and g["fidelity"] >= b["fidelity"]
-            truer = g["speedup"] >= _SAME_SPEED * b["speedup"] and _truer(g, b)
+            faster = g["speedup"] > b["speedup"] / SAME_SPEED and g["fidelity"] >= b["fidelity"]
+            truer = g["speedup"] >= SAME_SPEED * b["speedup"] and _truer(g, b)
             if faster or truer:
                 beaten.append(f"{label} (by {g_label})")
                 break
@@ -49,11 +50,11 @@ def verdict(result: dict[str, Any]) -> dict[str, Any]:
         "best_baseline_speedup": best_speed,
         "recommended": rec,
         "recommended_speedup": rec_speed,
-        "at_least_as_fast": (rec_meets and rec_speed >= _SAME_SPEED * best_speed)
+        "at_least_as_fast": (rec_meets and rec_speed >= SAME_SPEED * best_speed)
         or (rec is None and best_base == "original"),
         "strictly_better": rec_meets
-        and rec_speed >= _SAME_SPEED * best_speed
-        and (rec_speed > best_speed / _SAME_SPEED or _truer(genie.get(rec or ""), measured.get(best_base))),
+        and rec_speed >= SAME_SPEED * best_speed
+        and (rec_speed > best_speed / SAME_SPEED or _truer(genie.get(rec or ""), measured.get(best_base))),
         "beaten": beaten,
     }
 

@@ -289,13 +289,13 @@ def _resize(node: ir.Node, args: list[Any]) -> Any:
         )
     if sizes is not None and sizes.numel():
         size = _ints(sizes)
-        if size[:2] != list(x.shape[:2]):
-            raise UnsupportedOp(f"Resize {node.name!r}: resizing batch or channels is not supported for fine-tuning")
-        return F.interpolate(x, size=size[2:], **kwargs)
-    factors = [float(v) for v in scales.tolist()]
-    if factors[:2] != [1.0, 1.0]:
+        kept, kwargs["size"] = size[:2] == list(x.shape[:2]), size[2:]
+    else:
+        factors = [float(v) for v in scales.tolist()]
+        kept, kwargs["scale_factor"] = factors[:2] == [1.0, 1.0], factors[2:]
+    if not kept:
         raise UnsupportedOp(f"Resize {node.name!r}: resizing batch or channels is not supported for fine-tuning")
-    return F.interpolate(x, scale_factor=factors[2:], **kwargs)
+    return F.interpolate(x, **kwargs)
 
 
 def _identity(node: ir.Node, args: list[Any]) -> Any:
