@@ -78,4 +78,7 @@ def _int8(edit: object, cand: Candidate) -> str:
         text += f", keeping the {len(kept)} most sensitive layer(s) in float ({names})"
     elif kept:
         text += f", keeping {len(kept)} layer(s) in float"
+    steps = getattr(edit, "finetune_steps", 0)
+    if steps:
+        text += f", then fine-tunes the INT8 weights and biases for {steps} steps with INT8 rounding simulated"
     return text

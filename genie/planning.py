@@ -16,15 +16,18 @@ from modelps.compress.channels import Analysis
 from modelps.compress.prune import keep_count
 from modelps.edits import Edit
 from modelps.edits.prune_channels import PruneChannels
+from modelps.edits.quantize_int8 import QuantizeInt8
 
 __all__ = [
     "MAX_RATIO",
     "REFINE_MARGIN",
     "STEP",
+    "QAT_HEADROOM",
     "Planner",
     "distinct",
     "finetuned_specs",
     "loss_levels",
+    "quantized_only",
     "refined_losses",
     "speed_levels",
     "trajectory",
@@ -245,6 +248,25 @@ def trajectory(
     return list(unique.values())
 
 
+QAT_HEADROOM = 0.005
+"""INT8 alone within this much above the floor leaves pruning too little room: fine-tune it too."""
+
+
+def quantized_only(candidates: Sequence[Candidate]) -> Candidate | None:
+    """The most faithful candidate that only quantizes (one INT8 edit, no layer kept in float)."""
+    plain = [
+        c for c in candidates
+        if c.quantized and len(c.recipe.edits) == 1 and isinstance(c.recipe.edits[0], QuantizeInt8)
+        and not c.recipe.edits[0].exclude and not c.recipe.edits[0].finetune_steps
+    ]  # fmt: skip
+    return max(plain, key=lambda c: c.score, default=None)
+
+
+def _aware(edits: Sequence[Edit], steps: int) -> list[Edit]:
+    """``edits`` with every INT8 edit made quantization-aware (fine-tuned for ``steps``)."""
+    return [dataclasses.replace(e, finetune_steps=steps) if isinstance(e, QuantizeInt8) else e for e in edits]
+
+
 def finetuned_specs(candidates: Sequence[Candidate], goal: Goal, steps: int, limit: int = 4) -> list[Spec]:
     """Fine-tuned versions of the pruning plans that missed the fidelity floor by the least.
 
@@ -273,7 +295,10 @@ def finetuned_specs(candidates: Sequence[Candidate], goal: Goal, steps: int, lim
         fp32_meta = {**meta, "quantized": False}
         specs.append((f"fp32-prune-{meta['level']}-ft", [prune_edit], fp32_meta))
         if cand.quantized:
-            specs.append((f"{cand.name}-ft", [prune_edit, *cand.recipe.edits[1:]], meta))
+            specs.append((f"{cand.name}-ft", [prune_edit, *_aware(cand.recipe.edits[1:], steps)], meta))
+    best = quantized_only(candidates)
+    if best is not None and not best.score >= goal.min_fidelity + QAT_HEADROOM:
+        specs.append((f"{best.name}-qat", _aware(best.recipe.edits, steps), {"quantized": True}))
     taken = {c.name for c in candidates}
     for index, (name, edits, meta) in enumerate(specs):
         while name in taken:

@@ -32,6 +32,7 @@ import logging
 import math
 import tempfile
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,7 @@ from genie.recommend import mark_pareto, pareto_front, recommend, target_met
 from genie.sensitivity import SENSITIVITY_SAMPLES
 from genie.verify import check_sizes, confirm, evaluate_all, fitted_edits, leave_out
 from modelps.compress.calib import source_sha256
+from modelps.edits import Edit
 from modelps.edits.quantize_int8 import QuantizeInt8
 from modelps.model import Model
 
@@ -64,6 +66,10 @@ FOLD_RESERVE = 0.15
 MAX_REBUILDS = 3
 """How many re-fitted picks the leave-one-out check rebuilds before the rest are passed over."""
 FINETUNE_STEPS = 300
+STEP_COST = 48
+"""Seconds per fine-tuning step (a batch of 8, forward and backward, teacher included) per second of latency."""
+QAT_COST = 1.5
+"""A quantization-aware step costs this many float steps (fake quantization of every activation)."""
 
 
 def search(
@@ -147,7 +153,7 @@ def search(
             candidates += build(distinct(refined, candidates), always=0)
         if pruning is not None:
             candidates += build(distinct(pruning.extra, candidates), always=0)
-        if planner is not None:
+        if planner is not None or int8 is not None:
             candidates += _finetune(candidates, goal, clock, build, notes, reserve)
         measure_all(candidates, goal, inputs.held[0], threads, report, clock)
         baseline = candidates[0]
@@ -188,7 +194,7 @@ def search(
 
 
 def _finetune(candidates, goal, clock, build, notes, reserve) -> list[Candidate]:  # type: ignore[no-untyped-def]
-    """Fine-tuned versions of the plans that just miss the floor, when PyTorch is there and time allows."""
+    """Fine-tuned versions of the plans that just miss the floor (and of INT8 near it), when PyTorch and time allow."""
     steps = goal.finetune_steps
     if steps == 0:
         return []
@@ -198,17 +204,16 @@ def _finetune(candidates, goal, clock, build, notes, reserve) -> list[Candidate]
         except ImportError:
             notes.append("fine-tuning skipped: PyTorch is not installed (pip install torch)")
             return []
-        baseline_ms = _first_latency_ms(candidates)
-        step_s = 48 * baseline_ms / 1000.0  # forward + backward of a batch of 8, teacher included (measured ratio)
-        plans = 2
-        affordable = (clock.left() - reserve) * 0.8 / max(plans * step_s, 1e-3)
+        step_s = STEP_COST * _first_latency_ms(candidates) / 1000.0 * _units(finetuned_specs(candidates, goal, 1))
+        affordable = (clock.left() - reserve) * 0.8 / max(step_s, 1e-3)
         steps = int(min(FINETUNE_STEPS, math.floor(affordable / 50) * 50))
         if steps < 50:
-            notes.append(
-                f"fine-tuning skipped: about {step_s:.2f} s per step, {max(clock.left() - reserve, 0):.0f} s left "
-                f"(--budget {int(goal.budget_s + plans * FINETUNE_STEPS * step_s / 0.8)} would allow "
-                f"{FINETUNE_STEPS} steps)"
-            )
+            if step_s:
+                notes.append(
+                    f"fine-tuning skipped: about {step_s:.2f} s per step, {max(clock.left() - reserve, 0):.0f} s "
+                    f"left (--budget {int(goal.budget_s + FINETUNE_STEPS * step_s / 0.8)} would allow "
+                    f"{FINETUNE_STEPS} steps)"
+                )
             return []
     specs = finetuned_specs(candidates, goal, steps, limit=2)
     if not specs:
@@ -219,12 +224,26 @@ def _finetune(candidates, goal, clock, build, notes, reserve) -> list[Candidate]
     failed: list[str] = []
     built = build(fresh, always=0, failed=failed)
     if built:
-        notes.append(f"fine-tuned {len(built)} plan(s) that missed the floor, {steps} steps each (distillation)")
+        aware = sum(1 for c in built if _aware(c.recipe.edits))
+        notes.append(
+            f"fine-tuned {len(built)} candidate(s) near the floor, {steps} steps each (distillation"
+            + (f"; {aware} of them quantization-aware)" if aware else ")")
+        )
     if failed:
         notes.append(f"fine-tuning failed on {len(failed)} plan(s): {failed[0]}")
     elif not built:
         notes.append(f"fine-tuning skipped: the time left did not fit {len(fresh)} plan(s) of {steps} steps")
     return built
+
+
+def _units(specs: list[Spec]) -> float:
+    """The cost of fine-tuning ``specs``, in steps of fine-tuning a float model (quantization-aware ones cost more)."""
+    return sum(QAT_COST if _aware(edits) else 1.0 for _, edits, _ in specs)
+
+
+def _aware(edits: Sequence[Edit]) -> bool:
+    """Whether a recipe ends in quantization-aware fine-tuning."""
+    return bool(edits) and isinstance(edits[-1], QuantizeInt8) and edits[-1].finetune_steps > 0
 
 
 def _first_latency_ms(candidates: list[Candidate]) -> float:

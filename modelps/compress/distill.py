@@ -265,7 +265,9 @@ class _Executor:
                 continue
             array = np.asarray(value.const_value.numpy())
             tensor = self.to_device(array)
-            if name in trainable and np.issubdtype(array.dtype, np.floating):
+            if name in trainable and np.issubdtype(array.dtype, np.number):
+                if not np.issubdtype(array.dtype, np.floating):  # quantized: trained in units of its step
+                    tensor = tensor.float()
                 tensor.requires_grad_(True)
                 self.params[name] = tensor
             self.consts[name] = tensor
@@ -301,8 +303,12 @@ class _Executor:
         """The model with the trained values written into its initializers."""
         for name, tensor in self.params.items():
             value = self.graph.initializers[name]
-            array = tensor.detach().cpu().numpy().astype(value.const_value.numpy().dtype)
-            value.const_value = ir.tensor(array, name=name)
+            dtype = value.const_value.numpy().dtype
+            array = tensor.detach().cpu().numpy()
+            if not np.issubdtype(dtype, np.floating):
+                info = np.iinfo(dtype)
+                array = np.clip(np.round(array), info.min, info.max)
+            value.const_value = ir.tensor(array.astype(dtype), name=name)
         return self.model
 
 
@@ -318,10 +324,15 @@ def _constant_value(node: ir.Node) -> np.ndarray:
 
 
 def _trainable_names(graph: ir.Graph) -> set[str]:
+    """Initializers in the weight/bias slots of trainable ops, or the quantized values dequantized into them."""
     names = set()
     for node in graph:
         slots = _BN_TRAINABLE if node.op_type == "BatchNormalization" else TRAINABLE_OPS.get(node.op_type, ())
         for i in slots:
-            if i < len(node.inputs) and node.inputs[i] is not None and node.inputs[i].is_initializer():
-                names.add(node.inputs[i].name)
+            value = node.inputs[i] if i < len(node.inputs) else None
+            producer = value.producer() if value is not None else None
+            if producer is not None and producer.op_type == "DequantizeLinear" and producer.inputs[0] is not None:
+                value = producer.inputs[0]
+            if value is not None and value.is_initializer():
+                names.add(str(value.name))
     return names

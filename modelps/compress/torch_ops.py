@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import onnx_ir as ir
 
+from modelps.compress.fake_quant import QUANT_OPS
+
 __all__ = ["OPS", "UnsupportedOp"]
 
 
@@ -370,4 +372,5 @@ OPS: dict[str, Callable[[ir.Node, list[Any]], Any]] = {
     "Gather": _gather,
     "Cast": _cast,
     "Resize": _resize,
+    **QUANT_OPS,
 }

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from modelps.edits._base import Edit, register
 from modelps.tape import Tape
+
+if TYPE_CHECKING:
+    import numpy as np
+    import onnx_ir as ir
 
 __all__ = ["QuantizeInt8"]
 
@@ -26,7 +30,11 @@ class QuantizeInt8(Edit):
     by default), ``symmetric`` symmetric activation ranges, ``reduce_range`` 7-bit weights (for
     CPUs without VNNI), ``preprocess`` ORT's ``quant_pre_process`` first (shape inference, BatchNorm
     folding and other graph optimizations), ``input_shapes`` the shapes of inputs with dynamic
-    dimensions for generated calibration sources (an ``.npz`` brings its own).
+    dimensions for generated calibration sources (an ``.npz`` brings its own); ``finetune_steps``
+    (PyTorch) then trains the quantized model's integer weights and biases for that many steps, with
+    the rounding and clipping of INT8 inference simulated, to reproduce the model before this edit on
+    the calibration inputs (quantization-aware distillation, :mod:`modelps.compress.fake_quant`;
+    scales and zero points stay as calibrated; ``finetune_lr`` is relative to each tensor's scale).
 
     Handles any model ONNX Runtime can quantize; opsets below 13 are upgraded first (per-channel
     QDQ needs 13). Refuses: excluded nodes that do not exist, a changed calibration file, inputs
@@ -49,6 +57,8 @@ class QuantizeInt8(Edit):
     reduce_range: bool = False
     preprocess: bool = True
     input_shapes: dict[str, list[int]] = dataclasses.field(default_factory=dict)
+    finetune_steps: int = 0
+    finetune_lr: float = 1e-4
 
     def apply(self, tape: Tape) -> None:
         """Build the transformed model and swap it in through ``tape``."""
@@ -56,6 +66,9 @@ class QuantizeInt8(Edit):
         from modelps.compress.quantize import quantize_static_qdq
 
         model = tape.model
+        if self.finetune_steps < 0 or self.finetune_lr <= 0:
+            got = f"{self.finetune_steps}, {self.finetune_lr}"
+            raise self.fail(f"finetune_steps must be >= 0 and finetune_lr > 0, got {got}")
         if any(node.domain == "" and node.op_type in ("QuantizeLinear", "QLinearConv") for node in model.graph):
             raise self.fail("the model is already quantized")
         feeds = load_calibration(
@@ -80,4 +93,19 @@ class QuantizeInt8(Edit):
             reduce_range=self.reduce_range,
             preprocess=self.preprocess,
         )
+        if self.finetune_steps:
+            quantized = self._finetuned(quantized, model, feeds)
         tape.replace_model(quantized)
+
+    def _finetuned(self, quantized: ir.Model, model: ir.Model, feeds: list[dict[str, np.ndarray]]) -> ir.Model:
+        """Quantization-aware distillation of ``model`` into ``quantized`` (PyTorch, imported here)."""
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is None:
+            raise self.fail("finetune_steps needs PyTorch: pip install torch==2.13.0")
+        from modelps.compress.distill import UnsupportedOp, distill
+
+        try:
+            return distill(quantized, model, feeds, steps=self.finetune_steps, lr=self.finetune_lr, seed=self.seed)
+        except UnsupportedOp as exc:
+            raise self.fail(str(exc)) from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -214,3 +215,24 @@ def test_finetune_steps_must_not_be_negative() -> None:
 
     with pytest.raises(ModelPSError, match="fine-tuning steps must be >= 0, got -1"):
         Goal(finetune_steps=-1)
+
+
+@pytest.mark.slow
+def test_search_fine_tunes_int8_near_the_floor_quantization_aware(model_path) -> None:
+    pytest.importorskip("torch", reason="fine-tuning needs PyTorch")
+    from modelps.edits.quantize_int8 import QuantizeInt8
+
+    goal = Goal(
+        min_fidelity=0.9999, methods=("quantize",), budget_s=90, calib_samples=8, holdout_samples=6, threads=1,
+        finetune_steps=10, mixed_precision=False,
+    )  # fmt: skip
+    result = search(model_path, goal)
+    aware = [c for c in result.candidates if c.name.endswith("-qat")]
+    assert len(aware) == 1, [c.name for c in result.candidates]
+    edit = aware[0].recipe.edits[-1]
+    assert isinstance(edit, QuantizeInt8) and edit.finetune_steps == 10
+    plain = next(c for c in result.candidates if c.recipe.edits == (dataclasses.replace(edit, finetune_steps=0),))
+    assert plain.score < goal.min_fidelity  # it was fine-tuned because it missed the floor
+    assert aware[0].size_bytes == pytest.approx(plain.size_bytes, rel=0.01)  # the same INT8 graph, new integers
+    assert "fine-tunes the INT8 weights and biases for 10 steps" in aware[0].explanation
+    assert any(n.startswith("fine-tuned 1 candidate(s)") and "1 of them quantization-aware" in n for n in result.notes)
