@@ -23,6 +23,7 @@ __all__ = [
     "REFINE_MARGIN",
     "STEP",
     "QAT_HEADROOM",
+    "QAT_STEPS",
     "Planner",
     "distinct",
     "finetuned_specs",
@@ -250,6 +251,8 @@ def trajectory(
 
 QAT_HEADROOM = 0.005
 """INT8 alone within this much above the floor leaves pruning too little room: fine-tune it too."""
+QAT_STEPS = 200
+"""Quantization-aware fine-tuning corrects rounding, a smaller change than pruning's: fewer steps."""
 
 
 def quantized_only(candidates: Sequence[Candidate]) -> Candidate | None:
@@ -263,7 +266,8 @@ def quantized_only(candidates: Sequence[Candidate]) -> Candidate | None:
 
 
 def _aware(edits: Sequence[Edit], steps: int) -> list[Edit]:
-    """``edits`` with every INT8 edit made quantization-aware (fine-tuned for ``steps``)."""
+    """``edits`` with every INT8 edit made quantization-aware (fine-tuned for ``steps``, at most :data:`QAT_STEPS`)."""
+    steps = min(steps, QAT_STEPS)
     return [dataclasses.replace(e, finetune_steps=steps) if isinstance(e, QuantizeInt8) else e for e in edits]
 
 
@@ -273,7 +277,9 @@ def finetuned_specs(candidates: Sequence[Candidate], goal: Goal, steps: int, lim
     Per precision: the plan with the smallest planned loss among those below the floor; with a
     target, also the (two least lossy) target-level plans below it of the fastest precision (INT8
     when there is one: the one that needs the least pruning to get there). Each plan's fine-tuned
-    FP32 model comes first, so that its INT8 version reuses it. At most ``limit`` plans.
+    FP32 model comes first, so that its INT8 version reuses it, quantization-aware. At most
+    ``limit`` plans. Before them, when the most faithful INT8-only candidate is less than
+    :data:`QAT_HEADROOM` above the floor, its quantization-aware fine-tuned version (``…-qat``).
     """
     chosen: list[Candidate] = []
     fastest = any(c.quantized for c in candidates)
@@ -289,6 +295,9 @@ def finetuned_specs(candidates: Sequence[Candidate], goal: Goal, steps: int, lim
             chosen += [c for c in missed[1:] if c.details.get("target_level")][:2]
     chosen = chosen[:plans]
     specs: list[Spec] = []
+    best = quantized_only(candidates)
+    if best is not None and not best.score >= goal.min_fidelity + QAT_HEADROOM:  # first: it keeps INT8's speed
+        specs.append((f"{best.name}-qat", _aware(best.recipe.edits, steps), {"quantized": True}))
     for cand in chosen:
         prune_edit = dataclasses.replace(cand.recipe.edits[0], finetune_steps=steps)
         meta = {k: v for k, v in cand.details.items() if k != "model_path"}
@@ -296,9 +305,6 @@ def finetuned_specs(candidates: Sequence[Candidate], goal: Goal, steps: int, lim
         specs.append((f"fp32-prune-{meta['level']}-ft", [prune_edit], fp32_meta))
         if cand.quantized:
             specs.append((f"{cand.name}-ft", [prune_edit, *_aware(cand.recipe.edits[1:], steps)], meta))
-    best = quantized_only(candidates)
-    if best is not None and not best.score >= goal.min_fidelity + QAT_HEADROOM:
-        specs.append((f"{best.name}-qat", _aware(best.recipe.edits, steps), {"quantized": True}))
     taken = {c.name for c in candidates}
     for index, (name, edits, meta) in enumerate(specs):
         while name in taken:

@@ -204,7 +204,8 @@ def _finetune(candidates, goal, clock, build, notes, reserve) -> list[Candidate]
         except ImportError:
             notes.append("fine-tuning skipped: PyTorch is not installed (pip install torch)")
             return []
-        step_s = STEP_COST * _first_latency_ms(candidates) / 1000.0 * _units(finetuned_specs(candidates, goal, 1))
+        units = _units(finetuned_specs(candidates, goal, 1, limit=2))
+        step_s = STEP_COST * _first_latency_ms(candidates) / 1000.0 * units
         affordable = (clock.left() - reserve) * 0.8 / max(step_s, 1e-3)
         steps = int(min(FINETUNE_STEPS, math.floor(affordable / 50) * 50))
         if steps < 50:
