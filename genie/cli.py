@@ -50,8 +50,8 @@ def register(subparsers: Any) -> None:
         default=None,
         metavar="STEPS",
         help="fine-tune (distill from the original, needs PyTorch) the pruning plans that just miss the "
-        "fidelity floor for STEPS steps each (default: up to 300 when PyTorch is installed and the budget "
-        "allows; 0: off)",
+        "fidelity floor for STEPS steps each, their INT8 versions and INT8 near the floor quantization-aware "
+        "(at most 200 steps) (default: up to 300 when PyTorch is installed and the budget allows; 0: off)",
     )
     parser.add_argument(
         "--shape",
