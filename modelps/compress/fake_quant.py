@@ -14,6 +14,8 @@ from typing import Any
 
 import onnx_ir as ir
 
+from modelps.compress.unsupported import UnsupportedOp
+
 __all__ = ["QUANT_OPS", "integer_range"]
 
 _RANGES = {
@@ -48,8 +50,6 @@ def _along(param: Any, x: Any, node: ir.Node) -> Any:
 
 
 def _unsupported(node: ir.Node, what: str) -> ValueError:
-    from modelps.compress.torch_ops import UnsupportedOp
-
     return UnsupportedOp(f"{node.op_type} {node.name!r}: {what} are not supported for fine-tuning")
 
 

@@ -15,12 +15,9 @@ import numpy as np
 import onnx_ir as ir
 
 from modelps.compress.fake_quant import QUANT_OPS
+from modelps.compress.unsupported import UnsupportedOp
 
 __all__ = ["OPS", "UnsupportedOp"]
-
-
-class UnsupportedOp(ValueError):
-    """The graph uses an op (or an op attribute) the PyTorch executor does not run."""
 
 
 def _attr(node: ir.Node, name: str, default: Any = None) -> Any:
