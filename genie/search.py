@@ -225,7 +225,7 @@ def _finetune(candidates, goal, clock, build, notes, reserve) -> list[Candidate]
     failed: list[str] = []
     built = build(fresh, always=0, failed=failed)
     if built:
-        aware = sum(1 for c in built if _aware(c.recipe.edits))
+        aware = sum(1 for c in built if _ends_aware(c.recipe.edits))
         notes.append(
             f"fine-tuned {len(built)} candidate(s) near the floor, {steps} steps each (distillation"
             + (f"; {aware} of them quantization-aware)" if aware else ")")
@@ -239,10 +239,10 @@ def _finetune(candidates, goal, clock, build, notes, reserve) -> list[Candidate]
 
 def _units(specs: list[Spec]) -> float:
     """The cost of fine-tuning ``specs``, in steps of fine-tuning a float model (quantization-aware ones cost more)."""
-    return sum(QAT_COST if _aware(edits) else 1.0 for _, edits, _ in specs)
+    return sum(QAT_COST if _ends_aware(edits) else 1.0 for _, edits, _ in specs)
 
 
-def _aware(edits: Sequence[Edit]) -> bool:
+def _ends_aware(edits: Sequence[Edit]) -> bool:
     """Whether a recipe ends in quantization-aware fine-tuning."""
     return bool(edits) and isinstance(edits[-1], QuantizeInt8) and edits[-1].finetune_steps > 0
 

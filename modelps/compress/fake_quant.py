@@ -14,9 +14,10 @@ from typing import Any
 
 import onnx_ir as ir
 
-from modelps.compress.unsupported import UnsupportedOp
+from modelps.compress.op_support import UnsupportedOp
+from modelps.compress.op_support import attr as _attr
 
-__all__ = ["QUANT_OPS", "integer_range"]
+__all__ = ["QUANT_OPS"]
 
 _RANGES = {
     "uint8": (0, 255),
@@ -25,16 +26,6 @@ _RANGES = {
     "int16": (-32768, 32767),
     "int32": (-(2**31), 2**31 - 1),
 }
-
-
-def integer_range(dtype_name: str) -> tuple[int, int] | None:
-    """The smallest and largest value of an integer type by NumPy/PyTorch name (None: not one of them)."""
-    return _RANGES.get(dtype_name.removeprefix("torch."))
-
-
-def _attr(node: ir.Node, name: str, default: Any = None) -> Any:
-    attr = node.attributes.get(name)
-    return default if attr is None else attr.value
 
 
 def _along(param: Any, x: Any, node: ir.Node) -> Any:
@@ -63,7 +54,7 @@ def _round_ste(x: Any) -> Any:
 def _bounds(node: ir.Node, zero_point: Any, fallback: Any) -> tuple[int, int] | None:
     for tensor in (zero_point, fallback):
         if tensor is not None and not tensor.is_floating_point():
-            found = integer_range(str(tensor.dtype))
+            found = _RANGES.get(str(tensor.dtype).removeprefix("torch."))
             if found is None:
                 raise _unsupported(node, f"{tensor.dtype} values")
             return found

@@ -15,14 +15,10 @@ import numpy as np
 import onnx_ir as ir
 
 from modelps.compress.fake_quant import QUANT_OPS
-from modelps.compress.unsupported import UnsupportedOp
+from modelps.compress.op_support import UnsupportedOp
+from modelps.compress.op_support import attr as _attr
 
 __all__ = ["OPS", "UnsupportedOp"]
-
-
-def _attr(node: ir.Node, name: str, default: Any = None) -> Any:
-    attr = node.attributes.get(name)
-    return default if attr is None else attr.value
 
 
 def _ints(x: Any) -> list[int]:
