@@ -96,3 +96,29 @@ def test_quantize_int8_finetune_improves_and_replays(tmp_path) -> None:
     np.testing.assert_allclose(outputs(replay.ir, held), expected, atol=0.02 * float(np.abs(expected).max()))
     with pytest.raises(EditError, match="finetune_steps must be >= 0 and finetune_lr > 0, got 5, 0.0"):
         replay.apply({**edit, "finetune_steps": 5, "finetune_lr": 0.0})
+
+
+def test_fused_quantize_dequantize_pairs_match_the_ops_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    from modelps.compress import fake_quant
+
+    model = nets.resnet18(width=8, shape=("N", 3, 32, 32))
+    calib = load_calibration(model, "samples", count=4, seed=1)
+    quantized = quantize_static_qdq(model, calib, method="minmax", per_channel=True)
+    feed = {k: torch.from_numpy(np.concatenate([c[k] for c in calib])) for k in calib[0]}
+    fused_calls = []
+    real = fake_quant._fake_quantize
+    monkeypatch.setattr(fake_quant, "_fake_quantize", lambda *a: fused_calls.append(1) or real(*a))
+
+    def run() -> tuple[np.ndarray, list[np.ndarray]]:
+        net = _Executor(quantized)
+        out = net(feed)[quantized.graph.outputs[0].name]
+        out.pow(2).mean().backward()
+        return out.detach().numpy(), [p.grad.numpy().copy() for p in net.trainable]
+
+    fused, fused_grads = run()
+    assert fused_calls, "activation QuantizeLinear/DequantizeLinear pairs should run fused"
+    monkeypatch.setattr(fake_quant, "_fusable", lambda *a: False)
+    apart, apart_grads = run()
+    np.testing.assert_allclose(fused, apart, atol=1e-5)
+    for a, b in zip(fused_grads, apart_grads, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6 * max(1.0, float(np.abs(b).max())))
