@@ -183,7 +183,8 @@ def run_model(name: str, args: argparse.Namespace, folder: Path) -> dict[str, An
         return {"model": name, "origin": setup.origin, "metric": setup.metric, "calib_n": args.calib_n,
                 "eval_n": args.eval_n, "rows": rows}  # fmt: skip
     if not args.skip_main:
-        run = run_genie(setup.original, setup.calib, folder / "genie.onnx", ["--budget", str(args.budget)])
+        main_args = ["--budget", str(args.budget), *args.genie_args.split()]
+        run = run_genie(setup.original, setup.calib, folder / "genie.onnx", main_args)
         _log(f"  genie: {run['wall_s']:.0f} s, peak RSS {run['peak_rss_mb']:.0f} MB")
         _genie_variants(setup, "genie", run, files, folder, rows)
     if name in args.defaults_vs_tuned:
@@ -237,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--budget", type=float, default=300.0, help="the genie's budget (its default, 300 s)")
+    parser.add_argument("--genie-args", default="", help="more flags for the main genie run, e.g. '--finetune 200'")
     parser.add_argument("--calib-n", type=int, default=32)
     parser.add_argument("--eval-n", type=int, default=32)
     parser.add_argument("--defaults-vs-tuned", default="", help="models to run the default and tuned invocations on")
