@@ -23,11 +23,13 @@ __all__ = [
     "REFINE_MARGIN",
     "STEP",
     "QAT_HEADROOM",
+    "QAT_REACH",
     "QAT_STEPS",
     "Planner",
     "distinct",
     "finetuned_specs",
     "loss_levels",
+    "qat_targets",
     "quantized_only",
     "refined_losses",
     "speed_levels",
@@ -251,18 +253,36 @@ def trajectory(
 
 QAT_HEADROOM = 0.005
 """INT8 alone within this much above the floor leaves pruning too little room: fine-tune it too."""
+QAT_REACH = 0.01
+"""Quantization-aware fine-tuning is tried on INT8 candidates at most this far below the floor: it
+corrects rounding, which gained 0.001-0.004 on the models measured, never tens of thousandths."""
 QAT_STEPS = 200
 """Quantization-aware fine-tuning corrects rounding, a smaller change than pruning's: fewer steps."""
 
 
-def quantized_only(candidates: Sequence[Candidate]) -> Candidate | None:
-    """The most faithful candidate that only quantizes (one INT8 edit, no layer kept in float)."""
+def quantized_only(candidates: Sequence[Candidate], *, mixed: bool = False) -> Candidate | None:
+    """The most faithful not fine-tuned candidate with one INT8 edit: no layer kept in float, or some (``mixed``)."""
     plain = [
         c for c in candidates
         if c.quantized and len(c.recipe.edits) == 1 and isinstance(c.recipe.edits[0], QuantizeInt8)
-        and not c.recipe.edits[0].exclude and not c.recipe.edits[0].finetune_steps
+        and bool(c.recipe.edits[0].exclude) == mixed and not c.recipe.edits[0].finetune_steps
     ]  # fmt: skip
     return max(plain, key=lambda c: c.score, default=None)
+
+
+def qat_targets(candidates: Sequence[Candidate], goal: Goal) -> list[Candidate]:
+    """The quantize-only candidates worth fine-tuning quantization-aware.
+
+    The most faithful INT8-only candidate when it is less than :data:`QAT_HEADROOM` above the floor,
+    and the most faithful mixed-precision one still below the floor; each only when within
+    :data:`QAT_REACH` below the floor.
+    """
+    found = []
+    for mixed, ceiling in ((False, goal.min_fidelity + QAT_HEADROOM), (True, goal.min_fidelity)):
+        best = quantized_only(candidates, mixed=mixed)
+        if best is not None and goal.min_fidelity - QAT_REACH <= best.score < ceiling:
+            found.append(best)
+    return found
 
 
 def _aware(edits: Sequence[Edit], steps: int) -> list[Edit]:
@@ -278,8 +298,8 @@ def finetuned_specs(candidates: Sequence[Candidate], goal: Goal, steps: int, lim
     target, also the (two least lossy) target-level plans below it of the fastest precision (INT8
     when there is one: the one that needs the least pruning to get there). Each plan's fine-tuned
     FP32 model comes first, so that its INT8 version reuses it, quantization-aware. At most
-    ``limit`` plans. Before them, when the most faithful INT8-only candidate is less than
-    :data:`QAT_HEADROOM` above the floor, its quantization-aware fine-tuned version (``…-qat``).
+    ``limit`` plans. Before them, the quantization-aware fine-tuned versions (``…-qat``) of
+    :func:`qat_targets`: they keep INT8's speed.
     """
     chosen: list[Candidate] = []
     fastest = any(c.quantized for c in candidates)
@@ -295,8 +315,7 @@ def finetuned_specs(candidates: Sequence[Candidate], goal: Goal, steps: int, lim
             chosen += [c for c in missed[1:] if c.details.get("target_level")][:2]
     chosen = chosen[:plans]
     specs: list[Spec] = []
-    best = quantized_only(candidates)
-    if best is not None and not best.score >= goal.min_fidelity + QAT_HEADROOM:  # first: it keeps INT8's speed
+    for best in qat_targets(candidates, goal):
         specs.append((f"{best.name}-qat", _aware(best.recipe.edits, steps), {"quantized": True}))
     for cand in chosen:
         prune_edit = dataclasses.replace(cand.recipe.edits[0], finetune_steps=steps)

@@ -4,7 +4,7 @@ After pruning, least-squares reconstruction re-fits each layer on its own; a sho
 fine-tune lets all layers compensate together (NetAdapt's short-term fine-tune, with the original
 model as the teacher instead of labels). The student graph is executed node by node with
 ``torch.nn.functional`` (no conversion to another model format); the float weights, biases and
-slopes read by ``Conv``/``ConvTranspose``/``Gemm``/``MatMul``/``BatchNormalization``/``PRelu`` are
+slopes read by ``Conv``/``ConvTranspose``/``Gemm``/``MatMul``/``BatchNormalization``/``PRelu``/``LayerNormalization`` are
 trained and written back into the initializers; the graph itself is unchanged. Teacher outputs
 come from ONNX Runtime on the same (augmented) inputs. BatchNorm runs in inference mode. The student
 trains on a CUDA GPU when PyTorch sees one (``device="auto"``), else on the CPU; on a GPU the
@@ -25,11 +25,18 @@ import onnx_ir as ir
 
 from modelps.compress.torch_ops import OPS, UnsupportedOp
 
-__all__ = ["TRAINABLE_OPS", "UnsupportedOp", "distill", "unsupported_ops"]
+__all__ = ["TRAINABLE_OPS", "UnsupportedOp", "distill", "distill_for_edit", "unsupported_ops"]
 
 logger = logging.getLogger(__name__)
 
-TRAINABLE_OPS = {"Conv": (1, 2), "ConvTranspose": (1, 2), "Gemm": (1, 2), "MatMul": (1,), "PRelu": (1,)}
+TRAINABLE_OPS = {
+    "Conv": (1, 2),
+    "ConvTranspose": (1, 2),
+    "Gemm": (1, 2),
+    "MatMul": (1,),
+    "PRelu": (1,),
+    "LayerNormalization": (1, 2),
+}
 _BN_TRAINABLE = (1, 2)  # BatchNormalization scale and bias; mean and variance stay
 
 
@@ -111,6 +118,27 @@ def distill(
         return net.export()
     finally:
         torch.set_num_threads(previous_threads)
+
+
+def distill_for_edit(
+    student: ir.Model,
+    teacher: ir.Model,
+    feeds: Sequence[Mapping[str, np.ndarray]],
+    *,
+    steps: int,
+    lr: float,
+    seed: int,
+    error: Callable[[str], Exception],
+) -> ir.Model:
+    """:func:`distill` for an edit: a missing PyTorch or an op it cannot run is raised as ``error(message)``."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:  # pragma: no cover - torch is part of the test environment
+        raise error("fine-tuning needs PyTorch: pip install torch==2.13.0")
+    try:
+        return distill(student, teacher, feeds, steps=steps, lr=lr, seed=seed)
+    except UnsupportedOp as exc:
+        raise error(str(exc)) from exc
 
 
 def _device(name: str) -> Any:

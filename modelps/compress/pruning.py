@@ -108,23 +108,11 @@ def plan_and_prune(model: ir.Model, params: Any) -> ir.Model:
         done = reconstruct(model, pruned, analysis, by_id, feeds, seed=params.seed)
         logger.info("reconstructed %d layers", len(done))
     if params.finetune_steps and feeds:
-        pruned = _finetune(pruned, model, feeds, params)
+        from modelps.compress.distill import distill_for_edit
+
+        steps, lr = params.finetune_steps, params.finetune_lr
+        pruned = distill_for_edit(pruned, model, feeds, steps=steps, lr=lr, seed=params.seed, error=PruneError)
     return pruned
-
-
-def _finetune(pruned: ir.Model, original: ir.Model, feeds: Sequence[Mapping[str, np.ndarray]], params: Any) -> ir.Model:
-    """Distill ``original`` into ``pruned`` (PyTorch, imported here)."""
-    import importlib.util
-
-    from modelps.compress.distill import UnsupportedOp, distill
-
-    if importlib.util.find_spec("torch") is None:  # pragma: no cover - torch is part of the test environment
-        raise PruneError("fine-tuning needs PyTorch: pip install torch==2.13.0")
-
-    try:
-        return distill(pruned, original, feeds, steps=params.finetune_steps, lr=params.finetune_lr, seed=params.seed)
-    except UnsupportedOp as exc:
-        raise PruneError(str(exc)) from exc
 
 
 def activation_scores(

@@ -17,6 +17,7 @@ import onnx_ir as ir
 from modelps.compress.fake_quant import QUANT_OPS
 from modelps.compress.op_support import UnsupportedOp
 from modelps.compress.op_support import attr as _attr
+from modelps.compress.tensor_ops import TENSOR_OPS
 
 __all__ = ["OPS", "UnsupportedOp"]
 
@@ -180,9 +181,10 @@ def _reduce(fn_name: str) -> Callable[[ir.Node, list[Any]], Any]:
 
 def _flatten(node: ir.Node, args: list[Any]) -> Any:
     x = args[0]
-    axis = _attr(node, "axis", 1) % max(x.dim(), 1)
+    axis = _attr(node, "axis", 1)
+    axis = axis + x.dim() if axis < 0 else axis  # 0..rank: axis == rank gives (all, 1)
     lead = int(np.prod(x.shape[:axis])) if axis else 1
-    return x.reshape(lead, -1)
+    return x.reshape(lead, int(np.prod(x.shape[axis:])))
 
 
 def _reshape(node: ir.Node, args: list[Any]) -> Any:
@@ -300,7 +302,8 @@ def _identity(node: ir.Node, args: list[Any]) -> Any:
 def _shape(node: ir.Node, args: list[Any]) -> Any:
     import torch
 
-    return torch.tensor(list(args[0].shape), dtype=torch.int64, device=args[0].device)
+    dims = list(args[0].shape)[_attr(node, "start", 0) : _attr(node, "end", None)]  # opset 15 start/end
+    return torch.tensor(dims, dtype=torch.int64, device=args[0].device)
 
 
 def _gather(node: ir.Node, args: list[Any]) -> Any:
@@ -310,7 +313,7 @@ def _gather(node: ir.Node, args: list[Any]) -> Any:
     axis = _attr(node, "axis", 0) % x.dim()
     idx = idx.long()
     out = torch.index_select(x, axis, idx.reshape(-1) % x.shape[axis])
-    return out.reshape(*x.shape[:axis], *idx.shape, *x.shape[axis + 1 :])
+    return out.reshape((*x.shape[:axis], *idx.shape, *x.shape[axis + 1 :]))
 
 
 def _cast(node: ir.Node, args: list[Any]) -> Any:
@@ -366,4 +369,5 @@ OPS: dict[str, Callable[[ir.Node, list[Any]], Any]] = {
     "Cast": _cast,
     "Resize": _resize,
     **QUANT_OPS,
+    **TENSOR_OPS,
 }

@@ -98,14 +98,8 @@ class QuantizeInt8(Edit):
         tape.replace_model(quantized)
 
     def _finetuned(self, quantized: ir.Model, model: ir.Model, feeds: list[dict[str, np.ndarray]]) -> ir.Model:
-        """Quantization-aware distillation of ``model`` into ``quantized`` (PyTorch, imported here)."""
-        import importlib.util
+        """Quantization-aware distillation of ``model`` into ``quantized`` (PyTorch, imported there)."""
+        from modelps.compress.distill import distill_for_edit
 
-        if importlib.util.find_spec("torch") is None:
-            raise self.fail("finetune_steps needs PyTorch: pip install torch==2.13.0")
-        from modelps.compress.distill import UnsupportedOp, distill
-
-        try:
-            return distill(quantized, model, feeds, steps=self.finetune_steps, lr=self.finetune_lr, seed=self.seed)
-        except UnsupportedOp as exc:
-            raise self.fail(str(exc)) from exc
+        steps, lr = self.finetune_steps, self.finetune_lr
+        return distill_for_edit(quantized, model, feeds, steps=steps, lr=lr, seed=self.seed, error=self.fail)

@@ -174,3 +174,22 @@ def test_a_floor_met_only_within_the_estimates_noise_is_not_met() -> None:
     best, message, _ = recommend([noisy], BASE, Goal(min_fidelity=0.99))
     assert best is None
     assert "0.9905 ± 0.0010 is not clearly >= 0.99 (estimate less one standard error 0.9895)" in message
+
+
+def test_quantization_aware_fine_tuning_targets_int8_and_mixed_candidates_near_the_floor() -> None:
+    from genie.planning import QAT_REACH, finetuned_specs, qat_targets
+    from modelps.edits.quantize_int8 import QuantizeInt8
+
+    def cand(name: str, score: float, exclude: tuple[str, ...] = ()) -> Candidate:
+        recipe = Recipe((QuantizeInt8(exclude=exclude),))
+        return Candidate(name, recipe, speedup=2.0, fidelity={"centered_cosine": score}, quantized=True)
+
+    goal = Goal(min_fidelity=0.99)
+    int8, mixed8, mixed16 = cand("int8", 0.9850), cand("mixed8", 0.9870, ("a",)), cand("mixed16", 0.9880, ("a", "b"))
+    assert qat_targets([int8, mixed8, mixed16], goal) == [int8, mixed16]  # the most faithful of each kind
+    specs = finetuned_specs([int8, mixed8, mixed16], goal, steps=500)
+    assert [name for name, _, _ in specs] == ["int8-qat", "mixed16-qat"]
+    assert specs[1][1] == [QuantizeInt8(exclude=("a", "b"), finetune_steps=200)]  # at most QAT_STEPS, same layers
+    far = cand("int8", 0.99 - QAT_REACH - 0.001)  # rounding corrections gain thousandths, not hundredths
+    assert qat_targets([far, cand("mixed", 0.995, ("a",))], goal) == []  # and a mixed one at the floor needs none
+    assert qat_targets([cand("int8", 0.9949)], goal)[0].name == "int8"  # INT8 just above the floor: still tuned
