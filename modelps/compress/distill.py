@@ -4,11 +4,11 @@ After pruning, least-squares reconstruction re-fits each layer on its own; a sho
 fine-tune lets all layers compensate together (NetAdapt's short-term fine-tune, with the original
 model as the teacher instead of labels). The student graph is executed node by node with
 ``torch.nn.functional`` (no conversion to another model format); the float weights, biases and
-slopes read by ``Conv``/``ConvTranspose``/``Gemm``/``MatMul``/``BatchNormalization``/``PRelu``/``LayerNormalization`` are
-trained and written back into the initializers; the graph itself is unchanged. Teacher outputs
-come from ONNX Runtime on the same (augmented) inputs. BatchNorm runs in inference mode. The student
-trains on a CUDA GPU when PyTorch sees one (``device="auto"``), else on the CPU; on a GPU the
-teacher runs there too, with the same executor.
+slopes read by ``Conv``/``ConvTranspose``/``Gemm``/``MatMul``/``BatchNormalization``/``PRelu``/
+``LayerNormalization`` are trained and written back into the initializers; the graph itself is
+unchanged. Teacher outputs come from ONNX Runtime on the same (augmented) inputs. BatchNorm runs
+in inference mode. The student trains on a CUDA GPU when PyTorch sees one (``device="auto"``),
+else on the CPU; on a GPU the teacher runs there too, with the same executor.
 
 PyTorch is imported only when :func:`distill` runs (``pip install torch``).
 """
