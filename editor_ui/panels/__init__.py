@@ -2,12 +2,14 @@
 
 Each back end is imported lazily; ``*_available()`` says whether it is installed. Every action
 returns an :class:`~editor_ui.actions.Outcome` with the message to show. The modules:
-:mod:`~editor_ui.panels.genie_runs` (search, candidates), :mod:`~editor_ui.panels.server` (the local
+:mod:`~editor_ui.panels.genie_runs` (search, candidates), :mod:`~editor_ui.panels.calibration`
+(uploaded calibration inputs), :mod:`~editor_ui.panels.server` (the local
 model server), :mod:`~editor_ui.panels.serving_ops` (publish, try a served model) and
 :mod:`~editor_ui.panels.sharing` (shared sessions).
 """
 
 from editor_ui.panels.availability import genie_available, serving_available, sessions_available
+from editor_ui.panels.calibration import CalibrationError, store_calibration
 from editor_ui.panels.genie_runs import (
     GENIE_STAGES,
     GenieJob,
@@ -34,6 +36,7 @@ from editor_ui.panels.sharing import grant, member_rows, open_session, share_lin
 
 __all__ = [
     "GENIE_STAGES",
+    "CalibrationError",
     "GenieJob",
     "GenieRequest",
     "ServerState",
@@ -58,6 +61,7 @@ __all__ = [
     "share_link",
     "share_workspace",
     "stage_fraction",
+    "store_calibration",
     "start_server",
     "stop_server",
     "try_model",

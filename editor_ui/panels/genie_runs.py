@@ -33,7 +33,11 @@ __all__ = [
 
 @dataclasses.dataclass(frozen=True)
 class GenieRequest:
-    """The genie form: backend, a speed-up or latency target, fidelity floor, time budget, methods."""
+    """The genie form: backend, a speed-up or latency target, fidelity floor, time budget, methods.
+
+    Advanced: ``calib`` (``"samples"``: bundled photos, or a stored upload's path), how many
+    calibration inputs to use, fine-tuning steps (``None``: automatic, 0: off) and mixed precision.
+    """
 
     backend: str
     target_speedup: float | None
@@ -41,6 +45,10 @@ class GenieRequest:
     min_fidelity: float
     budget_s: float
     methods: tuple[str, ...]
+    calib: str = "samples"
+    calib_samples: int = 16
+    finetune_steps: int | None = None
+    mixed_precision: bool = True
 
 
 def pareto_flags(points: list[tuple[float, float]]) -> list[bool]:
@@ -183,6 +191,10 @@ def run_genie(
                 min_fidelity=request.min_fidelity,
                 budget_s=request.budget_s,
                 methods=request.methods,
+                calib=request.calib,
+                calib_samples=request.calib_samples,
+                finetune_steps=request.finetune_steps,
+                mixed_precision=request.mixed_precision,
             )
             result = search(path, goal, progress=report, cancel=cancel)
         except ModelPSError as exc:

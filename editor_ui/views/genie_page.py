@@ -28,8 +28,25 @@ def genie_ui(ws: Workspace) -> None:
         floor = c4.number_input("Fidelity floor (centered cosine)", 0.0, 1.0, 0.99, key="g_floor")
         budget = c5.number_input("Budget (seconds)", 5, 3600, 60, key="g_budget")
         methods = c6.multiselect("Methods", ["quantize", "prune"], default=["quantize", "prune"], key="g_methods")
+        with st.expander("Calibration data and fine-tuning"):
+            upload = st.file_uploader(
+                "Calibration inputs (.npz, one array per model input, samples along the first axis; "
+                "default: bundled sample photos)",
+                type=["npz"],
+                key="g_calib",
+            )
+            a1, a2, a3 = st.columns(3)
+            samples = a1.number_input("Calibration samples", 1, 1024, 16, key="g_calib_n")
+            tune = a2.selectbox("Fine-tuning", ["automatic", "off", "steps"], key="g_tune")
+            steps = a3.number_input("Fine-tuning steps", 1, 5000, 300, key="g_steps")
+            mixed = st.checkbox("Mixed precision (keep the most sensitive layers in float)", True, key="g_mixed")
         go = st.form_submit_button("Search")
     if go and st.session_state.get("genie_job") is None:
+        try:
+            calib = panels.store_calibration(ws, upload.getvalue(), upload.name) if upload else "samples"
+        except panels.CalibrationError as exc:
+            st.error(str(exc))
+            return
         request = panels.GenieRequest(
             backend,
             target if mode == "speed-up" else None,
@@ -37,6 +54,10 @@ def genie_ui(ws: Workspace) -> None:
             floor,
             float(budget),
             tuple(methods),
+            calib=calib,
+            calib_samples=int(samples),
+            finetune_steps={"automatic": None, "off": 0}.get(tune, int(steps)),
+            mixed_precision=mixed,
         )
         st.session_state.genie_job = panels.GenieJob(ws, request).start()
     job_ui()

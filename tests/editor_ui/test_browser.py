@@ -190,6 +190,26 @@ def test_genie_on_a_small_model(page, server: str, tmp_path: Path) -> None:
         page.get_by_text(re.compile(r"Applied \d+ edit")).wait_for()
 
 
+@pytest.mark.skipif(not panels.genie_available(), reason="the genie is not installed")
+def test_genie_refuses_calibration_inputs_that_do_not_fit(page, server: str, tmp_path: Path) -> None:
+    import numpy as np
+
+    small = tmp_path / "tiny.onnx"
+    io.save(residual_cnn(20, channels=3, size=16), small)
+    wrong = tmp_path / "wrong.npz"
+    np.savez(wrong, pixels=np.zeros((4, 3, 16, 16), np.float32))
+    testing.login(page, server, "alice")
+    testing.upload_model(page, small)
+    testing.go_to(page, "Genie")
+    page.get_by_text("Calibration data and fine-tuning").click()
+    page.locator('input[type="file"]').first.set_input_files(str(wrong))
+    page.get_by_text("wrong.npz").wait_for()
+    page.get_by_role("button", name="Search").click()
+    page.get_by_text(re.compile(r"wrong\.npz does not fit this model: .*lacks input\(s\) \['input'\]")).wait_for()
+    assert page.get_by_role("button", name="Search").is_visible()  # the form and the session stay
+    assert not page.get_by_text(re.compile(r"Found \d+ candidate")).count()
+
+
 @pytest.mark.skipif(not panels.serving_available(), reason="serving is not installed")
 def test_publish_and_call_the_served_model(page, server: str, model_file: Path) -> None:
     testing.login(page, server, "alice")

@@ -205,3 +205,45 @@ def test_genie_job_reports_eta_and_cancels(ws: LocalWorkspace, monkeypatch) -> N
     # genie.search takes the event and returns what it measured so far
     assert job.outcome.message == "Search cancelled; 1 candidate measured so far." and job.result is not None
     assert isinstance(calls["cancel"], threading.Event)
+
+
+@pytest.mark.skipif(not panels.genie_available(), reason="the genie is not installed")
+def test_uploaded_calibration_is_checked_stored_by_content_and_replayed(tmp_path, monkeypatch) -> None:
+    from editor_ui.samples import residual_cnn
+    from modelps import io
+
+    monkeypatch.setenv("MODELPS_HOME", str(tmp_path / "home"))
+    path = tmp_path / "tiny.onnx"
+    io.save(residual_cnn(20, channels=3, size=16), path)
+    ws = LocalWorkspace(path, user="gina")
+
+    def npz(**arrays: np.ndarray) -> bytes:
+        buffer = _io.BytesIO()
+        np.savez(buffer, **arrays)
+        return buffer.getvalue()
+
+    images = np.random.default_rng(0).standard_normal((12, 3, 16, 16)).astype(np.float32)
+    stored = panels.store_calibration(ws, npz(input=images), "mine.npz")
+    assert stored.startswith(str(tmp_path / "home" / "calibration")) and stored.endswith(".npz")
+    assert panels.store_calibration(ws, npz(input=images), "again.npz") == stored  # kept once, by content
+    with pytest.raises(
+        panels.CalibrationError, match=r"wrong\.npz does not fit this model: .*lacks input\(s\) \['input'\]"
+    ):
+        panels.store_calibration(ws, npz(pixels=images), "wrong.npz")
+    with pytest.raises(panels.CalibrationError, match=r"^notes\.npz is not an \.npz archive of arrays"):
+        panels.store_calibration(ws, b"just some text", "notes.npz")
+
+    request = panels.GenieRequest(
+        "ort-cpu", None, None, 0.9, 20.0, ("quantize",), calib=stored, calib_samples=8, finetune_steps=0,
+        mixed_precision=False,
+    )  # fmt: skip
+    outcome, result = panels.run_genie(ws, request, lambda fraction, text: None)
+    assert outcome.ok, outcome.message
+    edits = [
+        e
+        for c in result["candidates"]
+        for e in (c["recipe"]["edits"] if isinstance(c["recipe"], dict) else c["recipe"])
+    ]
+    assert edits and all(e["calib"].startswith(stored) for e in edits if e["op"] == "quantize_int8")
+    applied = panels.apply_candidate(ws, result, 0)  # the replay reads the stored file again
+    assert applied.ok, applied.message
