@@ -53,7 +53,7 @@ def _float_source(value: ir.Value, graph: ir.Graph, made: dict[str, ir.Value]) -
     source = dq.inputs[0]
     q = source.producer() if source is not None else None
     if q is not None and q.op_type == "QuantizeLinear":
-        return q.inputs[0]
+        return _saturated(q, graph, made)
     if source is None or source.const_value is None:
         return None
     if value.name in made:
@@ -74,6 +74,43 @@ def _float_source(value: ir.Value, graph: ir.Graph, made: dict[str, ir.Value]) -
     graph.register_initializer(new)
     made[value.name] = new
     return new
+
+
+_RANGES = {ir.DataType.UINT8: (0, 255), ir.DataType.INT8: (-128, 127)}
+
+
+def _saturated(q: ir.Node, graph: ir.Graph, made: dict[str, ir.Value]) -> ir.Value:
+    """The ``QuantizeLinear``'s input clipped to its range, without the rounding.
+
+    ONNX Runtime's quantizer drops a ``Relu`` or ``Clip`` in front of a ``QuantizeLinear`` whose
+    range already clips there, so the Quantize's input may be the tensor *before* the activation:
+    a layer kept in float must still see it clipped.
+    """
+    key = f"{q.outputs[0].name}:saturated"
+    if key in made:
+        return made[key]
+    x, scale = q.inputs[0], q.inputs[1]
+    zero = q.inputs[2] if len(q.inputs) > 2 else None
+    scale_v = scale.const_value.numpy() if scale is not None and scale.const_value is not None else None
+    zero_v = zero.const_value.numpy() if zero is not None and zero.const_value is not None else np.zeros((), np.uint8)
+    bounds = _RANGES.get(ir.DataType.from_numpy(zero_v.dtype))
+    if x is None or scale_v is None or np.size(scale_v) != 1 or np.size(zero_v) != 1 or bounds is None:
+        made[key] = x
+        return x
+    step, offset = float(np.reshape(scale_v, ())), float(np.reshape(zero_v, ()))
+    limits = []
+    for end, bound in zip(("min", "max"), bounds, strict=True):
+        value = ir.Value(
+            name=f"{q.outputs[0].name}_float_{end}", type=ir.TensorType(ir.DataType.FLOAT), shape=ir.Shape([])
+        )
+        value.const_value = ir.tensor(np.array((bound - offset) * step, np.float32), name=value.name)
+        graph.register_initializer(value)
+        limits.append(value)
+    clip = ir.node("Clip", [x, *limits], name=f"{q.name}_float_clip")
+    clip.outputs[0].name = f"{q.outputs[0].name}_float"
+    graph.insert_after(q, clip)
+    made[key] = clip.outputs[0]
+    return clip.outputs[0]
 
 
 def keep_in_float(qdq: ir.Model, names: Sequence[str]) -> ir.Model:
