@@ -131,6 +131,10 @@ def _genie_variants(
         return
     rec = found.get("recommended")
     info |= {"budget_s": found["goal"]["budget_s"], "notes": found.get("notes", []), "advice": found.get("advice")}
+    info["search_candidates"] = [  # every candidate the search built, with its own measurements
+        {"name": c["name"], "speedup": round(c["speedup"], 3), "fidelity": round(score(c["fidelity"]), 4)}
+        for c in found.get("candidates", [])
+    ]
     for cand in _pick(found, FLOOR):
         is_rec = rec is not None and cand["name"] == rec["name"]
         label = f"{tag}: {cand['name']}" + (" (recommended)" if is_rec else "")
