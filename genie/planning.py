@@ -339,7 +339,8 @@ def finetuned_specs(candidates: Sequence[Candidate], goal: Goal, steps: int, lim
     chosen = chosen[:plans]
     specs: list[Spec] = []
     for best in qat_targets(candidates, goal):
-        specs.append((f"{best.name}-qat", _aware(best.recipe.edits, steps), {"quantized": True}))
+        meta = {"quantized": True, "kept_float": best.kept_float} if best.kept_float else {"quantized": True}
+        specs.append((f"{best.name}-qat", _aware(best.recipe.edits, steps), meta))
     for cand in chosen:
         prune_edit = dataclasses.replace(cand.recipe.edits[0], finetune_steps=steps)
         meta = {k: v for k, v in cand.details.items() if k != "model_path"}
