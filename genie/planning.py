@@ -28,7 +28,6 @@ __all__ = [
     "Planner",
     "distinct",
     "finetuned_specs",
-    "int8_on_fp32_specs",
     "loss_levels",
     "qat_targets",
     "quantized_only",
@@ -284,28 +283,6 @@ def qat_targets(candidates: Sequence[Candidate], goal: Goal) -> list[Candidate]:
         if best is not None and goal.min_fidelity - QAT_REACH <= best.score < ceiling:
             found.append(best)
     return found
-
-
-def int8_on_fp32_specs(
-    candidates: Sequence[Candidate], quant_edit: Edit, goal: Goal, spent: Mapping[str, float], limit: int = 2
-) -> list[Spec]:
-    """INT8 on top of the most pruned FP32 plans that leave room for INT8's own loss (``int8+…``).
-
-    INT8 plans are placed with INT8's latency table, so channels whose removal pays mostly in FP32
-    kernels (or costs nothing at all: dead channels) may be missing from them. An FP32 plan measured
-    at least INT8's loss (``spent["int8"]``) above the floor should stay above it once quantized.
-    """
-    room = goal.min_fidelity + spent.get("int8", 0.0)
-    fits = [
-        c for c in candidates
-        if not c.quantized and c.details.get("ratios") and len(c.recipe.edits) == 1 and c.score >= room
-    ]  # fmt: skip
-    fits.sort(key=lambda c: c.pruned_fraction, reverse=True)
-    specs: list[Spec] = []
-    for cand in fits[:limit]:
-        meta = {k: v for k, v in cand.details.items() if k != "model_path"}
-        specs.append((f"int8+{cand.name}", [cand.recipe.edits[0], quant_edit], {**meta, "quantized": True}))
-    return specs
 
 
 def _aware(edits: Sequence[Edit], steps: int) -> list[Edit]:

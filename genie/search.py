@@ -44,7 +44,7 @@ from genie.goal import Candidate, Goal, Progress, SearchResult, Spec
 from genie.inputs import outputs_of, prepare_inputs
 from genie.int8 import int8_step
 from genie.measure import default_threads
-from genie.planning import distinct, finetuned_specs, int8_on_fp32_specs, refined_losses
+from genie.planning import distinct, finetuned_specs, refined_losses
 from genie.prune_step import prune_step
 from genie.quantization import fp16_edit
 from genie.recommend import mark_pareto, pareto_front, recommend, target_met
@@ -152,8 +152,7 @@ def search(
             ]
             candidates += build(distinct(refined, candidates), always=0)
         if pruning is not None:
-            stacked = int8_on_fp32_specs(candidates, int8[0], goal, spent) if int8 is not None else []
-            candidates += build(distinct(stacked + pruning.extra, candidates), always=0)
+            candidates += build(distinct(pruning.extra, candidates), always=0)
         if planner is not None or int8 is not None:
             candidates += _finetune(candidates, goal, clock, build, notes, reserve)
         measure_all(candidates, goal, inputs.held[0], threads, report, clock)

@@ -193,27 +193,3 @@ def test_quantization_aware_fine_tuning_targets_int8_and_mixed_candidates_near_t
     far = cand("int8", 0.99 - QAT_REACH - 0.001)  # rounding corrections gain thousandths, not hundredths
     assert qat_targets([far, cand("mixed", 0.995, ("a",))], goal) == []  # and a mixed one at the floor needs none
     assert qat_targets([cand("int8", 0.9949)], goal)[0].name == "int8"  # INT8 just above the floor: still tuned
-
-
-def test_int8_is_stacked_on_the_most_pruned_fp32_plans_that_leave_room_for_it() -> None:
-    from genie.planning import int8_on_fp32_specs
-    from modelps.edits.prune_channels import PruneChannels
-    from modelps.edits.quantize_int8 import QuantizeInt8
-
-    def plan(name: str, score: float, fraction: float, quantized: bool = False) -> Candidate:
-        edits = (PruneChannels(groups={"g": fraction}),) + ((QuantizeInt8(),) if quantized else ())
-        cand = Candidate(name, Recipe(edits), fidelity={"centered_cosine": score}, quantized=quantized)
-        cand.details = {"ratios": {"g": fraction}, "level": name[-5:], "model_path": "/tmp/x.onnx"}
-        cand.pruned_fraction = fraction
-        return cand
-
-    quant = QuantizeInt8(method="percentile")
-    goal = Goal(min_fidelity=0.99)
-    lossless, mild = plan("fp32-prune-1.50x", 1.0, 0.3), plan("fp32-prune-1.25x", 0.999, 0.1)
-    lossy = plan("fp32-prune-2.00x", 0.993, 0.5)  # above the floor, but not by INT8's loss
-    built = [lossless, mild, lossy, plan("int8-prune-2.00x", 0.995, 0.6, quantized=True)]
-    specs = int8_on_fp32_specs(built, quant, goal, {"int8": 0.004})
-    assert [name for name, _, _ in specs] == ["int8+fp32-prune-1.50x", "int8+fp32-prune-1.25x"]  # most pruned first
-    name, edits, meta = specs[0]
-    assert edits == [lossless.recipe.edits[0], quant] and meta["quantized"] and "model_path" not in meta
-    assert int8_on_fp32_specs(built, quant, goal, {"int8": 0.02}) == []  # INT8 alone would sink them below the floor
