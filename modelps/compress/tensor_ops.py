@@ -2,7 +2,8 @@
 
 What Paddle, TorchScript and dynamo exports put around their convolutions and matrix products:
 ``Slice`` and ``Split`` (sequence heads, attention projections), attention-mask arithmetic
-(``Where``, ``Expand``, ``Range``, comparisons, ``IsNaN``), ``LayerNormalization`` and ``Pad``.
+(``Where``, ``Expand``, ``Range``, ``ConstantOfShape``, ``Max``/``Min``), ``LayerNormalization``
+and ``Pad``. Their elementwise comparisons, logic and reductions are in ``torch_ops``' tables.
 Same contract as :data:`modelps.compress.torch_ops.OPS`: each function takes the node and its
 input tensors and returns the output (or a tuple); attributes it cannot honour raise
 :class:`UnsupportedOp` naming the node.
@@ -18,12 +19,9 @@ import onnx_ir as ir
 
 from modelps.compress.op_support import UnsupportedOp
 from modelps.compress.op_support import attr as _attr
+from modelps.compress.op_support import ints as _ints
 
 __all__ = ["TENSOR_OPS"]
-
-
-def _ints(x: Any) -> list[int]:
-    return [int(v) for v in (x.tolist() if hasattr(x, "tolist") else x)]
 
 
 def _optional(args: list[Any], index: int) -> Any:
@@ -106,30 +104,6 @@ def _variadic(fn_name: str) -> Callable[[ir.Node, list[Any]], Any]:
     return run
 
 
-def _compare(fn_name: str) -> Callable[[ir.Node, list[Any]], Any]:
-    def run(node: ir.Node, args: list[Any]) -> Any:
-        import torch
-
-        return getattr(torch, fn_name)(args[0], args[1])
-
-    return run
-
-
-def _not(node: ir.Node, args: list[Any]) -> Any:
-    import torch
-
-    return torch.logical_not(args[0])
-
-
-def _elementwise(fn_name: str) -> Callable[[ir.Node, list[Any]], Any]:
-    def run(node: ir.Node, args: list[Any]) -> Any:
-        import torch
-
-        return getattr(torch, fn_name)(args[0])
-
-    return run
-
-
 def _gather_nd(node: ir.Node, args: list[Any]) -> Any:
     x, idx = args
     batch = _attr(node, "batch_dims", 0)
@@ -184,17 +158,6 @@ def _tile(node: ir.Node, args: list[Any]) -> Any:
     return args[0].repeat(*_ints(args[1]))
 
 
-def _reduce_extreme(fn_name: str) -> Callable[[ir.Node, list[Any]], Any]:
-    def run(node: ir.Node, args: list[Any]) -> Any:
-        x = args[0]
-        axes = _optional(args, 1)
-        axes = _attr(node, "axes") if axes is None else axes
-        dims = list(range(x.dim())) if axes is None else [a % x.dim() for a in _ints(axes)]
-        return getattr(x, fn_name)(dim=dims, keepdim=bool(_attr(node, "keepdims", 1)))
-
-    return run
-
-
 TENSOR_OPS: dict[str, Callable[[ir.Node, list[Any]], Any]] = {
     "Slice": _slice,
     "Split": _split,
@@ -205,23 +168,8 @@ TENSOR_OPS: dict[str, Callable[[ir.Node, list[Any]], Any]] = {
     "Max": _variadic("maximum"),
     "Min": _variadic("minimum"),
     "Sum": _variadic("add"),
-    "Equal": _compare("eq"),
-    "Less": _compare("lt"),
-    "Greater": _compare("gt"),
-    "LessOrEqual": _compare("le"),
-    "GreaterOrEqual": _compare("ge"),
-    "And": _compare("logical_and"),
-    "Or": _compare("logical_or"),
-    "Not": _not,
-    "IsNaN": _elementwise("isnan"),
-    "Log": _elementwise("log"),
-    "Reciprocal": _elementwise("reciprocal"),
-    "Floor": _elementwise("floor"),
-    "Ceil": _elementwise("ceil"),
     "GatherND": _gather_nd,
     "LayerNormalization": _layer_norm,
     "Pad": _pad,
     "Tile": _tile,
-    "ReduceMax": _reduce_extreme("amax"),
-    "ReduceMin": _reduce_extreme("amin"),
 }

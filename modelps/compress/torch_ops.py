@@ -17,13 +17,10 @@ import onnx_ir as ir
 from modelps.compress.fake_quant import QUANT_OPS
 from modelps.compress.op_support import UnsupportedOp
 from modelps.compress.op_support import attr as _attr
+from modelps.compress.op_support import ints as _ints
 from modelps.compress.tensor_ops import TENSOR_OPS
 
 __all__ = ["OPS", "UnsupportedOp"]
-
-
-def _ints(x: Any) -> list[int]:
-    return [int(v) for v in (x.tolist() if hasattr(x, "tolist") else x)]
 
 
 def _pads(node: ir.Node, spatial: int) -> tuple[list[int], list[int]]:
@@ -341,6 +338,19 @@ OPS: dict[str, Callable[[ir.Node, list[Any]], Any]] = {
     "Neg": _unary("neg"),
     "Abs": _unary("abs"),
     "Erf": _unary("erf"),
+    "Log": _unary("log"),
+    "Reciprocal": _unary("reciprocal"),
+    "Floor": _unary("floor"),
+    "Ceil": _unary("ceil"),
+    "IsNaN": _unary("isnan"),
+    "Not": _unary("logical_not"),
+    "Equal": _binary(lambda a, b: a == b),
+    "Less": _binary(lambda a, b: a < b),
+    "Greater": _binary(lambda a, b: a > b),
+    "LessOrEqual": _binary(lambda a, b: a <= b),
+    "GreaterOrEqual": _binary(lambda a, b: a >= b),
+    "And": _binary(lambda a, b: a.logical_and(b)),
+    "Or": _binary(lambda a, b: a.logical_or(b)),
     "LeakyRelu": _unary("leaky"),
     "HardSigmoid": _unary("hardsigmoid"),
     "HardSwish": _unary("hardswish"),
@@ -354,6 +364,8 @@ OPS: dict[str, Callable[[ir.Node, list[Any]], Any]] = {
     "ReduceMean": _reduce("mean"),
     "ReduceSum": _reduce("sum"),
     "ReduceL2": _reduce("l2"),
+    "ReduceMax": _reduce("amax"),
+    "ReduceMin": _reduce("amin"),
     "Flatten": _flatten,
     "Reshape": _reshape,
     "Squeeze": _squeeze,
